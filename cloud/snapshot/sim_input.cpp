@@ -119,7 +119,7 @@ Topology parse_topology(const std::string& text, const std::string& file) {
     }
   }
   if (static_cast<std::int64_t>(topology.initial_tokens.size()) != count) {
-    throw InputError(file, 0,
+    throw InputError(file, lines[0].number,
                      "declares " + std::to_string(count) + " nodes but lists " +
                          std::to_string(topology.initial_tokens.size()));
   }

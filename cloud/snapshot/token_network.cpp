@@ -83,6 +83,7 @@ void TokenNetwork::send_tokens(const ProcessId& from, const ProcessId& to, std::
   node.tokens -= amount;
   node.history.push_back(AppEvent{AppEvent::Kind::send, to, message.transfer});
   enqueue(from, to, std::move(message));
+  if (observer_) observer_(*this);
 }
 
 void TokenNetwork::send_markers(const ProcessId& from, const std::vector<MarkerSend>& markers) {
@@ -113,6 +114,7 @@ void TokenNetwork::deliver(const ProcessId& from, const ProcessId& to, const Mes
   node.participant->on_message(from, message.transfer);
   node.tokens += message.transfer.tokens;
   node.history.push_back(AppEvent{AppEvent::Kind::receive, from, message.transfer});
+  if (observer_) observer_(*this);
 }
 
 void TokenNetwork::tick() {

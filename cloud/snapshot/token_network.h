@@ -20,6 +20,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -97,6 +98,9 @@ class TokenNetwork {
   // Starts a snapshot at `initiator`; ids are 0, 1, 2, ... in call order.
   SnapshotId start_snapshot(const ProcessId& initiator);
   void tick();
+  // Called after every change of the actual global state (a send or a delivery), so a test
+  // can evaluate a property on every state the run really passed through.
+  void set_observer(std::function<void(const TokenNetwork&)> observer) { observer_ = std::move(observer); }
   // Ticks until every started snapshot is complete; throws std::logic_error if that cannot
   // happen (nothing left in flight that could finish one).
   void run_until_snapshots_complete();
@@ -139,6 +143,7 @@ class TokenNetwork {
   std::uint64_t next_transfer_id_ = 1;
   SnapshotId next_snapshot_ = 0;
   std::map<SnapshotId, std::map<ProcessId, std::size_t>> cuts_;
+  std::function<void(const TokenNetwork&)> observer_;
 };
 
 }  // namespace homestead::snapshot
