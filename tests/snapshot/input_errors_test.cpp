@@ -9,13 +9,19 @@
 namespace homestead::snapshot {
 namespace {
 
-std::string topology_error(const std::string& text) {
+// The message of the InputError `parse` throws, or "no error".
+template <class Parse>
+std::string error_of(Parse parse) {
   try {
-    parse_topology(text, "topo.txt");
+    parse();
   } catch (const InputError& error) {
     return error.what();
   }
   return "no error";
+}
+
+std::string topology_error(const std::string& text) {
+  return error_of([&] { parse_topology(text, "topo.txt"); });
 }
 
 TEST(TopologyErrors, NameFileAndLine) {
@@ -47,12 +53,7 @@ const char* kOneWay = "3\nA 5\nB 5\nC 5\nA B\nB A\nC A\n";
 
 std::string events_error(const std::string& text) {
   const auto topology = parse_topology(kOneWay);
-  try {
-    parse_events(text, topology, "ev.txt");
-  } catch (const InputError& error) {
-    return error.what();
-  }
-  return "no error";
+  return error_of([&] { parse_events(text, topology, "ev.txt"); });
 }
 
 TEST(EventErrors, NameFileAndLine) {
