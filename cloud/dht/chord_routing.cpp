@@ -31,7 +31,14 @@ ChordNode::Decision ChordNode::route(Id key) const {
                      return space_.distance(a.id, key) < space_.distance(b.id, key);
                    });
   if (candidates.empty()) candidates.push_back(successor);
-  const std::size_t keep = std::min<std::size_t>(candidates.size(), config_.successor_list_length + 1);
+  // Last resort, used only when every node before the key is silent: our successors past
+  // the key. The first live one of them owns the key if the nodes in between have failed.
+  std::size_t keep = std::min<std::size_t>(candidates.size(), config_.successor_list_length + 1);
+  candidates.resize(keep);
+  for (const NodeRef& node : successors_) {
+    if (std::find(candidates.begin(), candidates.end(), node) == candidates.end()) candidates.push_back(node);
+  }
+  keep = candidates.size();
   return {false, candidates.front(), std::vector<NodeRef>(candidates.begin() + 1, candidates.begin() + keep)};
 }
 

@@ -57,6 +57,7 @@ class SimRing {
   void leave(Id position);    // graceful
   void fail_host(HostId host);  // crash: all its positions vanish at once
   HostId host_of(Id position) const { return host_of_.at(position); }
+  bool knows(Id position) const { return host_of_.count(position) != 0; }
 
   // Stops stabilize/fix_fingers/check_predecessor (request timeouts still run).
   void set_maintenance(bool on) { maintenance_ = on; }
