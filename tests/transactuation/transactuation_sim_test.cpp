@@ -1,0 +1,214 @@
+// Deterministic simulation of the transactuation runtime: random apps over shared devices
+// and state keys, random concurrent triggers, device faults (drops, delays with reordering,
+// refused commands, offline devices, stale and failing sensors, forgetful firmware) and
+// gateway crashes at random moments with recovery from the simulated disk. After each run
+// the gateway crashes once more (so only fsynced records survive), restarts, recovers, and
+// the checker verifies guarantees 1-5 on the whole history.
+#include <gtest/gtest.h>
+
+#include "tests/support/seeds.h"
+#include "tests/transactuation/history_checker.h"
+#include "tests/transactuation/sim_home.h"
+
+namespace homestead::transactuation::simhome {
+namespace {
+
+Quorum random_quorum(sim::Rng& rng, std::size_t n, bool allow_none) {
+  switch (rng.uniform(0, allow_none ? 3 : 2)) {
+    case 0: return Quorum::all();
+    case 1: return Quorum::any();
+    case 2: return Quorum::at_least(static_cast<std::size_t>(rng.uniform(1, static_cast<std::int64_t>(std::max<std::size_t>(n, 1)))));
+    default: return Quorum::none();
+  }
+}
+
+std::vector<std::string> pick(sim::Rng& rng, const std::vector<std::string>& from, std::int64_t lo, std::int64_t hi) {
+  std::vector<std::string> out;
+  const auto count = rng.uniform(lo, hi);
+  for (std::int64_t i = 0; i < count; ++i) {
+    const auto& candidate = from[static_cast<std::size_t>(rng.uniform(0, static_cast<std::int64_t>(from.size()) - 1))];
+    if (std::find(out.begin(), out.end(), candidate) == out.end()) out.push_back(candidate);
+  }
+  return out;
+}
+
+// A random app whose logic records exactly what it was shown and writes values naming its
+// transactuation, so the checker can rebuild reads-from and claim relations.
+AppDefinition random_app(sim::Rng& rng, World& world, int index) {
+  const std::vector<std::string> keys = {"k0", "k1", "k2", "k3"};
+  std::vector<SensorRef> sensors;
+  for (const auto& device : pick(rng, world.devices, 0, 2)) sensors.push_back(SensorRef{device, "level"});
+  const auto actuators = pick(rng, world.devices, 1, 3);
+  const auto reads = pick(rng, keys, 0, 2);
+  const auto writes = pick(rng, keys, 0, 2);
+  const bool use_compensation = rng.chance(0.5);
+  const bool claim_first = rng.chance(0.7);
+
+  AppBuilder builder("app" + std::to_string(index));
+  builder.sense(sensors)
+      .fresh_within(rng.uniform(150, 1500) * kMillisecond)
+      .require(sensors.empty() ? Quorum::all() : random_quorum(rng, sensors.size(), false))
+      .wait_for_sensing(rng.uniform(0, 400) * kMillisecond)
+      .actuates(actuators)
+      .reads_state(reads)
+      .writes_state(writes)
+      .actuating(random_quorum(rng, actuators.size(), true))
+      .actuation_timeout(rng.uniform(60, 300) * kMillisecond, static_cast<int>(rng.uniform(0, 2)))
+      .on_failure(rng.chance(0.3) ? OnFailure::commit_partial : OnFailure::abort, rng.chance(0.7))
+      .lock_timeout(rng.uniform(500, 3000) * kMillisecond);
+  if (claim_first) builder.writes_state({claim_key(actuators.front())});
+  if (rng.chance(0.2)) builder.sequential();
+  if (rng.chance(0.2)) builder.during(TimeWindow{0, static_cast<int>(rng.uniform(1, 4))});  // first seconds of the day
+  const double skip_chance = rng.chance(0.3) ? 0.2 : 0.0;
+  const std::uint64_t logic_seed = rng.next();
+  builder.logic([&world, actuators, writes, use_compensation, claim_first, skip_chance, logic_seed,
+                 name = "app" + std::to_string(index)](const LogicInput& in) {
+    LogicObservation seen;
+    seen.txn = in.txn;
+    seen.app = name;
+    seen.at = in.now;
+    for (const auto& [ref, reading] : in.readings) seen.readings.push_back(reading);
+    seen.state = in.state;
+    seen.sensing = world.apps.empty() ? SensingPolicy{} : SensingPolicy{};
+    for (const auto& app : world.apps) {
+      if (app.name == name) seen.sensing = app.sensing;
+    }
+    world.history.logic[in.txn] = seen;
+    sim::Rng decide(logic_seed ^ in.txn);
+    if (decide.chance(skip_chance)) return LogicResult::nothing("random skip");
+    LogicResult result;
+    for (const auto& key : writes) result.state_writes[key] = written_by(in.txn);
+    for (std::size_t i = 0; i < actuators.size(); ++i) {
+      Actuation actuation{actuators[i], "set", Json{{"v", in.txn}}, std::nullopt, {}};
+      if (use_compensation) actuation.compensation = Compensation{"reset", Json::object()};
+      if (i == 0 && claim_first) actuation.writes_on_success[claim_key(actuators[i])] = written_by(in.txn);
+      result.actuations.push_back(std::move(actuation));
+    }
+    return result;
+  });
+  return builder.build();
+}
+
+struct Scenario {
+  std::size_t devices = 6;
+  std::size_t apps = 6;
+  std::size_t triggers = 40;
+  sim::Time active_until = 3 * sim::kSecond;
+  bool device_faults = true;
+  bool gateway_crashes = true;
+};
+
+std::vector<std::string> run_scenario(std::uint64_t seed, const Scenario& scenario, CheckSummary& summary) {
+  World world;
+  for (std::size_t i = 0; i < scenario.devices; ++i) world.devices.push_back("d" + std::to_string(i));
+  sim::Simulator<Message> sim(seed);
+  sim.keep_trace(sim::trace_requested());
+  sim::Rng& rng = sim.rng();
+  for (std::size_t i = 0; i < scenario.apps; ++i) world.apps.push_back(random_app(rng, world, static_cast<int>(i)));
+  populate(sim, world);
+
+  if (scenario.device_faults) {
+    // Lossy, reordering links with delays up to a quarter second.
+    sim.set_default_link(sim::LinkConfig{0.08, 0.03, 1 * sim::kMillisecond, 250 * sim::kMillisecond, false});
+    for (auto& faults : world.faults) {
+      faults.fail = rng.chance(0.4) ? 0.2 : 0.0;
+      faults.cmd_memory = static_cast<std::size_t>(rng.uniform(1, 16));
+      if (rng.chance(0.2)) faults.stale_by = 2 * sim::kSecond;
+      if (rng.chance(0.1)) faults.failing_sensor = true;
+    }
+    for (std::size_t i = 0; i < scenario.devices; ++i) {
+      if (!rng.chance(0.3)) continue;
+      const sim::Time from = rng.uniform(0, scenario.active_until);
+      const sim::Time to = from + rng.uniform(100, 1500) * sim::kMillisecond;
+      sim.at(from, [&world, i] { world.faults[i].offline = true; });
+      sim.at(to, [&world, i] { world.faults[i].offline = false; });
+    }
+  } else {
+    sim.set_default_link(sim::LinkConfig{0.0, 0.0, 1 * sim::kMillisecond, 5 * sim::kMillisecond, true});
+  }
+  for (std::size_t i = 0; i < scenario.triggers; ++i) {
+    const auto& app = world.apps[static_cast<std::size_t>(rng.uniform(0, static_cast<std::int64_t>(world.apps.size()) - 1))];
+    sim.inject(0, Message{ApiTrigger{app.name}}, rng.uniform(0, scenario.active_until));
+  }
+  if (scenario.gateway_crashes) {
+    const auto crashes = rng.uniform(1, 3);
+    for (std::int64_t c = 0; c < crashes; ++c) {
+      const sim::Time when = rng.uniform(50 * sim::kMillisecond, scenario.active_until);
+      const sim::Time down_for = rng.uniform(1, 400) * sim::kMillisecond;
+      sim.at(when, [&sim] { sim.crash(0); });
+      sim.at(when + down_for, [&sim] { sim.restart(0); });
+    }
+  }
+  // Calm down: everything online and lossless so every transactuation can finish.
+  const sim::Time calm = scenario.active_until + 2 * sim::kSecond;
+  sim.at(calm, [&] {
+    for (auto& faults : world.faults) faults.offline = false;
+    sim.set_default_link(sim::LinkConfig{0.0, 0.0, 1 * sim::kMillisecond, 5 * sim::kMillisecond, true});
+  });
+  sim.run_until(calm);
+  // A last crash at an arbitrary moment, then recovery must close everything.
+  sim.crash(0);
+  sim.restart(0);
+  const bool quiet = sim.run_until(
+      [&] { return sim.is_up(0) && sim.process_as<GatewayProcess>(0).runtime().active() == 0; },
+      calm + 60 * sim::kSecond);
+  std::vector<std::string> violations;
+  if (!quiet) violations.push_back("runtime still has open transactuations 60 s after the faults stopped");
+  sim.run_for(50 * sim::kMillisecond);  // group flush of the last outcome records
+  sim.crash(0);                         // keep only what is durable
+  const auto durable = DiskIntentLog::load_from(sim.disk(0));
+  auto found = check_history(durable, world.history, &summary);
+  violations.insert(violations.end(), found.begin(), found.end());
+  if (!violations.empty() && sim::trace_requested()) std::cerr << sim.trace_text();
+  return violations;
+}
+
+void expect_no_violations(const std::vector<std::string>& violations) {
+  EXPECT_TRUE(violations.empty()) << violations.size() << " violation(s), first: " << violations.front();
+  for (std::size_t i = 0; i < violations.size() && i < 10; ++i) ADD_FAILURE() << violations[i];
+}
+
+TEST(TransactuationSim, GuaranteesHoldUnderFaultsAndCrashes) {
+  CheckSummary total;
+  homestead::testing::for_each_seed(40, [&](std::uint64_t seed) {
+    CheckSummary summary;
+    const auto violations = run_scenario(seed, Scenario{}, summary);
+    if (!violations.empty()) expect_no_violations(violations);
+    total.committed += summary.committed;
+    total.committed_partial += summary.committed_partial;
+    total.aborted += summary.aborted;
+    total.recovered += summary.recovered;
+    total.executions += summary.executions;
+    for (const auto& [reason, n] : summary.aborted_by_reason) total.aborted_by_reason[reason] += n;
+  });
+  std::cout << "committed " << total.committed << ", partial " << total.committed_partial << ", aborted "
+            << total.aborted << ", recovered " << total.recovered << ", device executions " << total.executions
+            << "\n";
+  for (const auto& [reason, n] : total.aborted_by_reason) std::cout << "  aborted " << reason << ": " << n << "\n";
+  // The scenario must really exercise every path, or the checks above prove little.
+  EXPECT_GT(total.committed, 50u);
+  EXPECT_GT(total.recovered, 0u);
+  EXPECT_GT(total.aborted_by_reason["sensing"], 0u);
+  EXPECT_GT(total.aborted_by_reason["actuating"] + total.aborted_by_reason["timeout"], 0u);
+  EXPECT_GT(total.aborted_by_reason["recovery"], 0u);
+}
+
+TEST(TransactuationSim, FaultFreeRunsCommitEverythingThatCanCommit) {
+  homestead::testing::for_each_seed(20, [&](std::uint64_t seed) {
+    CheckSummary summary;
+    Scenario scenario;
+    scenario.device_faults = false;
+    scenario.gateway_crashes = false;
+    const auto violations = run_scenario(seed, scenario, summary);
+    if (!violations.empty()) expect_no_violations(violations);
+    // Without faults the only aborts are sensing (an empty window) and lock-wait conflicts.
+    EXPECT_EQ(summary.aborted_by_reason["actuating"], 0u) << "seed " << seed;
+    EXPECT_EQ(summary.aborted_by_reason["timeout"], 0u) << "seed " << seed;
+    EXPECT_EQ(summary.aborted_by_reason["recovery"], 0u) << "seed " << seed;
+    EXPECT_EQ(summary.committed_partial, 0u) << "seed " << seed;
+    EXPECT_GT(summary.committed, 0u) << "seed " << seed;
+  });
+}
+
+}  // namespace
+}  // namespace homestead::transactuation::simhome

@@ -1,0 +1,56 @@
+#include "transactuation/driver.h"
+
+namespace homestead::transactuation {
+
+Driver::Driver(Runtime& runtime, IntentLog& log, DeviceBus& bus, Time flush_interval, OnFinished on_finished)
+    : runtime_(runtime), log_(log), bus_(bus), flush_interval_(flush_interval), on_finished_(std::move(on_finished)) {}
+
+void Driver::recover(Time now) {
+  runtime_.recover(log_.load(), now);
+  pump(now);
+}
+
+void Driver::pump(Time now) {
+  // Handling one Ready can never produce another (no input reaches the runtime here), but a
+  // callback may trigger more work, so drain until empty.
+  for (Ready ready = runtime_.take_ready(); !ready.empty(); ready = runtime_.take_ready()) {
+    if (!ready.records.empty()) {
+      log_.append(ready.records);
+      stats_.records += ready.records.size();
+      if (!unsynced_since_) unsynced_since_ = now;
+    }
+    if (ready.sync && unsynced_since_) {
+      log_.sync();  // the intent is durable before any command below leaves
+      ++stats_.syncs;
+      unsynced_since_.reset();
+    }
+    for (const auto& command : ready.commands) bus_.send(command);
+    for (const auto& query : ready.queries) bus_.query(query);
+    stats_.commands += ready.commands.size();
+    stats_.queries += ready.queries.size();
+    stats_.finished += ready.finished.size();
+    if (on_finished_) {
+      for (const auto& record : ready.finished) on_finished_(record);
+    }
+  }
+  flush_if_due(now);
+}
+
+void Driver::flush_if_due(Time now) {
+  if (unsynced_since_ && now - *unsynced_since_ >= flush_interval_) {
+    log_.sync();
+    ++stats_.syncs;
+    unsynced_since_.reset();
+  }
+}
+
+std::optional<Time> Driver::next_wakeup() const {
+  std::optional<Time> wake = runtime_.next_deadline();
+  if (unsynced_since_) {
+    const Time flush = *unsynced_since_ + flush_interval_;
+    if (!wake || flush < *wake) wake = flush;
+  }
+  return wake;
+}
+
+}  // namespace homestead::transactuation
