@@ -79,6 +79,24 @@ class RunIndex {
     return state;
   }
 
+  // Tokens a node holds after its first `position` events depend on that node alone, so a
+  // cut can only match `state` if each node's position is one of these.
+  std::vector<std::set<std::size_t>> positions_with_tokens_of(const TokenWorldState& state) const {
+    std::vector<std::set<std::size_t>> allowed(size());
+    for (std::size_t node = 0; node < size(); ++node) {
+      auto it = state.tokens.find(nodes_[node]);
+      if (it == state.tokens.end()) continue;
+      std::int64_t tokens = initial_[node];
+      for (std::size_t pos = 0;; ++pos) {
+        if (tokens == it->second) allowed[node].insert(pos);
+        if (pos == histories_[node].size()) break;
+        const AppEvent& event = histories_[node][pos];
+        tokens += event.kind == AppEvent::Kind::send ? -event.message.tokens : event.message.tokens;
+      }
+    }
+    return allowed;
+  }
+
   std::vector<std::size_t> full_cut() const {
     std::vector<std::size_t> cut;
     for (const auto& history : histories_) cut.push_back(history.size());
@@ -179,8 +197,16 @@ Reachability brute_force_reachability(const TokenNetwork& network, const TokenWo
   const RunIndex run(network);
   Reachability result;
   const std::vector<std::size_t> initial(run.size(), 0);
+  const auto allowed = run.positions_with_tokens_of(recorded);
+  auto could_match = [&](const std::vector<std::size_t>& cut) {
+    for (std::size_t node = 0; node < cut.size(); ++node) {
+      if (!allowed[node].count(cut[node])) return false;
+    }
+    return true;
+  };
   auto at_recorded = search(
-      run, initial, [&](const auto& cut) { return run.state_at(cut) == recorded; }, max_cuts, result);
+      run, initial, [&](const auto& cut) { return could_match(cut) && run.state_at(cut) == recorded; }, max_cuts,
+      result);
   if (!at_recorded) return result;
   result.recorded_reachable = true;
   const auto final_state = actual_state(network);
