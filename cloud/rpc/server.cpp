@@ -34,13 +34,17 @@ bool Server::authenticate(std::string_view presented) const {
   return match;
 }
 
-RawReply Server::refuse(ErrorKind kind, std::string message, Codec codec) {
+void Server::count_refusal(ErrorKind kind) {
   std::lock_guard lock(mutex_);
   if (kind == ErrorKind::unauthenticated) {
     ++stats_.refused_auth;
   } else {
     ++stats_.refused_other;
   }
+}
+
+RawReply Server::refuse(ErrorKind kind, std::string message, Codec codec) {
+  count_refusal(kind);
   return RawReply{kind, codec, std::move(message)};
 }
 

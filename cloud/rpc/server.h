@@ -98,6 +98,8 @@ class Server {
   bool draining() const { return draining_.load(); }
   std::size_t in_flight() const;
   ServerStats stats() const;
+  // Listeners count the refusals they decide themselves (bad credentials, bad frames).
+  void count_refusal(ErrorKind kind);
   // The at-most-once filter's size, for tests and /metrics.
   std::size_t filter_clients() const;
 

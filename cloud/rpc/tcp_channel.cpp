@@ -4,6 +4,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "cloud/rpc/frame.h"
@@ -12,11 +16,11 @@
 
 namespace homestead::rpc {
 
-struct TcpChannel::Connection {
+namespace {
+struct Connection {
   int fd = -1;
   std::mutex write_mutex;
   bool dead = false;  // under write_mutex; once set, fd may be closed
-  std::thread reader;
 
   // Under write_mutex so a writer never uses an fd that was closed (and maybe reused).
   bool send(std::string_view head, std::string_view body) {
@@ -37,16 +41,43 @@ struct TcpChannel::Connection {
   }
 };
 
-namespace {
 
-void join_or_detach(std::thread& thread) {
-  if (!thread.joinable()) return;
-  if (thread.get_id() == std::this_thread::get_id()) {
-    thread.detach();  // a reply callback started a call that replaces its own connection
-  } else {
-    thread.join();
-  }
-}
+
+struct Pending {
+  ReplyCallback done;
+  std::uint64_t timer = 0;
+};
+
+}  // namespace
+
+// Everything a call and a reader thread touch. Reader threads and deadline timers hold it by
+// shared/weak pointer, so the TcpChannel facade can go away at any time, from any thread.
+struct TcpChannel::Impl : std::enable_shared_from_this<TcpChannel::Impl> {
+  Impl(std::string host, int port, TcpChannelOptions options)
+      : host_(std::move(host)), port_(port), options_(std::move(options)) {}
+
+  void close();
+  void start_call(RawRequest request, Clock::time_point deadline, ReplyCallback done);
+  std::shared_ptr<Connection> connection(Clock::time_point deadline, RawReply& error);
+  void read_loop(std::shared_ptr<Connection> connection, frame::Reader reader);
+  void fail_pending(Connection& connection, ErrorKind kind, const std::string& why);
+  void expire(std::uint64_t id);
+
+  std::string host_;
+  int port_;
+  TcpChannelOptions options_;
+  std::mutex connect_mutex_;  // one connect attempt at a time
+  mutable std::mutex mutex_;  // current_, pending_, backoff
+  std::shared_ptr<Connection> current_;
+  std::unordered_map<std::uint64_t, std::pair<std::shared_ptr<Connection>, Pending>> pending_;
+  std::uint64_t next_id_ = 1;
+  Clock::time_point next_connect_at_{};
+  std::chrono::milliseconds backoff_{0};
+  std::atomic<std::uint64_t> connects_{0};
+  std::atomic<bool> closing_{false};
+};
+
+namespace {
 
 // Sends the hello and waits for the welcome (or the refusal) before any call may use the
 // connection. Leftover bytes stay in `reader`.
@@ -78,55 +109,44 @@ RawReply handshake(int fd, const std::string& credential, frame::Reader& reader,
 }  // namespace
 
 TcpChannel::TcpChannel(std::string host, int port, TcpChannelOptions options)
-    : host_(std::move(host)), port_(port), options_(std::move(options)) {}
+    : impl_(std::make_shared<Impl>(std::move(host), port, std::move(options))) {}
 
-TcpChannel::~TcpChannel() {
+TcpChannel::~TcpChannel() { impl_->close(); }
+
+void TcpChannel::start_call(RawRequest request, Clock::time_point deadline, ReplyCallback done) {
+  impl_->start_call(std::move(request), deadline, std::move(done));
+}
+
+bool TcpChannel::connected() const {
+  std::lock_guard lock(impl_->mutex_);
+  return impl_->current_ != nullptr;
+}
+
+std::uint64_t TcpChannel::connects() const { return impl_->connects_.load(); }
+
+void TcpChannel::Impl::close() {
   closing_ = true;
   std::shared_ptr<Connection> connection;
+  std::vector<Pending> left;
   {
     std::lock_guard lock(mutex_);
     connection = current_;
-  }
-  if (connection) {
-    connection->hang_up();
-    join_or_detach(connection->reader);
-  }
-  std::vector<std::shared_ptr<Connection>> finished;
-  {
-    std::lock_guard lock(mutex_);
-    finished.swap(dead_readers_);
-  }
-  for (auto& old : finished) join_or_detach(old->reader);
-  // Whatever is still pending (a call that raced with the shutdown) ends now.
-  std::vector<std::pair<std::shared_ptr<Connection>, Pending>> left;
-  {
-    std::lock_guard lock(mutex_);
-    for (auto& [id, entry] : pending_) left.push_back(std::move(entry));
+    for (auto& [id, entry] : pending_) left.push_back(std::move(entry.second));
     pending_.clear();
   }
-  for (auto& [conn, pending] : left) {
+  if (connection) connection->hang_up();  // its reader thread ends and drops its reference
+  for (auto& pending : left) {
     TimerQueue::shared().cancel(pending.timer);
     pending.done({ErrorKind::unknown_outcome, Codec::json, "channel closed before the reply arrived"});
   }
 }
 
-bool TcpChannel::connected() const {
-  std::lock_guard lock(mutex_);
-  return current_ != nullptr;
-}
-
-std::shared_ptr<TcpChannel::Connection> TcpChannel::connection(Clock::time_point deadline, RawReply& error) {
+std::shared_ptr<Connection> TcpChannel::Impl::connection(Clock::time_point deadline, RawReply& error) {
   {
     std::lock_guard lock(mutex_);
     if (current_) return current_;
   }
   std::lock_guard connecting(connect_mutex_);
-  std::vector<std::shared_ptr<Connection>> finished;
-  {
-    std::lock_guard lock(mutex_);
-    finished.swap(dead_readers_);
-  }
-  for (auto& old : finished) join_or_detach(old->reader);
   {
     std::lock_guard lock(mutex_);
     if (current_) return current_;  // another caller connected meanwhile
@@ -157,47 +177,46 @@ std::shared_ptr<TcpChannel::Connection> TcpChannel::connection(Clock::time_point
   ++connects_;
   auto connection = std::make_shared<Connection>();
   connection->fd = fd;
-  connection->reader = std::thread([this, connection, reader = std::move(reader)]() mutable {
-    // The reader owns the Reader state left over from the handshake.
-    char buffer[64 * 1024];
-    for (;;) {
-      while (auto item = reader.next()) {
-        auto* frame = std::get_if<frame::Frame>(&*item);
-        if (!frame || frame->type != frame::Type::reply) {
-          connection->hang_up();
-          break;
-        }
-        Pending pending;
-        {
-          std::lock_guard lock(mutex_);
-          const auto found = pending_.find(frame->request_id);
-          if (found == pending_.end()) continue;  // timed out already
-          pending = std::move(found->second.second);
-          pending_.erase(found);
-        }
-        TimerQueue::shared().cancel(pending.timer);
-        pending.done(RawReply{frame->kind, frame->codec, std::move(frame->payload)});
-      }
-      const ssize_t got = ::recv(connection->fd, buffer, sizeof buffer, 0);
-      if (got < 0 && errno == EINTR) continue;
-      if (got <= 0) break;
-      reader.feed(std::string_view(buffer, static_cast<std::size_t>(got)));
-    }
-    connection->closed_by_reader();
-    fail_pending(*connection, ErrorKind::unknown_outcome, "connection to the server was lost after the request was sent");
-  });
+  // Detached: nobody joins it, so no thread ever has to wait for itself; it holds the Impl.
+  std::thread(&Impl::read_loop, shared_from_this(), connection, std::move(reader)).detach();
   current_ = connection;
   return connection;
 }
 
-void TcpChannel::fail_pending(Connection& connection, ErrorKind kind, const std::string& why) {
+void TcpChannel::Impl::read_loop(std::shared_ptr<Connection> connection, frame::Reader reader) {
+  char buffer[64 * 1024];
+  for (;;) {
+    while (auto item = reader.next()) {
+      auto* frame = std::get_if<frame::Frame>(&*item);
+      if (!frame || frame->type != frame::Type::reply) {
+        connection->hang_up();
+        break;
+      }
+      Pending pending;
+      {
+        std::lock_guard lock(mutex_);
+        const auto found = pending_.find(frame->request_id);
+        if (found == pending_.end()) continue;  // timed out already
+        pending = std::move(found->second.second);
+        pending_.erase(found);
+      }
+      TimerQueue::shared().cancel(pending.timer);
+      pending.done(RawReply{frame->kind, frame->codec, std::move(frame->payload)});
+    }
+    const ssize_t got = ::recv(connection->fd, buffer, sizeof buffer, 0);
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) break;
+    reader.feed(std::string_view(buffer, static_cast<std::size_t>(got)));
+  }
+  connection->closed_by_reader();
+  fail_pending(*connection, ErrorKind::unknown_outcome, "connection to the server was lost after the request was sent");
+}
+
+void TcpChannel::Impl::fail_pending(Connection& connection, ErrorKind kind, const std::string& why) {
   std::vector<Pending> failed;
   {
     std::lock_guard lock(mutex_);
-    if (current_.get() == &connection) {
-      // Detach the dead connection; its thread is joined when the next one replaces it.
-      dead_readers_.push_back(std::move(current_));
-    }
+    if (current_.get() == &connection) current_.reset();
     for (auto it = pending_.begin(); it != pending_.end();) {
       if (it->second.first.get() == &connection) {
         failed.push_back(std::move(it->second.second));
@@ -213,7 +232,7 @@ void TcpChannel::fail_pending(Connection& connection, ErrorKind kind, const std:
   }
 }
 
-void TcpChannel::expire(std::uint64_t id) {
+void TcpChannel::Impl::expire(std::uint64_t id) {
   Pending pending;
   {
     std::lock_guard lock(mutex_);
@@ -225,7 +244,7 @@ void TcpChannel::expire(std::uint64_t id) {
   pending.done({ErrorKind::timeout, Codec::json, "no reply before the deadline"});
 }
 
-void TcpChannel::start_call(RawRequest request, Clock::time_point deadline, ReplyCallback done) {
+void TcpChannel::Impl::start_call(RawRequest request, Clock::time_point deadline, ReplyCallback done) {
   if (closing_) {
     done({ErrorKind::transport, request.codec, "channel is closing"});
     return;
@@ -242,7 +261,9 @@ void TcpChannel::start_call(RawRequest request, Clock::time_point deadline, Repl
     id = next_id_++;
     pending_.emplace(id, std::make_pair(connection, Pending{std::move(done), 0}));
   }
-  const auto timer = TimerQueue::shared().schedule(deadline, [this, id] { expire(id); });
+  const auto timer = TimerQueue::shared().schedule(deadline, [weak = weak_from_this(), id] {
+    if (auto self = weak.lock()) self->expire(id);
+  });
   {
     std::lock_guard lock(mutex_);
     const auto found = pending_.find(id);

@@ -8,14 +8,9 @@
 // refusals (unauthenticated, too_large, ...) come through as they are.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
-#include <unordered_map>
-#include <vector>
 
 #include "cloud/rpc/channel.h"
 
@@ -32,37 +27,18 @@ struct TcpChannelOptions {
 class TcpChannel : public Channel {
  public:
   TcpChannel(std::string host, int port, TcpChannelOptions options = {});
+  // Fails calls still waiting with unknown_outcome. Safe to run from a reply callback: the
+  // connection state lives on until its (detached) reader thread has finished.
   ~TcpChannel() override;
 
   void start_call(RawRequest request, Clock::time_point deadline, ReplyCallback done) override;
   bool connected() const;
-  std::uint64_t connects() const { return connects_.load(); }
+  std::uint64_t connects() const;
+
+  struct Impl;
 
  private:
-  struct Connection;
-  struct Pending {
-    ReplyCallback done;
-    std::uint64_t timer = 0;
-  };
-  // Returns the live connection or makes one; on failure sets `error`.
-  std::shared_ptr<Connection> connection(Clock::time_point deadline, RawReply& error);
-  void read_loop(std::shared_ptr<Connection> connection);
-  void fail_pending(Connection& connection, ErrorKind kind, const std::string& why);
-  void expire(std::uint64_t id);
-
-  std::string host_;
-  int port_;
-  TcpChannelOptions options_;
-  std::mutex connect_mutex_;  // one connect attempt at a time
-  mutable std::mutex mutex_;  // current_, pending_, backoff
-  std::shared_ptr<Connection> current_;
-  std::vector<std::shared_ptr<Connection>> dead_readers_;  // lost connections whose reader to join
-  std::unordered_map<std::uint64_t, std::pair<std::shared_ptr<Connection>, Pending>> pending_;
-  std::uint64_t next_id_ = 1;
-  Clock::time_point next_connect_at_{};
-  std::chrono::milliseconds backoff_{0};
-  std::atomic<std::uint64_t> connects_{0};
-  std::atomic<bool> closing_{false};
+  std::shared_ptr<Impl> impl_;
 };
 
 }  // namespace homestead::rpc

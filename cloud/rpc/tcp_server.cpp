@@ -115,6 +115,7 @@ void TcpListener::serve(std::shared_ptr<Connection> connection) {
     while (auto item = reader.next()) {
       if (auto* rejected = std::get_if<frame::Rejected>(&*item)) {
         kLog.warn("refused frame", {{"peer", connection->peer}, {"reason", rejected->reason}});
+        server_.count_refusal(rejected->kind);
         connection->reply(rejected->request_id, RawReply{rejected->kind, Codec::json, rejected->reason});
         continue;
       }
@@ -128,6 +129,7 @@ void TcpListener::serve(std::shared_ptr<Connection> connection) {
           continue;
         }
         kLog.warn("refused connection: missing or wrong credential", {{"peer", connection->peer}});
+        server_.count_refusal(ErrorKind::unauthenticated);
         connection->reply(frame.request_id, RawReply{ErrorKind::unauthenticated, Codec::json,
                                                      frame.type == frame::Type::hello
                                                          ? "wrong credential"
