@@ -106,6 +106,20 @@ TEST_F(SnapshotSimOutput, ConcurrentSnapshotsFifoAndDelaysInSendOrder) {
   EXPECT_EQ(result.output, "0\nA 7\nB 8\n\n1\nA 7\nB 5\nA B token(1)\nA B token(2)\n");
 }
 
+// The files in cloud/snapshot/examples are the two scenarios above; keep them true.
+TEST_F(SnapshotSimOutput, ExamplesInTheSourceTree) {
+  auto example = [&](const std::string& name) {
+    const auto base = homestead::testing::source_path("cloud/snapshot/examples/" + name).string();
+    return run({"--topology", base + ".topology", "--events", base + ".events", "--delays", base + ".delays"});
+  };
+  const auto star = example("star");
+  EXPECT_EQ(star.exit_code, 0) << star.output;
+  EXPECT_EQ(star.output, "0\nN1 4\nN10 1\nN9 5\n");
+  const auto pair = example("pair");
+  EXPECT_EQ(pair.exit_code, 0) << pair.output;
+  EXPECT_EQ(pair.output, "0\nA 7\nB 8\n\n1\nA 7\nB 5\nA B token(1)\nA B token(2)\n");
+}
+
 TEST_F(SnapshotSimOutput, RunningOutOfDelaysIsAnError) {
   // The run above sends six messages; five delays are not enough.
   const auto result = run_with_delays(kPair, "send A B 1\nsend A B 2\nsnapshot A\nsnapshot B\ntick\n", "3 0 0 0 0\n");
