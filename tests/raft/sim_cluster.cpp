@@ -187,7 +187,10 @@ void RaftServer::drain(sim::Context<Envelope>& ctx) {
   while (node_->has_ready()) {
     Ready rd = node_->ready();
     persist(ctx, rd);
-    for (auto& m : rd.messages) ctx.send(sim_id_of(m.to), Envelope{std::move(m)});
+    for (auto& m : rd.messages) {
+      if (m.type == MessageType::append_resp && m.reject) ++rejects_sent_;
+      ctx.send(sim_id_of(m.to), Envelope{std::move(m)});
+    }
     apply(ctx, rd);
     node_->advance(rd);
     serve_reads(ctx);

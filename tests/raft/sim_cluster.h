@@ -98,6 +98,7 @@ class RaftServer : public sim::Process<Envelope> {
   StateMachine& state_machine() { return *state_machine_; }
   NodeId raft_id() const { return raft_id_; }
   std::uint64_t snapshots_taken() const { return snapshots_taken_; }
+  std::uint64_t rejects_sent() const { return rejects_sent_; }  // rejected appends (backtracking cost)
 
  private:
   struct PendingWrite {
@@ -131,6 +132,7 @@ class RaftServer : public sim::Process<Envelope> {
   std::map<std::uint64_t, PendingRead> pending_reads_;
   std::uint64_t next_read_id_ = 1;
   std::uint64_t snapshots_taken_ = 0;
+  std::uint64_t rejects_sent_ = 0;
 };
 
 inline NodeId raft_id_of(sim::NodeId sim_id) { return sim_id + 1; }
