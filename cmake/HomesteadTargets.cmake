@@ -53,6 +53,20 @@ function(homestead_test)
   # One ctest entry per executable keeps discovery cheap (no per-case process under ASan);
   # gtest's own output names the failing case and the seed.
   add_test(NAME ${ARG_NAME} COMMAND ${ARG_NAME} --gtest_color=no)
+  # Remembered per tier so a tier's executables can be built alone (target tier_<label>),
+  # which the cross tier uses to build only unit + sim tests for aarch64.
+  set_property(GLOBAL APPEND PROPERTY HOMESTEAD_TIER_${ARG_LABEL} ${ARG_NAME})
   set_tests_properties(${ARG_NAME} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
     ENVIRONMENT "HOMESTEAD_BUILD_DIR=${PROJECT_BINARY_DIR};HOMESTEAD_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+endfunction()
+
+# tier_unit, tier_sim, ...: build just the test executables of one tier.
+function(homestead_tier_targets)
+  foreach(label unit sim integration e2e cross soak)
+    get_property(executables GLOBAL PROPERTY HOMESTEAD_TIER_${label})
+    add_custom_target(tier_${label})
+    if(executables)
+      add_dependencies(tier_${label} ${executables})
+    endif()
+  endforeach()
 endfunction()

@@ -16,7 +16,7 @@ Builds Homestead and runs its tests, tier by tier (ctest labels):
   sim          deterministic simulation over many seeds
   integration  real Mosquitto, real processes, real SQLite
   e2e          the emulated home
-  cross        aarch64 build and tests under qemu (needs --preset aarch64)
+  cross        unit + sim tests built for aarch64, run under qemu-aarch64
 
 Options:
   --tier NAME    run only this tier (repeatable); default: all
@@ -64,16 +64,44 @@ if ! deploy/install-deps.sh --check >/dev/null 2>&1; then
   fi
 fi
 
-echo "==> configure ($preset)"
-cmake --preset "$preset" >/dev/null
-echo "==> build ($preset, $jobs jobs)"
-start=$SECONDS
-cmake --build --preset "$preset" --parallel "$jobs"
-echo "==> built in $((SECONDS - start)) s"
+failed=() summary=()
+main_tiers=()
+for tier in "${selected[@]}"; do [[ $tier == cross && $preset != aarch64 ]] || main_tiers+=("$tier"); done
+
+# The cross tier: the unit and sim tests built for aarch64 (Raspberry Pi class) and run
+# under qemu-aarch64 through CMAKE_CROSSCOMPILING_EMULATOR.
+run_cross_tier() {
+  local start=$SECONDS
+  if ! deploy/install-deps.sh --cross --check >/dev/null 2>&1; then
+    if [[ $install == 1 ]]; then deploy/install-deps.sh --cross; else
+      summary+=("cross: FAILED (cross toolchain missing; deploy/install-deps.sh --cross)"); failed+=(cross); return; fi
+  fi
+  echo "==> tier cross: configure + build aarch64 (unit and sim tests)"
+  if ! { cmake --preset aarch64 >/dev/null && cmake --build --preset aarch64 --parallel "$jobs" --target tier_unit tier_sim; }; then
+    summary+=("cross: FAILED (aarch64 build)"); failed+=(cross); return
+  fi
+  local count
+  count=$(cd "$ROOT/build/aarch64" && ctest -N -L '^(unit|sim)$' | sed -n 's/^Total Tests: //p')
+  echo "==> tier cross: $count test executables under qemu-aarch64"
+  if (cd "$ROOT/build/aarch64" && ctest -L '^(unit|sim)$' --output-on-failure --parallel "$jobs" "${extra[@]}"); then
+    summary+=("cross: passed ($count under qemu-aarch64, $((SECONDS - start)) s)")
+  else
+    summary+=("cross: FAILED ($((SECONDS - start)) s)"); failed+=(cross)
+  fi
+}
+
+if [[ ${#main_tiers[@]} -gt 0 ]]; then
+  echo "==> configure ($preset)"
+  cmake --preset "$preset" >/dev/null
+  echo "==> build ($preset, $jobs jobs)"
+  start=$SECONDS
+  cmake --build --preset "$preset" --parallel "$jobs"
+  echo "==> built in $((SECONDS - start)) s"
+fi
 
 BUILD_DIR="$ROOT/build/$preset"
-failed=() summary=()
 for tier in "${selected[@]}"; do
+  if [[ $tier == cross && $preset != aarch64 ]]; then run_cross_tier; continue; fi
   count=$(cd "$BUILD_DIR" && ctest -N -L "^${tier}\$" | sed -n 's/^Total Tests: //p')
   if [[ -z "$count" || "$count" == 0 ]]; then
     echo "==> tier $tier: no tests yet"
