@@ -14,13 +14,9 @@ namespace {
 
 using homestead::testing::for_each_seed;
 
-ClusterOptions options(int servers) {
-  ClusterOptions o;
-  o.servers = servers;
-  return o;
-}
+ClusterOptions options(int servers) { return cluster_options(servers); }
 
-std::string random_command(sim::Rng& rng, std::size_t size = 8) {
+std::string random_bytes(sim::Rng& rng, std::size_t size) {
   std::string out;
   for (std::size_t i = 0; i < size; ++i) out.push_back(static_cast<char>('a' + rng.uniform(0, 25)));
   return out;
@@ -52,7 +48,7 @@ TEST(RaftAgreement, RpcBytes2B) {
     const std::uint64_t bytes0 = c.sim().stats().bytes_sent;
     std::uint64_t payload = 0;
     for (int n = 0; n < 10; ++n) {
-      const std::string command = random_command(c.sim().rng(), 5000);
+      const std::string command = random_bytes(c.sim().rng(), 5000);
       ASSERT_NE(c.one(command, 3, false), 0u);
       payload += command.size();
     }

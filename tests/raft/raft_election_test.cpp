@@ -10,11 +10,7 @@ namespace {
 
 using homestead::testing::for_each_seed;
 
-ClusterOptions options(int servers) {
-  ClusterOptions o;
-  o.servers = servers;
-  return o;
-}
+ClusterOptions options(int servers) { return cluster_options(servers); }
 
 Term check_terms(Cluster& c) {
   Term term = 0;

@@ -11,22 +11,9 @@ namespace {
 
 using homestead::testing::for_each_seed;
 
-ClusterOptions options(int servers) {
-  ClusterOptions o;
-  o.servers = servers;
-  return o;
-}
+ClusterOptions options(int servers) { return cluster_options(servers); }
 
-std::string random_command(sim::Rng& rng) { return "v" + std::to_string(rng.uniform(0, 1'000'000'000)); }
-
-sim::LinkConfig unreliable() {
-  sim::LinkConfig link;
-  link.drop = 0.1;
-  link.min_delay = 1 * sim::kMillisecond;
-  link.max_delay = 27 * sim::kMillisecond;
-  link.fifo = false;
-  return link;
-}
+sim::LinkConfig unreliable() { return unreliable_link(); }
 
 TEST(RaftPersistence, Persist1CrashAllLeaderAndFollowers2C) {
   for_each_seed(20, [](std::uint64_t seed) {

@@ -60,6 +60,41 @@ void CountingStateMachine::restore(const std::string& data) {
   hash_ = in.varint();
 }
 
+std::string ListStateMachine::apply(const Entry& entry) {
+  items_.push_back(entry.data);
+  return std::to_string(items_.size());
+}
+
+std::string ListStateMachine::snapshot() const {
+  ByteWriter out;
+  out.varint(items_.size());
+  for (const auto& item : items_) out.bytes(item);
+  return out.take();
+}
+
+void ListStateMachine::restore(const std::string& data) {
+  ByteReader in(data, "list snapshot");
+  items_.clear();
+  for (std::uint64_t n = in.varint(); n > 0; --n) items_.push_back(in.bytes());
+}
+
+ClusterOptions cluster_options(int servers) {
+  ClusterOptions o;
+  o.servers = servers;
+  return o;
+}
+
+sim::LinkConfig unreliable_link() {
+  sim::LinkConfig link;
+  link.drop = 0.1;
+  link.min_delay = 1 * sim::kMillisecond;
+  link.max_delay = 27 * sim::kMillisecond;
+  link.fifo = false;
+  return link;
+}
+
+std::string random_command(sim::Rng& rng) { return "v" + std::to_string(rng.uniform(0, 1'000'000'000)); }
+
 // ---------------------------------------------------------------- ApplyChecker
 
 void ApplyChecker::on_apply(NodeId server, const Entry& entry) {
@@ -226,6 +261,7 @@ void RaftServer::persist(sim::Context<Envelope>& ctx, const Ready& rd) {
 
 void RaftServer::apply(sim::Context<Envelope>& ctx, const Ready& rd) {
   if (rd.snapshot) {
+    ++snapshots_installed_;
     state_machine_->restore(rd.snapshot->data);
     checker_->on_snapshot(raft_id_, rd.snapshot->meta.index);
   }

@@ -62,6 +62,20 @@ class CountingStateMachine : public StateMachine {
   std::uint64_t hash_ = 0;
 };
 
+// Keeps every applied command: a snapshot as large as the history, so snapshots need many
+// chunks, and replicas can be compared byte for byte.
+class ListStateMachine : public StateMachine {
+ public:
+  std::string apply(const Entry& entry) override;
+  std::string read(const std::string&) const override { return std::to_string(items_.size()); }
+  std::string snapshot() const override;
+  void restore(const std::string& data) override;
+  const std::vector<std::string>& items() const { return items_; }
+
+ private:
+  std::vector<std::string> items_;
+};
+
 class ApplyChecker {
  public:
   void on_apply(NodeId server, const Entry& entry);
@@ -99,6 +113,7 @@ class RaftServer : public sim::Process<Envelope> {
   NodeId raft_id() const { return raft_id_; }
   std::uint64_t snapshots_taken() const { return snapshots_taken_; }
   std::uint64_t rejects_sent() const { return rejects_sent_; }  // rejected appends (backtracking cost)
+  std::uint64_t snapshots_installed() const { return snapshots_installed_; }  // received from a leader
 
  private:
   struct PendingWrite {
@@ -133,7 +148,13 @@ class RaftServer : public sim::Process<Envelope> {
   std::uint64_t next_read_id_ = 1;
   std::uint64_t snapshots_taken_ = 0;
   std::uint64_t rejects_sent_ = 0;
+  std::uint64_t snapshots_installed_ = 0;
 };
+
+// Shared test settings.
+ClusterOptions cluster_options(int servers);
+sim::LinkConfig unreliable_link();  // 6.824's unreliable net: 10% loss, reordering, up to 27 ms
+std::string random_command(sim::Rng& rng);
 
 inline NodeId raft_id_of(sim::NodeId sim_id) { return sim_id + 1; }
 inline sim::NodeId sim_id_of(NodeId raft_id) { return static_cast<sim::NodeId>(raft_id - 1); }
