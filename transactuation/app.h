@@ -87,11 +87,15 @@ struct AppDefinition {
 class AppError : public std::runtime_error {
  public:
   AppError(std::string field, const std::string& message)
-      : std::runtime_error(field.empty() ? message : "field '" + field + "': " + message), field_(std::move(field)) {}
+      : std::runtime_error(field.empty() ? message : "field '" + field + "': " + message),
+        field_(std::move(field)),
+        message_(message) {}
   const std::string& field() const { return field_; }
+  const std::string& message() const { return message_; }  // without the field prefix
 
  private:
   std::string field_;
+  std::string message_;
 };
 
 // Checks an app for mistakes a runtime cannot recover from (no logic, AT_LEAST k above the

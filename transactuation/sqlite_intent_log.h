@@ -1,0 +1,47 @@
+// The intent log on SQLite, for gatewayd: WAL journal with synchronous=FULL, so a COMMIT
+// returns only after the WAL is fsynced. append() writes rows inside an open transaction;
+// sync() commits it. Rows not yet synced are lost by a crash, exactly what the runtime's
+// ordering expects (only intent/compensate records must be durable before commands leave).
+// Also keeps a boot epoch so transactuation ids never repeat across restarts.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "transactuation/driver.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace homestead::transactuation {
+
+class SqliteIntentLog : public IntentLog {
+ public:
+  // Opens or creates the database; throws std::runtime_error naming the file and the problem.
+  explicit SqliteIntentLog(const std::filesystem::path& path);
+  ~SqliteIntentLog() override;  // syncs what was appended (clean shutdown)
+  SqliteIntentLog(const SqliteIntentLog&) = delete;
+  SqliteIntentLog& operator=(const SqliteIntentLog&) = delete;
+
+  void append(const std::vector<LogRecord>& records) override;
+  void sync() override;
+  std::vector<LogRecord> load() override;
+
+  // Incremented durably on every open: use (epoch << 32) as the first transactuation id.
+  std::uint64_t epoch() const { return epoch_; }
+  std::uint64_t syncs() const { return syncs_; }
+
+ private:
+  void exec(const char* sql);
+  [[noreturn]] void fail(const std::string& what);
+
+  std::filesystem::path path_;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* insert_ = nullptr;
+  bool in_transaction_ = false;
+  std::uint64_t epoch_ = 0;
+  std::uint64_t syncs_ = 0;
+};
+
+}  // namespace homestead::transactuation
