@@ -257,6 +257,13 @@ TEST(RaftAgreement, FastBackupNeedsFewProbes) {
     for (int n = 0; n < 50; ++n) c.start(l1, "stale" + std::to_string(n));
     c.run_for(200 * sim::kMillisecond);
     for (int n = 0; n < 60; ++n) ASSERT_NE(c.one("new" + std::to_string(n), 2, true), 0u);
+    // Hand leadership to the other follower: a fresh leader starts probing at its last index.
+    auto leader2 = c.leader();
+    ASSERT_TRUE(leader2);
+    const int other = 3 - l1 - *leader2;
+    ASSERT_TRUE(c.node(*leader2).transfer_leadership(raft_id_of(static_cast<sim::NodeId>(other))));
+    c.flush(*leader2);
+    ASSERT_TRUE(c.sim().run_until([&] { return c.node(other).role() == Role::leader; }, c.sim().now() + sim::kSecond));
     const std::uint64_t rejects_before = c.server(l1).rejects_sent();
     c.connect(l1);
     const Index last = c.one("final", 3, true);
