@@ -10,7 +10,16 @@ using devices::Kind;
 
 namespace {
 
-double round_to(double value, double step) { return std::round(value / step) * step; }
+// A heating system that can lift a room ~8 °C/h against no loss: enough to hold 21 °C with
+// 0 °C outside, as a sized system must.
+constexpr double kHeatingPerSecond = 8.0 / 3600;
+
+// Dividing by a power of ten (not multiplying by 0.1) gives the shortest decimal, so
+// reports read 14.7 and not 14.700000000000001.
+double round_decimals(double value, int decimals) {
+  const double scale = std::pow(10.0, decimals);
+  return std::round(value * scale) / scale;
+}
 
 // "HH:MM" -> seconds since midnight; -1 when malformed.
 std::int64_t parse_clock(const nlohmann::json& v) {
@@ -218,27 +227,27 @@ void Environment::step(const StateLookup& actuators, const SensorSink& sink) {
   for (const auto& d : home_.devices) {
     const Kind kind = d.kind->kind;
     if (kind == Kind::contact && follows_.count(d.id)) {
-      const auto opener = actuators(follows_[d.id]);
-      if (opener.is_object()) emit(d.id, "open", opener.value("position", 0) > 0, sink);
+      const auto* opener = actuators(follows_[d.id]);
+      if (opener) emit(d.id, "open", opener->value("position", 0) > 0, sink);
     }
     if (kind == Kind::contact && last_[d.id + ".open"] == true) ++open_windows[d.room];
     if (kind == Kind::window_opener) {
-      const auto s = actuators(d.id);
-      if (s.is_object() && s.value("position", 0) > 0) ++open_windows[d.room];
+      const auto* s = actuators(d.id);
+      if (s && s->value("position", 0) > 0) ++open_windows[d.room];
     }
     if (kind == Kind::light) {
-      const auto s = actuators(d.id);
-      if (s.is_object() && s.value("on", false)) ++lights_on[d.room];
+      const auto* s = actuators(d.id);
+      if (s && s->value("on", false)) ++lights_on[d.room];
     }
     if (kind == Kind::thermostat) {
-      const auto s = actuators(d.id);
-      if (!s.is_object()) continue;
-      const std::string mode = s.value("mode", "off");
-      const double setpoint = s.value("setpoint", 20.0);
+      const auto* s = actuators(d.id);
+      if (!s) continue;
+      const std::string mode = s->value("mode", "off");
+      const double setpoint = s->value("setpoint", 20.0);
       const double here = rooms_[d.room].temperature;
       double rate = 0;
-      if ((mode == "heat" || mode == "auto") && here < setpoint - 0.2) rate = 3.0 / 3600;
-      if ((mode == "cool" || mode == "auto") && here > setpoint + 0.2) rate = -3.0 / 3600;
+      if ((mode == "heat" || mode == "auto") && here < setpoint - 0.2) rate = kHeatingPerSecond;
+      if ((mode == "cool" || mode == "auto") && here > setpoint + 0.2) rate = -kHeatingPerSecond;
       for (const auto& room : heats_[d.id]) heating[room] += rate;
     }
   }
@@ -251,22 +260,22 @@ void Environment::step(const StateLookup& actuators, const SensorSink& sink) {
   for (const auto& d : home_.devices) {
     const RoomState& room = rooms_[d.room];
     switch (d.kind->kind) {
-      case Kind::temperature: emit(d.id, "temperature", round_to(room.temperature, 0.1), sink); break;
-      case Kind::thermostat: emit(d.id, "current_temperature", round_to(room.temperature, 0.1), sink); break;
-      case Kind::humidity: emit(d.id, "humidity", round_to(room.humidity, 0.5), sink); break;
-      case Kind::illuminance: emit(d.id, "illuminance", round_to(daylight + 250.0 * lights_on[d.room], 10), sink); break;
+      case Kind::temperature: emit(d.id, "temperature", round_decimals(room.temperature, 1), sink); break;
+      case Kind::thermostat: emit(d.id, "current_temperature", round_decimals(room.temperature, 1), sink); break;
+      case Kind::humidity: emit(d.id, "humidity", std::round(room.humidity * 2) / 2, sink); break;
+      case Kind::illuminance: emit(d.id, "illuminance", std::round((daylight + 250.0 * lights_on[d.room]) / 10) * 10, sink); break;
       case Kind::power_meter: {
         double watts = 0;
         for (const auto& load : measures_[d.id]) {
-          const auto s = actuators(load);
-          if (!s.is_object() || !s.value("on", false)) continue;
-          const double scale = s.contains("brightness") ? s["brightness"].get<double>() / 255.0 : 1.0;
+          const auto* s = actuators(load);
+          if (!s || !s->value("on", false)) continue;
+          const double scale = s->contains("brightness") ? (*s)["brightness"].get<double>() / 255.0 : 1.0;
           watts += watts_[load] * scale;
         }
         watts = std::min(watts, 10000.0);
         energy_kwh_[d.id] += watts * dt / 3600.0 / 1000.0;
-        emit(d.id, "power", round_to(watts, 0.1), sink);
-        emit(d.id, "energy", round_to(energy_kwh_[d.id], 0.001), sink);
+        emit(d.id, "power", round_decimals(watts, 1), sink);
+        emit(d.id, "energy", round_decimals(energy_kwh_[d.id], 3), sink);
         break;
       }
       default: break;

@@ -15,7 +15,7 @@
 //
 // Model (one fixed step per simulated second, so a seed replays exactly):
 //  - room temperature relaxes toward the outside with a 3 h time constant, 4x faster per open
-//    window in the room; a heating thermostat adds up to 3 °C/h to its rooms while its room is
+//    window in the room; a heating thermostat adds 8 °C/h to its rooms while its room is
 //    below the setpoint (cooling mirrors it); temperature sensors and the thermostat's
 //    current_temperature report it rounded to 0.1 °C;
 //  - occupancy windows fire motion (rooms' motion and camera_motion sensors) as a Poisson
@@ -46,8 +46,8 @@ class EnvironmentError : public std::runtime_error {
 
 // device id, capability, value
 using SensorSink = std::function<void(const std::string&, const std::string&, const nlohmann::json&)>;
-// Current (reported) state of an actuator by device id; null if unknown.
-using StateLookup = std::function<nlohmann::json(const std::string&)>;
+// Current state of a device by id; nullptr if unknown. Valid until the next sink call.
+using StateLookup = std::function<const nlohmann::json*(const std::string&)>;
 
 class Environment {
  public:

@@ -207,9 +207,9 @@ void Fleet::step_environment(std::int64_t now) {
   const auto sim_ms = static_cast<std::int64_t>(static_cast<double>(now - started_ms_) * options_.speed);
   environment_.advance_to(
       sim_ms,
-      [this](const std::string& id) {
+      [this](const std::string& id) -> const nlohmann::json* {
         Firmware* fw = device(id);
-        return fw ? fw->state() : nlohmann::json();
+        return fw ? &fw->state() : nullptr;
       },
       [&](const std::string& id, const std::string& cap, const nlohmann::json& value) {
         Output out;

@@ -31,6 +31,7 @@ class SimHome {
   MqttObserver& observer() { return *observer_; }
   ChildProcess& process() { return process_; }
   const std::string& password_of(const std::string& device) const;
+  const std::string& password_of_observer() const { return passwords_.at("observer"); }
 
   std::string topic(const std::string& device, devices::Channel channel) const;
   void send_command(const std::string& device, const std::string& cmd_id, const std::string& command,
