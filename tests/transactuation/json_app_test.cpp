@@ -2,6 +2,9 @@
 // error naming the exact field, and a bad file installs nothing.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "transactuation/json_app.h"
 
 namespace homestead::transactuation {
@@ -182,6 +185,28 @@ TEST(JsonApp, TriggerConditionFiltersSensorEvents) {
   runtime.on_reading(Reading{"t", "celsius", 31, kNow, kNow}, kNow);
   EXPECT_EQ(runtime.take_ready().finished.size(), 1u);
   EXPECT_EQ(runtime.state().at("hot"), true);
+}
+
+}  // namespace
+}  // namespace homestead::transactuation
+
+namespace homestead::transactuation {
+namespace {
+
+// The JSON example in transactuation/README.md must stay a valid app.
+TEST(JsonApp, ReadmeExampleLoads) {
+  std::ifstream in(TRANSACTUATION_README);
+  ASSERT_TRUE(in) << TRANSACTUATION_README;
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string readme = text.str();
+  const auto start = readme.find("```json\n");
+  ASSERT_NE(start, std::string::npos);
+  const auto end = readme.find("```", start + 8);
+  const auto apps = load_apps_text(readme.substr(start + 8, end - start - 8));
+  ASSERT_EQ(apps.size(), 1u);
+  EXPECT_EQ(apps[0].name, "intrusion_alarm");
+  EXPECT_EQ(apps[0].actuators, (std::vector<std::string>{"siren", "strobe"}));
 }
 
 }  // namespace
