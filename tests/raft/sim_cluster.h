@@ -26,6 +26,7 @@ struct ClientRequest {
   std::uint64_t request_id = 0;
   std::string command;
   enum class Kind : std::uint8_t { write, linearizable_read, serializable_read } kind = Kind::write;
+  sim::NodeId forward_to = 0;  // only for a ProbeClient: the server to pass the request on to
 };
 struct ClientReply {
   std::uint64_t request_id = 0;
