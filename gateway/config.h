@@ -1,0 +1,81 @@
+// gatewayd's settings. Every field has a default (an empty JSON object is a valid config);
+// a present field of the wrong type or out of range, or an unknown field, is an error that
+// names it ("gateway.json: field 'mqtt.port': ..."). See docs/gateway-api.md for the table.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace homestead::gateway {
+
+struct MqttSettings {
+  std::string uri = "tcp://127.0.0.1:1883";
+  std::string username = "gateway";
+  // File holding the gateway's broker password (one line, mode 0600); empty = no password.
+  std::string password_file;
+  std::string client_id;  // default "gatewayd-<home>"
+  int keepalive_s = 30;
+  int reconnect_min_ms = 100;
+  int reconnect_max_ms = 5000;
+  // Paho's create_options default is 100, which throws error -12 on bursts even while
+  // connected (DESIGN.md section 5).
+  int max_buffered_messages = 100000;
+  std::string ca_file;  // non-empty with an ssl:// uri turns TLS on
+};
+
+struct HttpSettings {
+  std::string bind = "127.0.0.1";
+  int port = 8080;
+  // At least the number of keep-alive clients: a connection occupies a worker while open.
+  int threads = 32;
+  std::int64_t max_body_bytes = 64 * 1024;
+  int read_timeout_ms = 5000;
+  int keep_alive_max_count = 1000000;
+  int keep_alive_timeout_s = 30;
+};
+
+struct StorageSettings {
+  std::string db_file;  // default <data_dir>/gateway.db
+  int batch_max_rows = 5000;
+  int flush_interval_ms = 10;
+  std::int64_t retention_max_age_s = 30LL * 24 * 3600;
+  std::int64_t retention_max_rows = 2'000'000;
+  int retention_interval_ms = 10'000;
+};
+
+struct CommandSettings {
+  std::int64_t default_expiry_s = 300;
+  std::int64_t max_expiry_s = 7 * 24 * 3600;
+};
+
+// Broker-side provisioning through Mosquitto's password_file + acl_file and SIGHUP.
+struct ProvisioningSettings {
+  bool enabled = false;
+  std::string password_file;       // the broker's password_file, rewritten by gatewayd
+  std::string acl_file;            // the broker's acl_file, rewritten by gatewayd
+  std::string base_password_file;  // hashed entries kept verbatim (the gateway's own user, admins)
+  std::string base_acl_file;       // ACL entries kept verbatim
+  std::string broker_pid_file;     // Mosquitto's pid_file, for SIGHUP
+};
+
+struct GatewayConfig {
+  std::string home_file = "/etc/homestead/home.json";
+  std::string data_dir = "/var/lib/homestead";
+  std::int64_t stale_after_s = 120;
+  std::string log_level = "info";
+  MqttSettings mqtt;
+  HttpSettings http;
+  StorageSettings storage;
+  CommandSettings commands;
+  ProvisioningSettings provisioning;
+
+  std::filesystem::path db_path() const;
+  std::filesystem::path admin_token_path() const;
+};
+
+// Throws config::ConfigError naming the file and field.
+GatewayConfig load_gateway_config(const std::filesystem::path& path);
+GatewayConfig parse_gateway_config(std::string_view text, const std::string& source = "<config>");
+
+}  // namespace homestead::gateway

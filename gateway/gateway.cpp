@@ -1,0 +1,423 @@
+#include "gateway/gateway.h"
+
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "common/log/log.h"
+#include "devices/discovery.h"
+#include "devices/topics.h"
+
+namespace homestead::gateway {
+namespace {
+
+const log::Logger logger("gatewayd");
+
+constexpr const char* kSysDropped = "$SYS/broker/publish/messages/dropped";
+constexpr const char* kSysClients = "$SYS/broker/clients/connected";
+constexpr const char* kHaStatus = "homeassistant/status";
+
+std::string read_password_file(const std::string& path) {
+  if (path.empty()) return {};
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("mqtt.password_file: cannot read " + path);
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  return line;
+}
+
+nlohmann::json command_json(const CommandRecord& c) {
+  return {{"command_id", c.id},       {"device", c.device},         {"command", c.command},
+          {"args", c.args},           {"status", status_name(c.status)}, {"reason", c.reason},
+          {"origin", c.origin},       {"created_ms", c.created_ms}, {"updated_ms", c.updated_ms},
+          {"expires_ms", c.expires_ms}, {"sent_ms", c.sent_ms},     {"acked_ms", c.acked_ms}};
+}
+
+}  // namespace
+
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Gateway::Gateway(GatewayConfig config)
+    : config_(std::move(config)),
+      home_(devices::load_home_file(config_.home_file)),
+      provisioner_(config_.provisioning, home_.id),
+      cache_(home_.id),
+      started_(std::chrono::steady_clock::now()) {
+  std::error_code ec;
+  std::filesystem::create_directories(config_.data_dir, ec);
+  if (ec) throw std::runtime_error("data_dir: cannot create " + config_.data_dir + ": " + ec.message());
+  ::chmod(config_.data_dir.c_str(), 0700);
+  store_ = std::make_unique<Store>(config_.db_path());
+  load_home();
+  bootstrap_admin_token();
+  writer_ = std::make_unique<ReadingWriter>(*store_, metrics_, config_.storage.batch_max_rows,
+                                            config_.storage.flush_interval_ms);
+}
+
+Gateway::~Gateway() { stop(); }
+
+void Gateway::load_home() {
+  const auto now = wall_ms();
+  for (const auto& d : home_.devices) {
+    auto existing = store_->device(d.id);
+    DeviceRecord r = existing.value_or(DeviceRecord{});
+    if (existing && existing->source == "api") continue;  // an admin's registration wins
+    r.id = d.id;
+    r.kind = d.kind->name;
+    r.name = d.name;
+    r.room = d.room;
+    r.credentials = d.credentials;
+    r.source = "home_file";
+    if (!existing) r.created_ms = now;
+    if (!existing || existing->kind != r.kind || existing->name != r.name || existing->room != r.room ||
+        existing->credentials != r.credentials) {
+      r.updated_ms = now;
+      store_->upsert_device(r);
+    }
+  }
+  for (const auto& d : store_->devices()) {
+    if (const auto* kind = devices::find_kind(d.kind)) cache_.add_device(d.id, *kind);
+  }
+  // Commands open when the last run ended (crash or stop) carry on; expiry still applies.
+  for (const auto& c : store_->open_commands()) tracker_.track(c);
+  logger.info("registry loaded", {{"home", home_.id}, {"devices", std::to_string(cache_.all().size())},
+                                  {"open_commands", std::to_string(tracker_.open_count())}});
+}
+
+void Gateway::bootstrap_admin_token() {
+  tokens_.replace(store_->tokens());
+  if (tokens_.has_admin()) return;
+  const std::string token = generate_token();
+  const auto path = config_.admin_token_path();
+  write_secret_file(path, token + "\n");
+  TokenRecord record{"admin", sha256_hex(token), Scope::admin, wall_ms()};
+  store_->put_token(record);
+  tokens_.add(record);
+  // The path, never the token.
+  logger.info("created admin API token", {{"file", path.string()}, {"mode", "0600"}});
+}
+
+void Gateway::start() {
+  MqttLinkOptions o;
+  o.uri = config_.mqtt.uri;
+  o.client_id = config_.mqtt.client_id.empty() ? "gatewayd-" + home_.id : config_.mqtt.client_id;
+  o.username = config_.mqtt.username;
+  o.password = read_password_file(config_.mqtt.password_file);
+  o.keepalive_s = config_.mqtt.keepalive_s;
+  o.reconnect_min_ms = config_.mqtt.reconnect_min_ms;
+  o.reconnect_max_ms = config_.mqtt.reconnect_max_ms;
+  o.max_buffered_messages = config_.mqtt.max_buffered_messages;
+  o.ca_file = config_.mqtt.ca_file;
+  o.subscriptions = {devices::home_wildcard(home_.id, devices::Channel::state),
+                     devices::home_wildcard(home_.id, devices::Channel::ack),
+                     devices::home_wildcard(home_.id, devices::Channel::status), kHaStatus, kSysDropped, kSysClients};
+  link_ = std::make_unique<MqttLink>(
+      std::move(o), [this](const std::string& t, const std::string& p) { on_message(t, p); },
+      [this](bool up) { on_link(up); });
+  writer_->start();
+  link_->start();
+  {
+    std::lock_guard lock(ticker_mutex_);
+    stopping_ = false;
+  }
+  ticker_ = std::thread([this] { ticker(); });
+}
+
+void Gateway::stop() {
+  {
+    std::lock_guard lock(ticker_mutex_);
+    stopping_ = true;
+  }
+  ticker_wake_.notify_all();
+  if (ticker_.joinable()) ticker_.join();
+  if (link_) link_->stop();
+  if (writer_) writer_->stop();
+}
+
+void Gateway::on_link(bool up) {
+  link_changed_ms_ = wall_ms();
+  metrics_.set("homestead_mqtt_connected", {}, up ? 1 : 0);
+  metrics_.add(up ? "homestead_mqtt_connects_total" : "homestead_mqtt_connection_lost_total");
+  if (!up) return;
+  publish_all_discovery();
+  send_pending("");
+}
+
+void Gateway::on_message(const std::string& topic, const std::string& payload) {
+  if (topic.rfind("$SYS/", 0) == 0) {
+    char* end = nullptr;
+    const double v = std::strtod(payload.c_str(), &end);
+    if (end != payload.c_str()) {
+      metrics_.set(topic == kSysDropped ? "homestead_broker_messages_dropped" : "homestead_broker_clients_connected", {},
+                   v);
+    }
+    return;
+  }
+  if (topic == kHaStatus) {
+    metrics_.add("homestead_mqtt_messages_in_total", "channel=\"ha_status\"");
+    if (payload == "online") publish_all_discovery();
+    return;
+  }
+  const auto now = wall_ms();
+  IngestResult r;
+  std::optional<CommandRecord> settled;
+  {
+    std::lock_guard lock(core_mutex_);
+    r = cache_.ingest(topic, payload, now);
+    if (r.kind == IngestResult::Kind::ack) settled = tracker_.on_ack(r.device, *r.ack, now);
+  }
+  switch (r.kind) {
+    case IngestResult::Kind::state:
+      metrics_.add("homestead_mqtt_messages_in_total", "channel=\"state\"");
+      writer_->push(std::move(*r.reading));
+      break;
+    case IngestResult::Kind::ack:
+      metrics_.add("homestead_mqtt_messages_in_total", "channel=\"ack\"");
+      if (settled) {
+        persist_command(*settled);
+        metrics_.add("homestead_commands_total", settled->status == CommandStatus::acked ? "outcome=\"acked\""
+                                                                                          : "outcome=\"failed\"");
+      }
+      break;
+    case IngestResult::Kind::status:
+      metrics_.add("homestead_mqtt_messages_in_total", "channel=\"status\"");
+      if (r.came_online) send_pending(r.device);
+      break;
+    case IngestResult::Kind::ignored:
+      metrics_.add("homestead_mqtt_messages_in_total", "channel=\"other\"");
+      break;
+    case IngestResult::Kind::rejected: {
+      metrics_.add("homestead_mqtt_rejected_total", "reason=\"" + std::string(rejection_name(r.rejection)) + "\"");
+      // Rate-limited: a misbehaving device must not flood the log.
+      static std::atomic<std::uint64_t> rejected{0};
+      const auto n = ++rejected;
+      if (n <= 20 || n % 1000 == 0) {
+        logger.warn("rejected MQTT message", {{"topic", topic.substr(0, 200)},
+                                              {"reason", std::string(rejection_name(r.rejection))},
+                                              {"detail", r.detail},
+                                              {"count", std::to_string(n)}});
+      }
+      break;
+    }
+  }
+}
+
+void Gateway::persist_command(const CommandRecord& record) {
+  {
+    std::lock_guard lock(command_mutex_);
+    store_->put_command(record);
+  }
+  if (is_final(record.status)) command_done_.notify_all();
+}
+
+void Gateway::send_pending(const std::string& device) {
+  std::lock_guard command_lock(command_mutex_);
+  std::vector<CommandRecord> to_send;
+  {
+    std::lock_guard lock(core_mutex_);
+    if (!link_up()) return;
+    auto candidates = device.empty() ? tracker_.all_pending() : tracker_.sendable(device);
+    const auto now = wall_ms();
+    for (const auto& c : candidates) {
+      const auto* state = cache_.find(c.device);
+      if (!state || state->online == false) continue;  // offline devices keep waiting
+      if (auto sent = tracker_.mark_sent(c.id, now)) to_send.push_back(std::move(*sent));
+    }
+  }
+  for (const auto& c : to_send) {
+    store_->put_command(c);  // logged as sent (fsynced) before it leaves
+    devices::Command wire{c.id, c.command, c.args};
+    if (link_->publish(devices::device_topic(home_.id, c.device, devices::Channel::cmd), devices::encode(wire), 1,
+                       false)) {
+      metrics_.add("homestead_mqtt_messages_out_total", "kind=\"command\"");
+      metrics_.add("homestead_commands_total", "outcome=\"sent\"");
+    }
+  }
+}
+
+void Gateway::publish_discovery(const DeviceRecord& d) {
+  const auto* kind = devices::find_kind(d.kind);
+  if (!kind || !link_) return;
+  devices::DiscoveryDevice dd{home_.id, d.id, d.name, d.room};
+  if (link_->publish(devices::discovery_topic(*kind, home_.id, d.id), devices::discovery_document(*kind, dd).dump(), 1,
+                     true)) {
+    metrics_.add("homestead_mqtt_messages_out_total", "kind=\"discovery\"");
+  }
+}
+
+void Gateway::publish_all_discovery() {
+  for (const auto& d : store_->devices()) publish_discovery(d);
+}
+
+void Gateway::ticker() {
+  auto next_retention = std::chrono::steady_clock::now();
+  std::unique_lock lock(ticker_mutex_);
+  while (!stopping_) {
+    ticker_wake_.wait_for(lock, std::chrono::milliseconds(100), [&] { return stopping_; });
+    if (stopping_) break;
+    lock.unlock();
+    try {
+      std::vector<CommandRecord> expired;
+      {
+        std::lock_guard core(core_mutex_);
+        expired = tracker_.expire(wall_ms());
+      }
+      for (const auto& c : expired) {
+        persist_command(c);
+        metrics_.add("homestead_commands_total", "outcome=\"expired\"");
+      }
+      if (std::chrono::steady_clock::now() >= next_retention) {
+        next_retention = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.storage.retention_interval_ms);
+        store_->apply_retention(wall_ms() - config_.storage.retention_max_age_s * 1000,
+                                config_.storage.retention_max_rows);
+      }
+      update_gauges();
+    } catch (const std::exception& e) {
+      metrics_.add("homestead_db_errors_total");
+      logger.error("ticker step failed", {{"error", e.what()}});
+    }
+    lock.lock();
+  }
+}
+
+void Gateway::update_gauges() {
+  std::size_t devices = 0, online = 0, open = 0, pending = 0;
+  {
+    std::lock_guard lock(core_mutex_);
+    devices = cache_.all().size();
+    for (const auto& [id, d] : cache_.all()) online += d.online == true ? 1 : 0;
+    open = tracker_.open_count();
+    pending = tracker_.pending_count();
+  }
+  metrics_.set("homestead_devices", {}, static_cast<double>(devices));
+  metrics_.set("homestead_devices_online", {}, static_cast<double>(online));
+  metrics_.set("homestead_commands_open", {}, static_cast<double>(open));
+  metrics_.set("homestead_commands_pending", {}, static_cast<double>(pending));
+  metrics_.set("homestead_readings_queue_depth", {}, static_cast<double>(writer_->queue_depth()));
+  metrics_.set("homestead_mqtt_connected", {}, link_up() ? 1 : 0);
+}
+
+std::string Gateway::render_metrics() {
+  update_gauges();
+  return metrics_.render();
+}
+
+nlohmann::json Gateway::submit_command(const std::string& device, const nlohmann::json& body) {
+  if (!body.is_object()) throw ApiError(400, "invalid_body", "expected a JSON object");
+  for (const auto& [k, v] : body.items()) {
+    if (k != "command" && k != "args" && k != "expires_in_s") {
+      throw ApiError(400, "unknown_field", "field '" + k + "': unknown (known: command, args, expires_in_s)");
+    }
+  }
+  const auto* kind = device_kind(device);
+  std::int64_t expires_in_s = config_.commands.default_expiry_s;
+  if (body.contains("expires_in_s")) {
+    const auto& e = body["expires_in_s"];
+    if (!e.is_number_integer() || e.get<std::int64_t>() < 1 || e.get<std::int64_t>() > config_.commands.max_expiry_s) {
+      throw ApiError(400, "invalid_field", "field 'expires_in_s': expected an integer in 1.." +
+                                               std::to_string(config_.commands.max_expiry_s));
+    }
+    expires_in_s = e.get<std::int64_t>();
+  }
+  CommandRecord record;
+  record.id = "c" + random_hex(8);
+  nlohmann::json wire = {{"cmd_id", record.id},
+                         {"command", body.value("command", nlohmann::json())},
+                         {"args", body.contains("args") ? body["args"] : nlohmann::json::object()}};
+  devices::Command command;
+  try {
+    command = devices::command_from_json(*kind, wire);
+  } catch (const devices::PayloadError& e) {
+    throw ApiError(400, "invalid_field", e.what());
+  }
+  const auto now = wall_ms();
+  record.device = device;
+  record.command = command.command;
+  record.args = command.args;
+  record.created_ms = record.updated_ms = now;
+  record.expires_ms = now + expires_in_s * 1000;
+  std::lock_guard command_lock(command_mutex_);
+  bool send_now = false;
+  {
+    std::lock_guard lock(core_mutex_);
+    const auto* state = cache_.find(device);
+    if (!state) throw ApiError(404, "not_found", "device '" + device + "' not found");
+    send_now = link_up() && state->online != false;
+    if (send_now) {
+      record.status = CommandStatus::sent;
+      record.sent_ms = now;
+    }
+    tracker_.track(record);
+    cache_.note_desired(device, record.args);
+  }
+  // One fsync: the record is durable, as pending or as sent, before the API answers and
+  // before the command leaves.
+  store_->put_command(record);
+  metrics_.add("homestead_commands_total", "outcome=\"accepted\"");
+  if (send_now) {
+    if (link_->publish(devices::device_topic(home_.id, device, devices::Channel::cmd), devices::encode(command), 1,
+                       false)) {
+      metrics_.add("homestead_mqtt_messages_out_total", "kind=\"command\"");
+      metrics_.add("homestead_commands_total", "outcome=\"sent\"");
+    }
+  }
+  return {{"command_id", record.id}, {"status", status_name(record.status)}, {"expires_ms", record.expires_ms}};
+}
+
+nlohmann::json Gateway::get_command(const std::string& id, std::chrono::milliseconds wait) {
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  for (;;) {
+    std::unique_lock command_lock(command_mutex_);
+    std::optional<CommandRecord> found;
+    {
+      std::lock_guard lock(core_mutex_);
+      if (const auto* open = tracker_.find(id)) found = *open;
+    }
+    if (!found) found = store_->command(id);
+    if (!found) throw ApiError(404, "not_found", "command '" + id + "' not found");
+    if (is_final(found->status) || std::chrono::steady_clock::now() >= deadline) return command_json(*found);
+    // Final records are persisted under command_mutex_ and notified after, so waiting here
+    // cannot miss one.
+    command_done_.wait_until(command_lock, deadline);
+  }
+}
+
+nlohmann::json Gateway::health() {
+  bool db_ok = true;
+  int schema = 0;
+  try {
+    schema = store_->schema_version();
+  } catch (const std::exception&) {
+    db_ok = false;
+  }
+  const bool up = link_up();
+  std::size_t devices = 0, online = 0;
+  {
+    std::lock_guard lock(core_mutex_);
+    devices = cache_.all().size();
+    for (const auto& [id, d] : cache_.all()) online += d.online == true ? 1 : 0;
+  }
+  const auto uptime = std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+  return {{"status", up && db_ok ? "ok" : "degraded"},
+          {"version", kVersion},
+          {"home", home_.id},
+          {"uptime_s", uptime},
+          {"broker",
+           {{"connected", up},
+            {"uri", config_.mqtt.uri},
+            {"since_ms", link_changed_ms_.load()},
+            {"messages_dropped", metrics_.value("homestead_broker_messages_dropped")}}},
+          {"database",
+           {{"ok", db_ok},
+            {"path", config_.db_path().string()},
+            {"schema_version", schema},
+            {"readings_queue", writer_->queue_depth()}}},
+          {"sync", {{"state", "not_configured"}}},
+          {"devices", {{"registered", devices}, {"online", online}}}};
+}
+
+}  // namespace homestead::gateway

@@ -1,0 +1,115 @@
+// gatewayd's core wiring: the broker link feeds ingest (state cache + command tracker under
+// one mutex), readings go to the batch writer, commands go through the fsynced command log
+// before they are published, and the REST layer (http_api.h) calls the operations below.
+// Threads: Paho's callback thread (ingest), the link supervisor, the reading writer, a
+// ticker (expiry, retention, gauges) and the HTTP worker pool.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "devices/home.h"
+#include "gateway/api_error.h"
+#include "gateway/auth.h"
+#include "gateway/command_tracker.h"
+#include "gateway/config.h"
+#include "gateway/metrics.h"
+#include "gateway/mqtt_link.h"
+#include "gateway/provisioning.h"
+#include "gateway/reading_writer.h"
+#include "gateway/state_cache.h"
+#include "gateway/store.h"
+
+namespace homestead::gateway {
+
+inline constexpr const char* kVersion = "0.1.0";
+
+std::int64_t wall_ms();
+
+class Gateway {
+ public:
+  // Loads the home, opens and migrates the database, creates the admin token on first start.
+  // Throws (config, home, store errors) with a message naming what is wrong.
+  explicit Gateway(GatewayConfig config);
+  ~Gateway();
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  void start();
+  void stop();
+
+  const GatewayConfig& config() const { return config_; }
+  Metrics& metrics() { return metrics_; }
+  const TokenTable& tokens() const { return tokens_; }
+  bool link_up() const { return link_ && link_->connected(); }
+
+  // --- operations behind the REST API; throw ApiError ---
+  nlohmann::json list_devices();
+  nlohmann::json get_device(const std::string& id);
+  // Body: {"id", "kind", "room"?, "name"?}. Returns the device plus, when provisioning is on,
+  // its broker credentials (the password is shown only here).
+  nlohmann::json create_device(const nlohmann::json& body);
+  nlohmann::json patch_device(const std::string& id, const nlohmann::json& body);
+  void delete_device(const std::string& id);
+  nlohmann::json device_state(const std::string& id);
+  nlohmann::json readings(const ReadingQuery& query);
+  // Body: {"command", "args"?, "expires_in_s"?}. Logged (fsynced) before it returns.
+  nlohmann::json submit_command(const std::string& device, const nlohmann::json& body);
+  // Waits up to `wait` for the command to reach a final status (long poll).
+  nlohmann::json get_command(const std::string& id, std::chrono::milliseconds wait);
+  nlohmann::json create_token(const nlohmann::json& body);
+  nlohmann::json health();
+  std::string render_metrics();
+
+  // What ingest does with one message; public for the benchmark harness and tests.
+  void on_message(const std::string& topic, const std::string& payload);
+
+ private:
+  void load_home();
+  void bootstrap_admin_token();
+  void on_link(bool up);
+  void publish_discovery(const DeviceRecord& device);
+  void publish_all_discovery();
+  // Sends pending commands of `device` (all devices when empty) that may go now.
+  void send_pending(const std::string& device);
+  void persist_command(const CommandRecord& record);
+  void ticker();
+  void update_gauges();
+  const devices::KindInfo* device_kind(const std::string& id);
+  nlohmann::json device_json(const DeviceRecord& d);
+
+  GatewayConfig config_;
+  devices::Home home_;
+  std::unique_ptr<Store> store_;
+  Metrics metrics_;
+  TokenTable tokens_;
+  BrokerProvisioner provisioner_;
+  std::unique_ptr<ReadingWriter> writer_;
+  std::unique_ptr<MqttLink> link_;
+
+  // Ingest state: the cache and the open commands change together (an ack updates both).
+  std::mutex core_mutex_;
+  StateCache cache_;
+  CommandTracker tracker_;
+  // Serialises command-log writes with their publishes, so a "sent" record can never land
+  // after the "acked" one for the same command.
+  std::mutex command_mutex_;
+  std::condition_variable command_done_;
+  std::mutex registry_mutex_;  // create/patch/delete device
+
+  std::chrono::steady_clock::time_point started_;
+  std::atomic<std::int64_t> link_changed_ms_{0};
+  std::thread ticker_;
+  std::mutex ticker_mutex_;
+  std::condition_variable ticker_wake_;
+  bool stopping_ = false;
+};
+
+}  // namespace homestead::gateway

@@ -1,0 +1,88 @@
+#include "gateway/reading_writer.h"
+
+#include <chrono>
+
+#include "common/log/log.h"
+
+namespace homestead::gateway {
+namespace {
+const log::Logger logger("storage");
+}
+
+ReadingWriter::ReadingWriter(Store& store, Metrics& metrics, int batch_max_rows, int flush_interval_ms)
+    : store_(store),
+      metrics_(metrics),
+      batch_max_rows_(static_cast<std::size_t>(batch_max_rows)),
+      flush_interval_ms_(flush_interval_ms) {}
+
+ReadingWriter::~ReadingWriter() { stop(); }
+
+void ReadingWriter::start() {
+  std::lock_guard lock(mutex_);
+  if (thread_.joinable()) return;
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void ReadingWriter::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void ReadingWriter::push(Reading reading) {
+  bool full;
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(reading));
+    full = queue_.size() >= batch_max_rows_;
+  }
+  if (full) wake_.notify_one();
+}
+
+std::size_t ReadingWriter::queue_depth() const {
+  std::lock_guard lock(mutex_);
+  return queue_.size();
+}
+
+std::uint64_t ReadingWriter::stored() const {
+  std::lock_guard lock(mutex_);
+  return stored_;
+}
+
+void ReadingWriter::run() {
+  std::vector<Reading> batch;
+  std::unique_lock lock(mutex_);
+  for (;;) {
+    wake_.wait_for(lock, std::chrono::milliseconds(flush_interval_ms_),
+                   [&] { return stopping_ || queue_.size() >= batch_max_rows_; });
+    if (queue_.empty()) {
+      if (stopping_) return;
+      continue;
+    }
+    const std::size_t n = std::min(queue_.size(), batch_max_rows_);
+    batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + static_cast<long>(n)));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(n));
+    lock.unlock();
+    const auto start = std::chrono::steady_clock::now();
+    bool ok = true;
+    try {
+      store_.insert_readings(batch);
+    } catch (const std::exception& e) {
+      ok = false;
+      metrics_.add("homestead_db_errors_total");
+      logger.error("reading batch not stored", {{"rows", std::to_string(batch.size())}, {"error", e.what()}});
+    }
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    metrics_.observe_db_write(seconds);
+    if (ok) metrics_.add("homestead_readings_stored_total", {}, static_cast<double>(batch.size()));
+    lock.lock();
+    if (ok) stored_ += batch.size();
+    batch.clear();
+  }
+}
+
+}  // namespace homestead::gateway

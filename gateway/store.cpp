@@ -1,0 +1,345 @@
+#include "gateway/store.h"
+
+#include <array>
+#include <string_view>
+
+namespace homestead::gateway {
+namespace {
+
+// Each entry moves the schema one version up; never edit a shipped entry, append a new one.
+// Version 1: registry, readings, command log, tokens, app state. Later issues add their
+// tables (intent log, outbox) as further entries.
+constexpr std::array<std::string_view, 1> kMigrations = {
+    R"sql(
+CREATE TABLE devices(
+  id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, room TEXT NOT NULL,
+  credentials TEXT NOT NULL, source TEXT NOT NULL, mqtt_password_hash TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+CREATE TABLE readings(
+  id INTEGER PRIMARY KEY, device TEXT NOT NULL, received_ms INTEGER NOT NULL,
+  device_ts_ms INTEGER NOT NULL, seq INTEGER NOT NULL, state TEXT NOT NULL);
+CREATE INDEX readings_by_device_time ON readings(device, received_ms);
+CREATE INDEX readings_by_time ON readings(received_ms);
+CREATE TABLE commands(
+  id TEXT PRIMARY KEY, device TEXT NOT NULL, command TEXT NOT NULL, args TEXT NOT NULL,
+  status TEXT NOT NULL, reason TEXT NOT NULL, origin TEXT NOT NULL,
+  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,
+  sent_ms INTEGER NOT NULL, acked_ms INTEGER NOT NULL);
+CREATE INDEX commands_open ON commands(status) WHERE status IN ('pending', 'sent');
+CREATE TABLE tokens(id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, scope TEXT NOT NULL, created_ms INTEGER NOT NULL);
+CREATE TABLE app_state(app TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, updated_ms INTEGER NOT NULL,
+  PRIMARY KEY(app, key));
+)sql",
+};
+
+[[noreturn]] void fail(sqlite3* db, const std::string& what) {
+  throw StoreError("sqlite: " + what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+void exec(sqlite3* db, std::string_view sql) {
+  char* error = nullptr;
+  if (sqlite3_exec(db, std::string(sql).c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
+    std::string message = error ? error : "unknown error";
+    sqlite3_free(error);
+    throw StoreError("sqlite: " + message + " in: " + std::string(sql.substr(0, 80)));
+  }
+}
+
+// A prepared statement with positional binds; finalised on scope exit.
+class Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK) {
+      fail(db, "prepare " + std::string(sql.substr(0, 60)));
+    }
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Statement& bind(int i, std::int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  // True while there is a row.
+  bool step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    fail(db_, "step");
+  }
+  void run() {
+    step();
+    reset();
+  }
+  void reset() {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+  std::string text(int col) const {
+    const auto* p = sqlite3_column_text(stmt_, col);
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
+             : std::string();
+  }
+  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+sqlite3* open_connection(const std::filesystem::path& path) {
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+      SQLITE_OK) {
+    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    throw StoreError("sqlite: cannot open " + path.string() + ": " + message);
+  }
+  sqlite3_busy_timeout(db, 5000);
+  return db;
+}
+
+DeviceRecord device_from(const Statement& s) {
+  DeviceRecord d;
+  d.id = s.text(0);
+  d.kind = s.text(1);
+  d.name = s.text(2);
+  d.room = s.text(3);
+  d.credentials = s.text(4);
+  d.source = s.text(5);
+  d.mqtt_password_hash = s.text(6);
+  d.created_ms = s.integer(7);
+  d.updated_ms = s.integer(8);
+  return d;
+}
+
+constexpr std::string_view kDeviceColumns =
+    "id, kind, name, room, credentials, source, mqtt_password_hash, created_ms, updated_ms";
+constexpr std::string_view kCommandColumns =
+    "id, device, command, args, status, reason, origin, created_ms, updated_ms, expires_ms, sent_ms, acked_ms";
+
+CommandRecord command_from(const Statement& s) {
+  CommandRecord c;
+  c.id = s.text(0);
+  c.device = s.text(1);
+  c.command = s.text(2);
+  c.args = nlohmann::json::parse(s.text(3), nullptr, false);
+  if (c.args.is_discarded()) c.args = nlohmann::json::object();
+  parse_status(s.text(4), c.status);
+  c.reason = s.text(5);
+  c.origin = s.text(6);
+  c.created_ms = s.integer(7);
+  c.updated_ms = s.integer(8);
+  c.expires_ms = s.integer(9);
+  c.sent_ms = s.integer(10);
+  c.acked_ms = s.integer(11);
+  return c;
+}
+
+}  // namespace
+
+Store::Store(const std::filesystem::path& path) {
+  writer_ = open_connection(path);
+  try {
+    // WAL: readers never block the writer; FULL: every commit is fsynced before it returns,
+    // which is what "durable" means in this project.
+    exec(writer_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
+    migrate();
+    reader_ = open_connection(path);
+    exec(reader_, "PRAGMA query_only=ON;");
+  } catch (...) {
+    sqlite3_close(writer_);
+    sqlite3_close(reader_);
+    throw;
+  }
+}
+
+Store::~Store() {
+  sqlite3_close(reader_);
+  sqlite3_close(writer_);
+}
+
+void Store::migrate() {
+  std::lock_guard lock(writer_mutex_);
+  Statement version(writer_, "PRAGMA user_version");
+  version.step();
+  const auto current = version.integer(0);
+  if (current > static_cast<std::int64_t>(kMigrations.size())) {
+    throw StoreError("database schema version " + std::to_string(current) + " is newer than this gatewayd (" +
+                     std::to_string(kMigrations.size()) + "); refusing to open it");
+  }
+  for (auto v = current; v < static_cast<std::int64_t>(kMigrations.size()); ++v) {
+    exec(writer_, "BEGIN IMMEDIATE");
+    try {
+      exec(writer_, kMigrations[static_cast<std::size_t>(v)]);
+      exec(writer_, "PRAGMA user_version=" + std::to_string(v + 1));
+      exec(writer_, "COMMIT");
+    } catch (...) {
+      exec(writer_, "ROLLBACK");
+      throw;
+    }
+  }
+}
+
+int Store::schema_version() {
+  std::lock_guard lock(reader_mutex_);
+  Statement s(reader_, "PRAGMA user_version");
+  s.step();
+  return static_cast<int>(s.integer(0));
+}
+
+std::string Store::integrity_check() {
+  std::lock_guard lock(reader_mutex_);
+  Statement s(reader_, "PRAGMA integrity_check");
+  std::string out;
+  while (s.step()) out += (out.empty() ? "" : "; ") + s.text(0);
+  return out;
+}
+
+void Store::upsert_device(const DeviceRecord& d) {
+  std::lock_guard lock(writer_mutex_);
+  Statement s(writer_, "INSERT INTO devices(" + std::string(kDeviceColumns) +
+                           ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9) ON CONFLICT(id) DO UPDATE SET kind=?2, name=?3, "
+                           "room=?4, credentials=?5, source=?6, mqtt_password_hash=?7, updated_ms=?9");
+  s.bind(1, d.id).bind(2, d.kind).bind(3, d.name).bind(4, d.room).bind(5, d.credentials).bind(6, d.source);
+  s.bind(7, d.mqtt_password_hash).bind(8, d.created_ms).bind(9, d.updated_ms);
+  s.run();
+}
+
+bool Store::delete_device(const std::string& id) {
+  std::lock_guard lock(writer_mutex_);
+  Statement s(writer_, "DELETE FROM devices WHERE id=?1");
+  s.bind(1, id).run();
+  return sqlite3_changes(writer_) > 0;
+}
+
+std::optional<DeviceRecord> Store::device(const std::string& id) {
+  std::lock_guard lock(reader_mutex_);
+  Statement s(reader_, "SELECT " + std::string(kDeviceColumns) + " FROM devices WHERE id=?1");
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  return device_from(s);
+}
+
+std::vector<DeviceRecord> Store::devices() {
+  std::lock_guard lock(reader_mutex_);
+  Statement s(reader_, "SELECT " + std::string(kDeviceColumns) + " FROM devices ORDER BY id");
+  std::vector<DeviceRecord> out;
+  while (s.step()) out.push_back(device_from(s));
+  return out;
+}
+
+void Store::insert_readings(const std::vector<Reading>& batch) {
+  if (batch.empty()) return;
+  std::lock_guard lock(writer_mutex_);
+  exec(writer_, "BEGIN IMMEDIATE");
+  try {
+    Statement s(writer_, "INSERT INTO readings(device, received_ms, device_ts_ms, seq, state) VALUES(?1,?2,?3,?4,?5)");
+    for (const auto& r : batch) {
+      s.bind(1, r.device).bind(2, r.received_ms).bind(3, r.device_ts_ms).bind(4, static_cast<std::int64_t>(r.seq));
+      s.bind(5, r.state).run();
+    }
+    exec(writer_, "COMMIT");
+  } catch (...) {
+    sqlite3_exec(writer_, "ROLLBACK", nullptr, nullptr, nullptr);
+    throw;
+  }
+}
+
+std::vector<Reading> Store::readings(const ReadingQuery& q) {
+  std::lock_guard lock(reader_mutex_);
+  Statement s(reader_,
+              "SELECT device, received_ms, device_ts_ms, seq, state FROM readings WHERE device=?1 AND received_ms>=?2 "
+              "AND received_ms<=?3 ORDER BY received_ms DESC, id DESC LIMIT ?4");
+  s.bind(1, q.device).bind(2, q.since_ms).bind(3, q.until_ms).bind(4, static_cast<std::int64_t>(q.limit));
+  std::vector<Reading> out;
+  while (s.step()) {
+    out.push_back({s.text(0), s.integer(1), s.integer(2), static_cast<std::uint64_t>(s.integer(3)), s.text(4)});
+  }
+  return out;
+}
+
+std::int64_t Store::reading_count() {
+  std::lock_guard lock(reader_mutex_);
+  Statement s(reader_, "SELECT count(*) FROM readings");
+  s.step();
+  return s.integer(0);
+}
+
+std::int64_t Store::apply_retention(std::int64_t min_received_ms, std::int64_t max_rows) {
+  std::lock_guard lock(writer_mutex_);
+  Statement by_age(writer_, "DELETE FROM readings WHERE received_ms < ?1");
+  by_age.bind(1, min_received_ms).run();
+  std::int64_t removed = sqlite3_changes(writer_);
+  // Rows are inserted in receive order, so the rowid order is the age order.
+  Statement by_size(writer_,
+                    "DELETE FROM readings WHERE id <= (SELECT id FROM readings ORDER BY id DESC LIMIT 1 OFFSET ?1)");
+  by_size.bind(1, max_rows).run();
+  removed += sqlite3_changes(writer_);
+  return removed;
+}
+
+void Store::put_command(const CommandRecord& c) {
+  std::lock_guard lock(writer_mutex_);
+  Statement s(writer_, "INSERT OR REPLACE INTO commands(" + std::string(kCommandColumns) +
+                           ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)");
+  s.bind(1, c.id).bind(2, c.device).bind(3, c.command).bind(4, c.args.dump()).bind(5, std::string(status_name(c.status)));
+  s.bind(6, c.reason).bind(7, c.origin).bind(8, c.created_ms).bind(9, c.updated_ms).bind(10, c.expires_ms);
+  s.bind(11, c.sent_ms).bind(12, c.acked_ms).run();
+}
+
+std::optional<CommandRecord> Store::command(const std::string& id) {
+  std::lock_guard lock(reader_mutex_);
+  Statement s(reader_, "SELECT " + std::string(kCommandColumns) + " FROM commands WHERE id=?1");
+  s.bind(1, id);
+  if (!s.step()) return std::nullopt;
+  return command_from(s);
+}
+
+std::vector<CommandRecord> Store::open_commands() {
+  std::lock_guard lock(reader_mutex_);
+  Statement s(reader_, "SELECT " + std::string(kCommandColumns) +
+                           " FROM commands WHERE status IN ('pending','sent') ORDER BY created_ms, id");
+  std::vector<CommandRecord> out;
+  while (s.step()) out.push_back(command_from(s));
+  return out;
+}
+
+void Store::put_token(const TokenRecord& t) {
+  std::lock_guard lock(writer_mutex_);
+  Statement s(writer_, "INSERT OR REPLACE INTO tokens(id, hash, scope, created_ms) VALUES(?1,?2,?3,?4)");
+  s.bind(1, t.id).bind(2, t.hash).bind(3, std::string(scope_name(t.scope))).bind(4, t.created_ms).run();
+}
+
+std::vector<TokenRecord> Store::tokens() {
+  std::lock_guard lock(reader_mutex_);
+  Statement s(reader_, "SELECT id, hash, scope, created_ms FROM tokens ORDER BY id");
+  std::vector<TokenRecord> out;
+  while (s.step()) {
+    TokenRecord t{s.text(0), s.text(1), Scope::read, s.integer(3)};
+    parse_scope(s.text(2), t.scope);
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+void Store::put_app_state(const std::string& app, const std::string& key, const std::string& value, std::int64_t now_ms) {
+  std::lock_guard lock(writer_mutex_);
+  Statement s(writer_, "INSERT OR REPLACE INTO app_state(app, key, value, updated_ms) VALUES(?1,?2,?3,?4)");
+  s.bind(1, app).bind(2, key).bind(3, value).bind(4, now_ms).run();
+}
+
+std::optional<std::string> Store::app_state(const std::string& app, const std::string& key) {
+  std::lock_guard lock(reader_mutex_);
+  Statement s(reader_, "SELECT value FROM app_state WHERE app=?1 AND key=?2");
+  s.bind(1, app).bind(2, key);
+  if (!s.step()) return std::nullopt;
+  return s.text(0);
+}
+
+}  // namespace homestead::gateway

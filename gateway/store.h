@@ -1,0 +1,83 @@
+// gatewayd's SQLite database: device registry, readings history, command log, API tokens and
+// app state (for the transactuation runtime). WAL mode with synchronous=FULL: a call that
+// returns has committed and fsynced, so whatever the API reports as stored survives kill -9.
+// Schema changes are numbered migrations keyed on PRAGMA user_version.
+//
+// Two connections: one writer (serialised by a mutex) and one reader, so REST reads do not
+// wait behind a batch of reading inserts (WAL lets them run concurrently).
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "gateway/records.h"
+
+namespace homestead::gateway {
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ReadingQuery {
+  std::string device;
+  std::int64_t since_ms = 0;          // inclusive, gateway receive time
+  std::int64_t until_ms = INT64_MAX;  // inclusive
+  int limit = 100;                    // newest first
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) and migrates. Throws StoreError.
+  explicit Store(const std::filesystem::path& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  int schema_version();
+  // "ok" when the database is sound.
+  std::string integrity_check();
+
+  // Registry.
+  void upsert_device(const DeviceRecord& device);
+  bool delete_device(const std::string& id);
+  std::optional<DeviceRecord> device(const std::string& id);
+  std::vector<DeviceRecord> devices();
+
+  // Readings: one transaction (one fsync) per batch.
+  void insert_readings(const std::vector<Reading>& batch);
+  std::vector<Reading> readings(const ReadingQuery& query);
+  std::int64_t reading_count();
+  // Deletes readings older than `min_received_ms`, then the oldest beyond `max_rows`.
+  std::int64_t apply_retention(std::int64_t min_received_ms, std::int64_t max_rows);
+
+  // Command log; the transactuation runtime's commands go through the same table.
+  void put_command(const CommandRecord& command);
+  std::optional<CommandRecord> command(const std::string& id);
+  // Commands still pending or sent (for restart recovery).
+  std::vector<CommandRecord> open_commands();
+
+  // API tokens (hashes only).
+  void put_token(const TokenRecord& token);
+  std::vector<TokenRecord> tokens();
+
+  // Key/value app state, one namespace per app.
+  void put_app_state(const std::string& app, const std::string& key, const std::string& value, std::int64_t now_ms);
+  std::optional<std::string> app_state(const std::string& app, const std::string& key);
+
+ private:
+  void migrate();
+  sqlite3* writer_ = nullptr;
+  sqlite3* reader_ = nullptr;
+  std::mutex writer_mutex_;
+  std::mutex reader_mutex_;
+};
+
+}  // namespace homestead::gateway
