@@ -1,0 +1,52 @@
+// cloudd's settings: which member this process is, where it listens, who its peers are,
+// and the Raft/storage knobs. Loaded from a JSON file; every error names the bad field.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/config/config.h"
+
+namespace homestead::cloudd {
+
+struct HostPort {
+  std::string host;
+  int port = 0;
+  std::string text() const { return host + ":" + std::to_string(port); }
+};
+// "127.0.0.1:8080" -> {host, port}; throws ConfigError naming `field`.
+HostPort parse_host_port(const std::string& text, const std::string& field);
+
+struct MemberAddress {
+  std::uint64_t id = 0;
+  HostPort peer;  // Raft traffic (cloud/rpc tcp transport)
+  HostPort http;  // client API; followers forward writes here
+};
+
+struct CloudConfig {
+  std::uint64_t id = 0;
+  std::filesystem::path data_dir;
+  HostPort http_listen;
+  HostPort peer_listen;
+  std::vector<MemberAddress> members;  // the initial voters (including this node)
+  bool join = false;                   // start outside the configuration; a leader adds us
+  std::filesystem::path token_file;          // client bearer token, generated if missing
+  std::filesystem::path cluster_secret_file;  // shared by every member, generated if missing
+  int tick_ms = 10;
+  int election_ticks = 30;  // 300 ms .. 600 ms at 10 ms ticks
+  int heartbeat_ticks = 3;
+  std::uint64_t snapshot_entries = 10000;  // snapshot + compact once the log holds this many
+  bool fsync = true;
+  int http_threads = 160;  // >= keep-alive connections, else extra connections starve
+  int request_timeout_ms = 5000;
+
+  const MemberAddress* member(std::uint64_t member_id) const;
+};
+
+// Throws config::ConfigError.
+CloudConfig load_cloud_config(const std::filesystem::path& path);
+CloudConfig parse_cloud_config(const config::Config& config);
+
+}  // namespace homestead::cloudd

@@ -1,0 +1,60 @@
+// cloudd's durable Raft storage: one write-ahead file of checksummed records plus one
+// snapshot file, fsynced before the adapter sends or acknowledges anything.
+//
+// wal file: records [u32 length][u32 crc32c][payload], payload = kind byte + body:
+//   entries (they replace the log from their first index), hard state, compacted-through.
+// The file is preallocated in chunks so an fdatasync rarely has to write metadata; a zero
+// length marks the end. At startup a bad record at the very end is a torn write (never
+// acknowledged, because acks wait for fsync) and is cut off; a bad record with data after it
+// is corruption of acknowledged state and load() refuses with its offset instead of
+// silently dropping committed entries.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cloud/cloudd/log_store.h"
+
+namespace homestead::cloudd {
+
+std::uint32_t crc32c(std::string_view bytes);
+
+class FileLogStore : public LogStore {
+ public:
+  // `fsync` false only for benchmarks that want to see the cost of durability.
+  explicit FileLogStore(std::filesystem::path dir, bool fsync = true);
+  ~FileLogStore() override;
+
+  StoredState load() override;
+  void save(const std::optional<raft::HardState>& hard_state, const std::vector<raft::Entry>& entries,
+            const std::optional<raft::Snapshot>& snapshot, bool sync) override;
+  void save_snapshot(const raft::Snapshot& snapshot) override;
+
+  std::uint64_t fsyncs() const { return fsyncs_; }
+  std::filesystem::path wal_path() const { return dir_ / "raft.wal"; }
+  std::filesystem::path snapshot_path() const { return dir_ / "snapshot.bin"; }
+
+ private:
+  void open_wal();
+  void append_record(char kind, std::string_view body);
+  void write_snapshot_file(const raft::Snapshot& snapshot);
+  void drop_through(raft::Index index);
+  void rewrite_wal();  // a fresh file with only the live state, swapped in atomically
+  void sync_wal();
+
+  std::filesystem::path dir_;
+  bool fsync_;
+  int fd_ = -1;
+  std::uint64_t write_offset_ = 0;
+  std::uint64_t allocated_ = 0;
+  std::uint64_t fsyncs_ = 0;
+  // Mirror of what the file holds, so compaction can rewrite it without reading it back.
+  raft::HardState hard_state_;
+  raft::Index snapshot_index_ = 0;
+  std::vector<raft::Entry> entries_;
+};
+
+}  // namespace homestead::cloudd

@@ -1,0 +1,374 @@
+#include "cloud/cloudd/http_api.h"
+
+#include <httplib.h>
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "cloud/cloudd/secrets.h"
+#include "common/log/log.h"
+
+namespace homestead::cloudd {
+namespace {
+
+using nlohmann::json;
+
+const log::Logger& logger() {
+  static const log::Logger instance("cloudd.http");
+  return instance;
+}
+
+// A client mistake; the message names the field or header.
+class BadRequest : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+void reply(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  // Keys and values are client bytes: never let invalid UTF-8 turn into a 500.
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+std::uint64_t header_number(const httplib::Request& req, const char* name) {
+  if (!req.has_header(name)) return 0;
+  const std::string text = req.get_header_value(name);
+  std::uint64_t value = 0;
+  const auto parsed = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (parsed.ec != std::errc() || parsed.ptr != text.data() + text.size()) {
+    throw BadRequest(std::string("header ") + name + ": expected an unsigned integer, got \"" + text + "\"");
+  }
+  return value;
+}
+
+Command with_session(const httplib::Request& req, Command command) {
+  command.client_id = header_number(req, "X-Client-Id");
+  command.seq = header_number(req, "X-Request-Seq");
+  command.ack = header_number(req, "X-Client-Ack");
+  if (command.client_id != 0 && command.seq == 0) {
+    throw BadRequest("header X-Request-Seq: required (>= 1) with X-Client-Id");
+  }
+  return command;
+}
+
+json parse_body(const httplib::Request& req) {
+  try {
+    return json::parse(req.body);
+  } catch (const json::parse_error& e) {
+    throw BadRequest(std::string("body: not valid JSON: ") + e.what());
+  }
+}
+
+const json& field(const json& object, const std::string& name, const std::string& path) {
+  if (!object.is_object() || !object.contains(name)) throw BadRequest("field '" + path + name + "' is required");
+  return object.at(name);
+}
+
+std::string string_field(const json& object, const std::string& name, const std::string& path) {
+  const json& value = field(object, name, path);
+  if (!value.is_string()) throw BadRequest("field '" + path + name + "': expected a string, got " + value.type_name());
+  return value.get<std::string>();
+}
+
+std::uint64_t number_field(const json& object, const std::string& name, const std::string& path) {
+  const json& value = field(object, name, path);
+  if (!value.is_number_unsigned()) {
+    throw BadRequest("field '" + path + name + "': expected an unsigned integer, got " + value.dump());
+  }
+  return value.get<std::uint64_t>();
+}
+
+std::vector<TxnOp> parse_ops(const json& body, const char* name) {
+  std::vector<TxnOp> ops;
+  if (!body.contains(name)) return ops;
+  const json& list = body.at(name);
+  if (!list.is_array()) throw BadRequest(std::string("field '") + name + "': expected an array");
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const std::string path = std::string(name) + "[" + std::to_string(i) + "].";
+    const json& item = list[i];
+    TxnOp op;
+    if (item.is_object() && item.contains("put")) {
+      op.kind = TxnOp::Kind::put;
+      op.key = string_field(item.at("put"), "key", path + "put.");
+      op.value = string_field(item.at("put"), "value", path + "put.");
+    } else if (item.is_object() && item.contains("delete")) {
+      op.kind = TxnOp::Kind::remove;
+      op.key = string_field(item.at("delete"), "key", path + "delete.");
+    } else {
+      throw BadRequest("field '" + path.substr(0, path.size() - 1) + "': expected {\"put\": {...}} or {\"delete\": {...}}");
+    }
+    ops.push_back(std::move(op));
+  }
+  return ops;
+}
+
+Command parse_txn(const json& body) {
+  if (!body.is_object()) throw BadRequest("body: expected a JSON object");
+  Command command;
+  command.kind = CommandKind::txn;
+  if (body.contains("compare")) {
+    const json& list = body.at("compare");
+    if (!list.is_array()) throw BadRequest("field 'compare': expected an array");
+    for (std::size_t i = 0; i < list.size(); ++i) {
+      const std::string path = "compare[" + std::to_string(i) + "].";
+      Compare cmp;
+      cmp.key = string_field(list[i], "key", path);
+      if (list[i].contains("value")) {
+        cmp.target = Compare::Target::value;
+        cmp.value = string_field(list[i], "value", path);
+      } else if (list[i].contains("mod_revision")) {
+        cmp.target = Compare::Target::mod_revision;
+        cmp.revision = number_field(list[i], "mod_revision", path);
+      } else {
+        throw BadRequest("field '" + path + "value' or '" + path + "mod_revision' is required");
+      }
+      command.compares.push_back(std::move(cmp));
+    }
+  }
+  command.success = parse_ops(body, "success");
+  command.failure = parse_ops(body, "failure");
+  return command;
+}
+
+bool linearizable(const httplib::Request& req) {
+  if (!req.has_param("consistency")) return true;
+  const std::string mode = req.get_param_value("consistency");
+  if (mode == "linearizable") return true;
+  if (mode == "serializable") return false;
+  throw BadRequest("parameter 'consistency': expected linearizable or serializable, got \"" + mode + "\"");
+}
+
+json kv_json(const std::string& key, const KeyValue& kv) {
+  return {{"key", key}, {"value", kv.value}, {"revision", kv.mod_revision}, {"create_revision", kv.create_revision}};
+}
+
+}  // namespace
+
+HttpApi::HttpApi(RaftServer& raft, const CloudConfig& config, std::string token, std::string cluster_secret)
+    : raft_(raft),
+      config_(config),
+      token_(std::move(token)),
+      secret_(cluster_secret),
+      forwarder_(std::move(cluster_secret), config.request_timeout_ms),
+      server_(std::make_unique<httplib::Server>()) {
+  install_routes();
+}
+
+HttpApi::~HttpApi() { stop(); }
+
+void HttpApi::start() {
+  const int threads = config_.http_threads;
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+  server_->set_tcp_nodelay(true);
+  server_->set_keep_alive_max_count(1 << 30);
+  server_->set_keep_alive_timeout(120);
+  server_->set_read_timeout(120, 0);
+  if (!server_->bind_to_port(config_.http_listen.host.c_str(), config_.http_listen.port)) {
+    throw std::runtime_error("cannot listen on http_listen " + config_.http_listen.text());
+  }
+  thread_ = std::thread([this] { server_->listen_after_bind(); });
+}
+
+void HttpApi::stop() {
+  if (server_) server_->stop();
+  if (thread_.joinable()) thread_.join();
+}
+
+void HttpApi::install_routes() {
+  httplib::Server& s = *server_;
+  const auto timeout = std::chrono::milliseconds(config_.request_timeout_ms);
+
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (req.path == "/ping") return httplib::Server::HandlerResponse::Unhandled;
+    const std::string auth = req.get_header_value("Authorization");
+    const std::string prefix = "Bearer ";
+    const std::string presented = auth.rfind(prefix, 0) == 0 ? auth.substr(prefix.size()) : std::string();
+    if (!presented.empty() && (secrets_equal(presented, token_) || secrets_equal(presented, secret_))) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    res.set_header("WWW-Authenticate", "Bearer");
+    reply(res, 401, {{"error", "missing or wrong bearer token"}});
+    return httplib::Server::HandlerResponse::Handled;
+  });
+  s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
+    try {
+      std::rethrow_exception(ep);
+    } catch (const BadRequest& e) {
+      reply(res, 400, {{"error", e.what()}});
+    } catch (const std::exception& e) {
+      logger().error("request failed", {{"error", e.what()}});
+      reply(res, 500, {{"error", e.what()}});
+    } catch (...) {
+      reply(res, 500, {{"error", "unknown error"}});
+    }
+  });
+
+  s.Get("/ping", [](const httplib::Request&, httplib::Response& res) { res.set_content("pong\n", "text/plain"); });
+
+  // Runs a write here if this node leads, else forwards it to the leader.
+  auto write = [this, timeout](const httplib::Request& req, httplib::Response& res, const std::string& path,
+                               Command command, std::function<void(json&)> shape) {
+    const WriteOutcome out = raft_.write(with_session(req, std::move(command)), timeout);
+    switch (out.status) {
+      case WriteOutcome::Status::ok: {
+        json body = json::parse(out.result);
+        if (body.contains("error")) {
+          reply(res, 409, body);  // stale session sequence: never executed
+          return;
+        }
+        shape(body);
+        reply(res, 200, body);
+        return;
+      }
+      case WriteOutcome::Status::not_leader: {
+        const auto leader_http = out.leader != 0 ? raft_.http_address(out.leader) : std::nullopt;
+        if (leader_http && out.leader != raft_.id() && !req.has_header(kForwardedHeader)) {
+          forwarder_.forward(req, path, *leader_http, res);
+          return;
+        }
+        reply(res, 503, {{"error", "no leader; not applied"}, {"outcome", "not_applied"}, {"leader", out.leader}});
+        return;
+      }
+      case WriteOutcome::Status::refused:
+        reply(res, 503, {{"error", out.reason}, {"outcome", "not_applied"}, {"leader", out.leader}});
+        return;
+      case WriteOutcome::Status::unknown:
+        reply(res, 504, {{"error", out.reason}, {"outcome", "unknown"}, {"leader", out.leader}});
+        return;
+    }
+  };
+
+  // Waits for a linearizable read point (ReadIndex); false after answering 503.
+  auto read_barrier = [this, timeout](const httplib::Request& req, httplib::Response& res) {
+    if (!linearizable(req)) return true;
+    const ReadOutcome out = raft_.linearizable_read_barrier(timeout);
+    if (!out.ok) reply(res, 503, {{"error", out.reason}, {"leader", out.leader}});
+    return out.ok;
+  };
+
+  s.Put(R"(/api/v1/kv/(.+))", [write](const httplib::Request& req, httplib::Response& res) {
+    const std::string key = req.matches[1];
+    const json body = parse_body(req);
+    Command command;
+    command.kind = CommandKind::put;
+    command.key = key;
+    command.value = string_field(body, "value", "");
+    write(req, res, "/api/v1/kv/" + encode_path_key(key), std::move(command), [&](json& out) { out["key"] = key; });
+  });
+  s.Delete(R"(/api/v1/kv/(.+))", [write](const httplib::Request& req, httplib::Response& res) {
+    const std::string key = req.matches[1];
+    Command command;
+    command.kind = CommandKind::remove;
+    command.key = key;
+    write(req, res, "/api/v1/kv/" + encode_path_key(key), std::move(command), [&](json& out) { out["key"] = key; });
+  });
+  s.Post("/api/v1/kv/txn", [write](const httplib::Request& req, httplib::Response& res) {
+    write(req, res, "/api/v1/kv/txn", parse_txn(parse_body(req)), [](json&) {});
+  });
+  s.Get(R"(/api/v1/kv/(.+))", [this, read_barrier](const httplib::Request& req, httplib::Response& res) {
+    const std::string key = req.matches[1];
+    if (!read_barrier(req, res)) return;
+    const auto kv = raft_.read([&](const KvStateMachine& state) { return state.get(key); });
+    if (!kv) {
+      reply(res, 404, {{"error", "key not found"}, {"key", key}});
+      return;
+    }
+    reply(res, 200, kv_json(key, *kv));
+  });
+  s.Get(R"(/api/v1/kv/?)", [this, read_barrier](const httplib::Request& req, httplib::Response& res) {
+    const std::string prefix = req.has_param("prefix") ? req.get_param_value("prefix") : std::string();
+    std::size_t limit = 0;
+    if (req.has_param("limit")) {
+      const std::string text = req.get_param_value("limit");
+      const auto parsed = std::from_chars(text.data(), text.data() + text.size(), limit);
+      if (parsed.ec != std::errc() || parsed.ptr != text.data() + text.size()) {
+        throw BadRequest("parameter 'limit': expected an unsigned integer, got \"" + text + "\"");
+      }
+    }
+    if (!read_barrier(req, res)) return;
+    json body = raft_.read([&](const KvStateMachine& state) {
+      json kvs = json::array();
+      for (const auto& [key, kv] : state.range(prefix, limit)) kvs.push_back(kv_json(key, kv));
+      return json{{"kvs", std::move(kvs)}, {"revision", state.revision()}};
+    });
+    reply(res, 200, body);
+  });
+
+  s.Get("/api/v1/cluster", [this](const httplib::Request&, httplib::Response& res) {
+    const ClusterStatus st = raft_.status(std::chrono::seconds(2));
+    json members = json::array();
+    for (const auto& m : st.members) {
+      json item{{"id", m.id},
+                {"role", m.voter ? "voter" : "learner"},
+                {"peer", m.peer_address},
+                {"http", m.http_address},
+                {"is_leader", m.id == st.leader}};
+      if (m.match) item["match_index"] = *m.match;
+      members.push_back(std::move(item));
+    }
+    reply(res, 200,
+          {{"id", st.id},
+           {"role", raft::to_string(st.role)},
+           {"term", st.term},
+           {"leader", st.leader},
+           {"commit_index", st.commit_index},
+           {"applied_index", st.applied_index},
+           {"last_index", st.last_index},
+           {"snapshot_index", st.snapshot_index},
+           {"revision", st.revision},
+           {"keys", st.keys},
+           {"state_hash", std::to_string(st.state_hash)},
+           {"members", std::move(members)}});
+  });
+
+  // Membership and leadership changes run on the leader; a follower forwards them.
+  auto on_leader = [this](const httplib::Request& req, httplib::Response& res, const WriteOutcome& out,
+                          const json& ok_body) {
+    switch (out.status) {
+      case WriteOutcome::Status::ok: reply(res, 200, ok_body); return;
+      case WriteOutcome::Status::not_leader: {
+        const auto leader_http = out.leader != 0 ? raft_.http_address(out.leader) : std::nullopt;
+        if (leader_http && out.leader != raft_.id() && !req.has_header(kForwardedHeader)) {
+          forwarder_.forward(req, req.path, *leader_http, res);
+          return;
+        }
+        reply(res, 503, {{"error", "no leader; not applied"}, {"leader", out.leader}});
+        return;
+      }
+      case WriteOutcome::Status::refused: reply(res, 409, {{"error", out.reason}, {"leader", out.leader}}); return;
+      case WriteOutcome::Status::unknown: reply(res, 504, {{"error", out.reason}, {"outcome", "unknown"}}); return;
+    }
+  };
+  s.Post("/api/v1/cluster/members", [this, on_leader, timeout](const httplib::Request& req, httplib::Response& res) {
+    const json body = parse_body(req);
+    const std::uint64_t id = number_field(body, "id", "");
+    if (id == 0) throw BadRequest("field 'id': must be >= 1");
+    const std::string peer = string_field(body, "peer", "");
+    const std::string http = string_field(body, "http", "");
+    try {
+      parse_host_port(peer, "peer");
+      parse_host_port(http, "http");
+    } catch (const config::ConfigError& e) {
+      throw BadRequest(e.what());
+    }
+    on_leader(req, res, raft_.add_member(id, peer, http, timeout), {{"added", id}, {"role", "learner"}});
+  });
+  s.Delete(R"(/api/v1/cluster/members/(\d+))", [this, on_leader, timeout](const httplib::Request& req,
+                                                                          httplib::Response& res) {
+    const std::uint64_t id = std::stoull(req.matches[1]);
+    on_leader(req, res, raft_.remove_member(id, timeout), {{"removed", id}});
+  });
+  s.Post("/api/v1/cluster/transfer-leader", [this, on_leader, timeout](const httplib::Request& req,
+                                                                        httplib::Response& res) {
+    std::uint64_t to = 0;
+    if (!req.body.empty()) {
+      const json body = parse_body(req);
+      if (body.contains("to")) to = number_field(body, "to", "");
+    }
+    const WriteOutcome out = raft_.transfer_leader(to, timeout);
+    on_leader(req, res, out, {{"leader", out.leader}});
+  });
+}
+
+}  // namespace homestead::cloudd

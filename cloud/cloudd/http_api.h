@@ -1,0 +1,59 @@
+// The client-facing HTTP JSON API of cloudd (cpp-httplib, tuned as DESIGN.md says:
+// TCP_NODELAY, large keep-alive count, a worker pool sized for the keep-alive connections).
+//
+//   PUT    /api/v1/kv/{key}        {"value": "..."}            -> {"key", "revision"}
+//   GET    /api/v1/kv/{key}[?consistency=linearizable|serializable]
+//                                                              -> {"key", "value", "revision",
+//                                                                  "create_revision"} | 404
+//   DELETE /api/v1/kv/{key}                                     -> {"key", "deleted", "revision"}
+//   GET    /api/v1/kv?prefix=P[&limit=N][&consistency=...]      -> {"kvs": [...], "revision"}
+//   POST   /api/v1/kv/txn  {"compare": [...], "success": [...], "failure": [...]}
+//   GET    /api/v1/cluster
+//   POST   /api/v1/cluster/members {"id", "peer", "http"}
+//   DELETE /api/v1/cluster/members/{id}
+//   POST   /api/v1/cluster/transfer-leader [{"to": id}]
+//   GET    /ping                                                (no auth)
+//
+// Keys are percent-encoded in the path and may contain '/'. Every other route needs
+// "Authorization: Bearer <token>". Writes sent to a follower are forwarded to the leader.
+// Exactly-once: headers X-Client-Id, X-Request-Seq (and X-Client-Ack) make a write part of
+// a session; a retry with the same sequence returns the first answer without re-applying.
+// Status codes: 503 = not applied (safe to retry), 504 = outcome unknown (retry with the
+// same session sequence).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "cloud/cloudd/cloudd_config.h"
+#include "cloud/cloudd/leader_forwarder.h"
+#include "cloud/cloudd/raft_server.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace homestead::cloudd {
+
+class HttpApi {
+ public:
+  HttpApi(RaftServer& raft, const CloudConfig& config, std::string token, std::string cluster_secret);
+  ~HttpApi();
+  // Binds (throws std::runtime_error naming the address on failure) and serves on a thread.
+  void start();
+  void stop();
+
+ private:
+  void install_routes();
+
+  RaftServer& raft_;
+  const CloudConfig& config_;
+  std::string token_;
+  std::string secret_;
+  LeaderForwarder forwarder_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+};
+
+}  // namespace homestead::cloudd

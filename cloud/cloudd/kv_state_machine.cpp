@@ -1,0 +1,178 @@
+#include "cloud/cloudd/kv_state_machine.h"
+
+#include <nlohmann/json.hpp>
+
+#include "replication/raft/codec.h"
+
+namespace homestead::cloudd {
+namespace {
+
+std::uint64_t mix(std::uint64_t h, std::string_view bytes) {
+  for (unsigned char c : bytes) h = (h ^ c) * 1099511628211ull;  // FNV-1a
+  return (h ^ 0xff) * 1099511628211ull;
+}
+std::uint64_t mix(std::uint64_t h, std::uint64_t v) { return mix(h, std::to_string(v)); }
+
+}  // namespace
+
+KvStateMachine::KvStateMachine() = default;
+
+CommandResult KvStateMachine::apply(const Command& command) {
+  if (command.client_id == 0) return execute(command);
+  const auto decision = sessions_.check(command.client_id, command.seq, command.ack, command.time_us);
+  switch (decision.verdict) {
+    case rpc::DuplicateFilter::Verdict::duplicate: return decision.saved.body;
+    case rpc::DuplicateFilter::Verdict::stale:
+      return nlohmann::json{{"error", "stale request: " + decision.reason}}.dump();
+    case rpc::DuplicateFilter::Verdict::in_progress:  // cannot happen: apply is atomic
+    case rpc::DuplicateFilter::Verdict::execute: break;
+  }
+  CommandResult result = execute(command);
+  sessions_.complete(command.client_id, command.seq, rpc::SavedReply{rpc::ErrorKind::ok, result}, command.time_us);
+  return result;
+}
+
+CommandResult KvStateMachine::execute(const Command& c) {
+  switch (c.kind) {
+    case CommandKind::put:
+      put(c.key, c.value);
+      return nlohmann::json{{"revision", revision_}}.dump();
+    case CommandKind::remove: {
+      const bool deleted = remove(c.key);
+      return nlohmann::json{{"deleted", deleted ? 1 : 0}, {"revision", revision_}}.dump();
+    }
+    case CommandKind::txn: {
+      bool holds = true;
+      for (const auto& cmp : c.compares) holds = holds && compare_holds(cmp);
+      const auto& ops = holds ? c.success : c.failure;
+      // One transaction is one revision, however many keys it writes.
+      bool bumped = false;
+      for (const auto& op : ops) {
+        if (!bumped) {
+          ++revision_;
+          bumped = true;
+        }
+        if (op.kind == TxnOp::Kind::put) {
+          auto& kv = data_[op.key];
+          if (kv.create_revision == 0) kv.create_revision = revision_;
+          kv.value = op.value;
+          kv.mod_revision = revision_;
+        } else {
+          data_.erase(op.key);
+        }
+      }
+      return nlohmann::json{{"succeeded", holds}, {"revision", revision_}}.dump();
+    }
+    case CommandKind::set_member:
+      members_[c.member_id] = MemberInfo{c.peer_address, c.http_address};
+      return nlohmann::json{{"member", c.member_id}}.dump();
+    case CommandKind::drop_member:
+      members_.erase(c.member_id);
+      return nlohmann::json{{"member", c.member_id}}.dump();
+  }
+  return "{}";
+}
+
+bool KvStateMachine::compare_holds(const Compare& cmp) const {
+  const auto it = data_.find(cmp.key);
+  if (cmp.target == Compare::Target::value) return it != data_.end() && it->second.value == cmp.value;
+  const std::uint64_t mod = it == data_.end() ? 0 : it->second.mod_revision;
+  return mod == cmp.revision;
+}
+
+void KvStateMachine::put(const std::string& key, const std::string& value) {
+  ++revision_;
+  auto& kv = data_[key];
+  if (kv.create_revision == 0) kv.create_revision = revision_;
+  kv.value = value;
+  kv.mod_revision = revision_;
+}
+
+bool KvStateMachine::remove(const std::string& key) {
+  const auto it = data_.find(key);
+  if (it == data_.end()) return false;
+  ++revision_;
+  data_.erase(it);
+  return true;
+}
+
+std::optional<KeyValue> KvStateMachine::get(const std::string& key) const {
+  const auto it = data_.find(key);
+  if (it == data_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<std::pair<std::string, KeyValue>> KvStateMachine::range(const std::string& prefix, std::size_t limit) const {
+  std::vector<std::pair<std::string, KeyValue>> out;
+  for (auto it = data_.lower_bound(prefix); it != data_.end() && it->first.compare(0, prefix.size(), prefix) == 0;
+       ++it) {
+    if (limit != 0 && out.size() >= limit) break;
+    out.emplace_back(it->first, it->second);
+  }
+  return out;
+}
+
+std::uint64_t KvStateMachine::state_hash() const {
+  std::uint64_t h = 1469598103934665603ull;
+  h = mix(h, revision_);
+  for (const auto& [key, kv] : data_) {
+    h = mix(mix(mix(mix(h, key), kv.value), kv.create_revision), kv.mod_revision);
+  }
+  for (const auto& [id, m] : members_) h = mix(mix(mix(h, id), m.peer_address), m.http_address);
+  return mix(h, sessions_.to_json().dump());
+}
+
+std::string KvStateMachine::snapshot() const {
+  raft::ByteWriter out;
+  out.varint(revision_);
+  out.varint(data_.size());
+  for (const auto& [key, kv] : data_) {
+    out.bytes(key);
+    out.bytes(kv.value);
+    out.varint(kv.create_revision);
+    out.varint(kv.mod_revision);
+  }
+  out.varint(members_.size());
+  for (const auto& [id, m] : members_) {
+    out.varint(id);
+    out.bytes(m.peer_address);
+    out.bytes(m.http_address);
+  }
+  out.bytes(sessions_.to_json().dump());
+  return out.take();
+}
+
+void KvStateMachine::restore(std::string_view data) {
+  raft::ByteReader in(data, "kv snapshot");
+  std::map<std::string, KeyValue> restored;
+  const std::uint64_t revision = in.varint();
+  const std::uint64_t count = in.varint();
+  for (std::uint64_t i = 0; i < count; ++i) {
+    std::string key = in.bytes();
+    KeyValue kv;
+    kv.value = in.bytes();
+    kv.create_revision = in.varint();
+    kv.mod_revision = in.varint();
+    restored.emplace_hint(restored.end(), std::move(key), std::move(kv));
+  }
+  std::map<std::uint64_t, MemberInfo> members;
+  const std::uint64_t member_count = in.varint();
+  for (std::uint64_t i = 0; i < member_count; ++i) {
+    const std::uint64_t id = in.varint();
+    MemberInfo m;
+    m.peer_address = in.bytes();
+    m.http_address = in.bytes();
+    members[id] = std::move(m);
+  }
+  const std::string sessions = in.bytes();
+  try {
+    sessions_ = rpc::DuplicateFilter::from_json(nlohmann::json::parse(sessions));
+  } catch (const std::exception& e) {
+    throw raft::CodecError(std::string("kv snapshot: sessions: ") + e.what());
+  }
+  data_ = std::move(restored);
+  members_ = std::move(members);
+  revision_ = revision;
+}
+
+}  // namespace homestead::cloudd

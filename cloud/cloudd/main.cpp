@@ -1,0 +1,93 @@
+// cloudd: one member of the Raft-replicated key-value store (issue 7). See README.md.
+#include <signal.h>
+
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "cloud/cloudd/cloudd_config.h"
+#include "cloud/cloudd/file_log_store.h"
+#include "cloud/cloudd/http_api.h"
+#include "cloud/cloudd/raft_server.h"
+#include "cloud/cloudd/secrets.h"
+#include "common/log/log.h"
+
+namespace {
+
+void usage(std::ostream& out) {
+  out << "Usage: cloudd --config FILE\n"
+         "\n"
+         "Runs one member of the Raft-replicated key-value store.\n"
+         "\n"
+         "Options:\n"
+         "  --config FILE   JSON config (see cloud/cloudd/README.md), e.g.\n"
+         "                  {\"id\": 1, \"data_dir\": \"/var/lib/cloudd/1\",\n"
+         "                   \"http_listen\": \"127.0.0.1:8001\", \"peer_listen\": \"127.0.0.1:7001\",\n"
+         "                   \"members\": [{\"id\": 1, \"peer\": \"127.0.0.1:7001\", \"http\": \"127.0.0.1:8001\"}, ...],\n"
+         "                   \"token_file\": \"...\", \"cluster_secret_file\": \"...\"}\n"
+         "  -h, --help      this text\n"
+         "\n"
+         "The client bearer token and the cluster secret are generated on first start (mode 0600)\n"
+         "when their files do not exist; every member must share the cluster secret.\n"
+         "HOMESTEAD_LOG_LEVEL=debug|info|warn|error sets the log level. SIGTERM/SIGINT stop it.\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace homestead;
+  std::string config_path;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      usage(std::cout);
+      return 0;
+    }
+    if (arg == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else {
+      std::cerr << "cloudd: unknown argument '" << arg << "'\n";
+      usage(std::cerr);
+      return 2;
+    }
+  }
+  if (config_path.empty()) {
+    std::cerr << "cloudd: --config FILE is required\n";
+    usage(std::cerr);
+    return 2;
+  }
+
+  // Block the stop signals before any thread starts, so only sigwait below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  const log::Logger logger("cloudd");
+  try {
+    const cloudd::CloudConfig config = cloudd::load_cloud_config(config_path);
+    const std::string token = cloudd::load_or_create_secret(config.token_file);
+    const std::string secret = cloudd::load_or_create_secret(config.cluster_secret_file);
+    cloudd::RaftServer raft(config, secret, std::make_unique<cloudd::FileLogStore>(config.data_dir, config.fsync));
+    raft.start();
+    cloudd::HttpApi api(raft, config, token, secret);
+    api.start();
+    logger.info("serving", {{"id", std::to_string(config.id)},
+                            {"http", config.http_listen.text()},
+                            {"peer", config.peer_listen.text()}});
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    logger.info("stopping", {{"signal", strsignal(sig)}});
+    api.stop();
+    raft.stop();
+    return 0;
+  } catch (const config::ConfigError& e) {
+    std::cerr << "cloudd: " << config_path << ": " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "cloudd: " << e.what() << "\n";
+    return 1;
+  }
+}

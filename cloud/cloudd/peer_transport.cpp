@@ -1,0 +1,205 @@
+#include "cloud/cloudd/peer_transport.h"
+
+#include <deque>
+
+#include "cloud/rpc/tcp_channel.h"
+#include "common/log/log.h"
+#include "replication/raft/codec.h"
+
+namespace homestead::cloudd {
+namespace {
+
+constexpr const char* kStepMethod = "Raft/Step";
+constexpr std::size_t kMaxQueuedBytes = 64u << 20;
+constexpr std::size_t kMaxFrameBytes = 8u << 20;
+
+const log::Logger& logger() {
+  static const log::Logger instance("cloudd.peer");
+  return instance;
+}
+
+}  // namespace
+
+std::string encode_message_batch(const std::vector<raft::Message>& messages) {
+  raft::ByteWriter out;
+  out.varint(messages.size());
+  for (const auto& m : messages) out.bytes(raft::encode_message(m));
+  return out.take();
+}
+
+std::vector<raft::Message> decode_message_batch(std::string_view bytes) {
+  raft::ByteReader in(bytes, "raft message batch");
+  const std::uint64_t count = in.varint();
+  if (count > bytes.size()) throw raft::CodecError("raft message batch: count exceeds size");
+  std::vector<raft::Message> out;
+  out.reserve(count);
+  for (std::uint64_t i = 0; i < count; ++i) out.push_back(raft::decode_message(in.bytes()));
+  return out;
+}
+
+struct PeerTransport::Link {
+  raft::NodeId id = 0;
+  HostPort address;
+  std::shared_ptr<rpc::TcpChannel> channel;
+  std::mutex mutex;
+  std::condition_variable wake;
+  std::deque<std::string> queue;  // encoded messages
+  std::size_t queued_bytes = 0;
+  std::uint64_t dropped = 0;
+  bool stopping = false;
+  std::thread sender;
+
+  void run() {
+    std::unique_lock lock(mutex);
+    while (true) {
+      wake.wait(lock, [&] { return stopping || !queue.empty(); });
+      if (stopping) return;
+      // Everything queued goes in one frame (up to a size bound).
+      raft::ByteWriter body;
+      std::vector<std::string> batch;
+      std::size_t bytes = 0;
+      while (!queue.empty() && (batch.empty() || bytes + queue.front().size() <= kMaxFrameBytes)) {
+        bytes += queue.front().size();
+        queued_bytes -= queue.front().size();
+        batch.push_back(std::move(queue.front()));
+        queue.pop_front();
+      }
+      lock.unlock();
+      body.varint(batch.size());
+      for (const auto& m : batch) body.bytes(m);
+      rpc::RawRequest request;
+      request.method = kStepMethod;
+      request.codec = rpc::Codec::msgpack;
+      request.body = body.take();
+      request.timeout_ms = 2000;
+      channel->start_call(std::move(request), rpc::Clock::now() + std::chrono::seconds(2), [](rpc::RawReply) {});
+      lock.lock();
+    }
+  }
+};
+
+PeerTransport::PeerTransport(const HostPort& listen, std::string cluster_secret, Receive on_messages)
+    : secret_(std::move(cluster_secret)), on_messages_(std::move(on_messages)) {
+  rpc::ServerOptions options;
+  options.credentials = {secret_};
+  // One worker keeps each connection's messages in order (Raft pipelining relies on it).
+  options.workers = 1;
+  options.max_request_bytes = 2 * kMaxFrameBytes;
+  options.queue_capacity = 1 << 16;
+  server_ = std::make_unique<rpc::Server>(options);
+  server_->add_method(kStepMethod, rpc::Semantics::at_least_once,
+                      [this](const rpc::RawRequest& request, const rpc::CallContext&) {
+                        try {
+                          on_messages_(decode_message_batch(request.body));
+                        } catch (const raft::CodecError& e) {
+                          logger().warn("bad raft batch", {{"error", e.what()}});
+                          return rpc::RawReply{rpc::ErrorKind::bad_request, request.codec, e.what()};
+                        }
+                        return rpc::RawReply{rpc::ErrorKind::ok, request.codec, {}};
+                      });
+  listener_ = std::make_unique<rpc::TcpListener>(*server_, listen.host, listen.port);
+}
+
+PeerTransport::~PeerTransport() { stop(); }
+
+void PeerTransport::start() { listener_->start(); }
+
+void PeerTransport::stop() {
+  std::map<raft::NodeId, std::shared_ptr<Link>> links;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return;
+    stopped_ = true;
+    links.swap(links_);
+  }
+  for (auto& [id, link] : links) {
+    {
+      std::lock_guard lock(link->mutex);
+      link->stopping = true;
+    }
+    link->wake.notify_all();
+    link->sender.join();
+  }
+  listener_->stop();
+}
+
+void PeerTransport::set_peer(raft::NodeId id, const HostPort& address) {
+  std::shared_ptr<Link> old;
+  {
+    std::lock_guard lock(mutex_);
+    if (stopped_) return;
+    auto it = links_.find(id);
+    if (it != links_.end() && it->second->address.text() == address.text()) return;
+    if (it != links_.end()) old = it->second;
+    auto link = std::make_shared<Link>();
+    link->id = id;
+    link->address = address;
+    rpc::TcpChannelOptions options;
+    options.credential = secret_;
+    options.connect_timeout = std::chrono::milliseconds(500);
+    options.reconnect_max = std::chrono::milliseconds(200);
+    link->channel = std::make_shared<rpc::TcpChannel>(address.host, address.port, options);
+    link->sender = std::thread([raw = link.get()] { raw->run(); });
+    links_[id] = link;
+  }
+  if (old) {
+    {
+      std::lock_guard lock(old->mutex);
+      old->stopping = true;
+    }
+    old->wake.notify_all();
+    old->sender.join();
+  }
+}
+
+void PeerTransport::remove_peer(raft::NodeId id) {
+  std::shared_ptr<Link> link;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = links_.find(id);
+    if (it == links_.end()) return;
+    link = it->second;
+    links_.erase(it);
+  }
+  {
+    std::lock_guard lock(link->mutex);
+    link->stopping = true;
+  }
+  link->wake.notify_all();
+  link->sender.join();
+}
+
+void PeerTransport::send(std::vector<raft::Message> messages) {
+  std::map<raft::NodeId, std::vector<std::string>> by_peer;
+  for (const auto& m : messages) by_peer[m.to].push_back(raft::encode_message(m));
+  std::lock_guard lock(mutex_);
+  for (auto& [to, encoded] : by_peer) {
+    auto it = links_.find(to);
+    if (it == links_.end()) continue;  // unknown peer: its address arrives with the member directory
+    Link& link = *it->second;
+    {
+      std::lock_guard link_lock(link.mutex);
+      for (auto& bytes : encoded) {
+        if (link.queued_bytes + bytes.size() > kMaxQueuedBytes) {
+          ++link.dropped;
+          continue;
+        }
+        link.queued_bytes += bytes.size();
+        link.queue.push_back(std::move(bytes));
+      }
+    }
+    link.wake.notify_one();
+  }
+}
+
+std::uint64_t PeerTransport::dropped() const {
+  std::lock_guard lock(mutex_);
+  std::uint64_t total = 0;
+  for (const auto& [id, link] : links_) {
+    std::lock_guard link_lock(link->mutex);
+    total += link->dropped;
+  }
+  return total;
+}
+
+}  // namespace homestead::cloudd

@@ -1,0 +1,63 @@
+// Raft traffic between cloudd members over cloud/rpc's tcp transport (persistent pipelined
+// connections, authenticated with the cluster secret).
+//
+// Sending never blocks the Raft loop: each peer has its own queue and sender thread, which
+// packs everything queued into one "Raft/Step" call (so a busy leader sends one frame per
+// peer per batch). Order per peer is kept end to end: one connection, one sender thread,
+// and a one-worker server on the receiving side. Messages to an unreachable peer are
+// dropped once its queue is full; Raft retransmits what matters.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cloud/cloudd/cloudd_config.h"
+#include "cloud/rpc/server.h"
+#include "cloud/rpc/tcp_server.h"
+#include "replication/raft/types.h"
+
+namespace homestead::cloudd {
+
+std::string encode_message_batch(const std::vector<raft::Message>& messages);
+// Throws raft::CodecError.
+std::vector<raft::Message> decode_message_batch(std::string_view bytes);
+
+class PeerTransport {
+ public:
+  using Receive = std::function<void(std::vector<raft::Message>)>;
+
+  PeerTransport(const HostPort& listen, std::string cluster_secret, Receive on_messages);
+  ~PeerTransport();
+  PeerTransport(const PeerTransport&) = delete;
+  PeerTransport& operator=(const PeerTransport&) = delete;
+
+  void start();
+  void stop();
+  int port() const { return listener_->port(); }
+
+  // Adds or re-addresses a peer (no-op when the address is unchanged).
+  void set_peer(raft::NodeId id, const HostPort& address);
+  void remove_peer(raft::NodeId id);
+  void send(std::vector<raft::Message> messages);
+
+  std::uint64_t dropped() const;
+
+ private:
+  struct Link;
+  std::string secret_;
+  Receive on_messages_;
+  std::unique_ptr<rpc::Server> server_;
+  std::unique_ptr<rpc::TcpListener> listener_;
+  mutable std::mutex mutex_;
+  std::map<raft::NodeId, std::shared_ptr<Link>> links_;
+  bool stopped_ = false;
+};
+
+}  // namespace homestead::cloudd

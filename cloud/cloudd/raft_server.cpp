@@ -1,0 +1,448 @@
+#include "cloud/cloudd/raft_server.h"
+
+#include <algorithm>
+
+#include "common/log/log.h"
+#include "replication/raft/codec.h"
+
+namespace homestead::cloudd {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+const log::Logger& logger() {
+  static const log::Logger instance("cloudd.raft");
+  return instance;
+}
+
+std::int64_t wall_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+template <class T>
+T wait_for(std::future<T>& future, std::chrono::milliseconds timeout, T on_timeout) {
+  // The loop answers every waiter by its deadline; the grace covers a loop turn in progress.
+  if (future.wait_for(timeout + std::chrono::milliseconds(500)) != std::future_status::ready) return on_timeout;
+  return future.get();
+}
+
+}  // namespace
+
+RaftServer::RaftServer(CloudConfig config, std::string cluster_secret, std::unique_ptr<LogStore> store)
+    : config_(std::move(config)), secret_(std::move(cluster_secret)), store_(std::move(store)) {}
+
+RaftServer::~RaftServer() { stop(); }
+
+void RaftServer::start() {
+  StoredState stored = store_->load();
+  raft::Bootstrap boot;
+  boot.hard_state = stored.hard_state;
+  boot.entries = std::move(stored.entries);
+  if (!config_.join) {
+    for (const auto& m : config_.members) boot.initial_conf.voters.push_back(m.id);
+    std::sort(boot.initial_conf.voters.begin(), boot.initial_conf.voters.end());
+  }
+  if (stored.snapshot) {
+    state_.restore(stored.snapshot->data);
+    boot.applied = stored.snapshot->meta.index;
+    boot.snapshot = std::move(stored.snapshot);
+  }
+  {
+    std::lock_guard lock(directory_mutex_);
+    directory_ = state_.members();
+  }
+  raft::Config raft_config;
+  raft_config.id = config_.id;
+  raft_config.election_ticks = config_.election_ticks;
+  raft_config.heartbeat_ticks = config_.heartbeat_ticks;
+  raft_config.seed = config_.id * 0x9E3779B97F4A7C15ull ^ static_cast<std::uint64_t>(wall_us());
+  raft_config.max_entries_per_message = 256;
+  raft_config.max_inflight_messages = 256;
+  node_ = std::make_unique<raft::Node>(raft_config, std::move(boot));
+  logger().info("starting", {{"id", std::to_string(config_.id)},
+                             {"term", std::to_string(node_->term())},
+                             {"last_index", std::to_string(node_->last_index())},
+                             {"commit", std::to_string(node_->commit_index())}});
+
+  transport_ = std::make_unique<PeerTransport>(
+      config_.peer_listen, secret_, [this](std::vector<raft::Message> messages) { post_messages(std::move(messages)); });
+  sync_peer_addresses();
+  transport_->start();
+  thread_ = std::thread([this] { loop(); });
+}
+
+void RaftServer::stop() {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  inbox_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  if (transport_) transport_->stop();
+}
+
+void RaftServer::post(std::function<void()> task) {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    tasks_.push_back(std::move(task));
+  }
+  inbox_cv_.notify_one();
+}
+
+void RaftServer::post_messages(std::vector<raft::Message> messages) {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    for (auto& m : messages) inbound_.push_back(std::move(m));
+  }
+  inbox_cv_.notify_one();
+}
+
+void RaftServer::loop() {
+  const auto tick = std::chrono::milliseconds(config_.tick_ms);
+  auto next_tick = SteadyClock::now() + tick;
+  std::vector<std::function<void()>> tasks;
+  std::vector<raft::Message> messages;
+  while (true) {
+    {
+      std::unique_lock lock(inbox_mutex_);
+      inbox_cv_.wait_until(lock, next_tick, [&] { return stopping_ || !tasks_.empty() || !inbound_.empty(); });
+      if (stopping_) break;
+      tasks.swap(tasks_);
+      messages.swap(inbound_);
+    }
+    for (const auto& m : messages) {
+      if (m.type == raft::MessageType::install_snapshot && m.chunk_offset == 0) {
+        logger().info("receiving snapshot", {{"index", std::to_string(m.snapshot.index)},
+                                             {"from", std::to_string(m.from)}});
+      }
+      node_->step(m);
+    }
+    messages.clear();
+    for (auto& task : tasks) task();
+    tasks.clear();
+    const auto now = SteadyClock::now();
+    if (now >= next_tick) {
+      node_->tick();
+      next_tick += tick;
+      if (next_tick < now) next_tick = now + tick;  // fell behind (e.g. a long fsync): do not burst
+      promote_learners();
+      expire_waiters();
+    }
+    try {
+      handle_ready();
+    } catch (const StorageError& e) {
+      // Acknowledging anything after a failed write or fsync could lose acknowledged data.
+      logger().error("storage failed; stopping", {{"error", e.what()}});
+      std::_Exit(3);
+    }
+  }
+  fail_writes("server stopping");
+  for (auto& [id, waiter] : reads_) waiter.promise->set_value({false, leader_.load(), "server stopping"});
+  reads_.clear();
+}
+
+void RaftServer::handle_ready() {
+  while (node_->has_ready()) {
+    raft::Ready rd = node_->ready();
+    store_->save(rd.hard_state, rd.entries, rd.snapshot, rd.must_sync);
+    if (!rd.messages.empty()) transport_->send(std::move(rd.messages));
+    if (rd.snapshot) {
+      logger().info("installing snapshot", {{"index", std::to_string(rd.snapshot->meta.index)}});
+      {
+        std::unique_lock lock(state_mutex_);
+        state_.restore(rd.snapshot->data);
+      }
+      // Writes waiting at indexes the snapshot covers cannot be matched to their entries.
+      for (auto it = writes_.begin(); it != writes_.end() && it->first <= rd.snapshot->meta.index;) {
+        it->second.promise->set_value({WriteOutcome::Status::unknown, "", leader_.load(), "replaced by a snapshot"});
+        it = writes_.erase(it);
+      }
+      sync_peer_addresses();
+    }
+    apply_committed(rd.committed);
+    for (const auto& rs : rd.reads) {
+      auto it = reads_.find(rs.request_id);
+      if (it != reads_.end()) it->second.index = std::max<raft::Index>(rs.index, 1);
+    }
+    node_->advance(rd);
+    serve_reads();
+  }
+  leader_ = node_->leader();
+  const bool leader = node_->role() == raft::Role::leader;
+  if (was_leader_ && !leader) fail_writes("leadership lost; the write may still commit");
+  was_leader_ = leader;
+  maybe_snapshot();
+}
+
+void RaftServer::apply_committed(const std::vector<raft::Entry>& committed) {
+  if (committed.empty()) return;
+  bool directory_changed = false;
+  std::vector<std::pair<raft::Index, std::string>> results;
+  {
+    std::unique_lock lock(state_mutex_);
+    for (const auto& e : committed) {
+      std::string result;
+      if (e.type == raft::EntryType::normal && !e.data.empty()) {
+        try {
+          const Command command = decode_command(e.data);
+          directory_changed |= command.kind == CommandKind::set_member || command.kind == CommandKind::drop_member;
+          result = state_.apply(command);
+        } catch (const raft::CodecError& ex) {
+          // Every replica skips the same bad entry, so they stay identical.
+          logger().error("undecodable committed entry skipped", {{"index", std::to_string(e.index)}, {"error", ex.what()}});
+          result = "{\"error\":\"undecodable command\"}";
+        }
+      }
+      results.emplace_back(e.index, std::move(result));
+    }
+  }
+  std::size_t next = 0;
+  for (const auto& e : committed) {
+    std::string& result = results[next++].second;
+    for (auto it = writes_.begin(); it != writes_.end() && it->first <= e.index;) {
+      if (it->first == e.index && it->second.term == e.term) {
+        it->second.promise->set_value({WriteOutcome::Status::ok, std::move(result), leader_.load(), ""});
+      } else {
+        // Another entry committed at our index: ours is gone for good and never applies.
+        it->second.promise->set_value(
+            {WriteOutcome::Status::refused, "", node_->leader(), "lost leadership before commit; not applied"});
+      }
+      it = writes_.erase(it);
+    }
+  }
+  if (directory_changed) {
+    {
+      std::lock_guard lock(directory_mutex_);
+      directory_ = state_.members();
+    }
+    sync_peer_addresses();
+  }
+}
+
+void RaftServer::serve_reads() {
+  const raft::Index applied = node_->applied_index();
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    if (it->second.index != 0 && it->second.index <= applied) {
+      it->second.promise->set_value({true, leader_.load(), ""});
+      it = reads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void RaftServer::expire_waiters() {
+  const auto now = SteadyClock::now();
+  for (auto it = writes_.begin(); it != writes_.end();) {
+    if (it->second.deadline <= now) {
+      it->second.promise->set_value({WriteOutcome::Status::unknown, "", leader_.load(), "timed out waiting for commit"});
+      it = writes_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = reads_.begin(); it != reads_.end();) {
+    if (it->second.deadline <= now) {
+      it->second.promise->set_value({false, leader_.load(), "timed out waiting for a read index"});
+      it = reads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void RaftServer::fail_writes(const std::string& reason) {
+  for (auto& [index, waiter] : writes_) waiter.promise->set_value({WriteOutcome::Status::unknown, "", node_->leader(), reason});
+  writes_.clear();
+}
+
+void RaftServer::maybe_snapshot() {
+  if (config_.snapshot_entries == 0) return;
+  const raft::Index applied = node_->applied_index();
+  if (applied < node_->log().snapshot_index() + config_.snapshot_entries) return;
+  // The loop thread is the only writer, so it may read the state without the lock.
+  std::string data = state_.snapshot();
+  node_->compact(applied, data);
+  store_->save_snapshot(raft::Snapshot{*node_->snapshot_meta(), std::move(data)});
+  logger().info("snapshot taken", {{"index", std::to_string(applied)}});
+}
+
+void RaftServer::promote_learners() {
+  if (node_->role() != raft::Role::leader) return;
+  for (const raft::NodeId learner : node_->conf().learners) {
+    const raft::Progress* pr = node_->progress(learner);
+    if (pr == nullptr || pr->match + node_->config().learner_catchup_gap < node_->last_index()) continue;
+    const auto result = node_->propose_conf_change({raft::ConfChangeType::promote, learner});
+    if (result.ok()) logger().info("promoting learner", {{"id", std::to_string(learner)}});
+    return;  // one change at a time
+  }
+}
+
+void RaftServer::sync_peer_addresses() {
+  std::map<std::uint64_t, std::string> peers;
+  for (const auto& m : config_.members) peers[m.id] = m.peer.text();
+  {
+    std::lock_guard lock(directory_mutex_);
+    for (const auto& [id, info] : directory_) peers[id] = info.peer_address;
+  }
+  for (const auto& [id, address] : peers) {
+    if (id == config_.id) continue;
+    try {
+      transport_->set_peer(id, parse_host_port(address, "member " + std::to_string(id)));
+    } catch (const std::exception& e) {
+      logger().warn("bad peer address in member directory", {{"id", std::to_string(id)}, {"error", e.what()}});
+    }
+  }
+}
+
+std::optional<std::string> RaftServer::http_address(raft::NodeId member_id) const {
+  {
+    std::lock_guard lock(directory_mutex_);
+    auto it = directory_.find(member_id);
+    if (it != directory_.end()) return it->second.http_address;
+  }
+  if (const auto* m = config_.member(member_id)) return m->http.text();
+  return std::nullopt;
+}
+
+WriteOutcome RaftServer::propose_and_wait(std::function<raft::ProposeResult(raft::Node&)> propose,
+                                          std::chrono::milliseconds timeout) {
+  auto promise = std::make_shared<std::promise<WriteOutcome>>();
+  auto future = promise->get_future();
+  const auto deadline = SteadyClock::now() + timeout;
+  post([this, propose = std::move(propose), promise, deadline] {
+    const raft::ProposeResult r = propose(*node_);
+    if (!r.ok()) {
+      const auto status =
+          r.status == raft::ProposeStatus::not_leader ? WriteOutcome::Status::not_leader : WriteOutcome::Status::refused;
+      promise->set_value({status, "", r.leader_hint, raft::to_string(r.status)});
+      return;
+    }
+    writes_[r.index] = Waiter{promise, r.term, deadline};
+  });
+  return wait_for(future, timeout, WriteOutcome{WriteOutcome::Status::unknown, "", leader_.load(), "timed out"});
+}
+
+WriteOutcome RaftServer::write(Command command, std::chrono::milliseconds timeout) {
+  command.time_us = wall_us();
+  std::string data = encode_command(command);
+  return propose_and_wait([data = std::move(data)](raft::Node& node) { return node.propose(data); }, timeout);
+}
+
+ReadOutcome RaftServer::linearizable_read_barrier(std::chrono::milliseconds timeout) {
+  auto promise = std::make_shared<std::promise<ReadOutcome>>();
+  auto future = promise->get_future();
+  const auto deadline = SteadyClock::now() + timeout;
+  post([this, promise, deadline] {
+    const std::uint64_t id = next_read_id_++;
+    if (!node_->read_index(id)) {
+      promise->set_value({false, node_->leader(), "no leader known"});
+      return;
+    }
+    reads_[id] = ReadWaiter{promise, 0, deadline};
+  });
+  return wait_for(future, timeout, ReadOutcome{false, leader_.load(), "timed out"});
+}
+
+ClusterStatus RaftServer::status(std::chrono::milliseconds timeout) {
+  auto promise = std::make_shared<std::promise<ClusterStatus>>();
+  auto future = promise->get_future();
+  post([this, promise] {
+    ClusterStatus s;
+    s.id = config_.id;
+    s.role = node_->role();
+    s.term = node_->term();
+    s.leader = node_->leader();
+    s.commit_index = node_->commit_index();
+    s.applied_index = node_->applied_index();
+    s.last_index = node_->last_index();
+    s.snapshot_index = node_->log().snapshot_index();
+    s.revision = state_.revision();
+    s.state_hash = state_.state_hash();
+    s.keys = state_.size();
+    auto add = [&](raft::NodeId id, bool voter) {
+      PeerStatus p;
+      p.id = id;
+      p.voter = voter;
+      if (auto http = http_address(id)) p.http_address = *http;
+      {
+        std::lock_guard lock(directory_mutex_);
+        auto it = directory_.find(id);
+        if (it != directory_.end()) p.peer_address = it->second.peer_address;
+      }
+      if (p.peer_address.empty()) {
+        if (const auto* m = config_.member(id)) p.peer_address = m->peer.text();
+      }
+      if (node_->role() == raft::Role::leader) {
+        if (const raft::Progress* pr = node_->progress(id)) p.match = pr->match;
+      }
+      s.members.push_back(std::move(p));
+    };
+    for (auto id : node_->conf().voters) add(id, true);
+    for (auto id : node_->conf().learners) add(id, false);
+    promise->set_value(std::move(s));
+  });
+  ClusterStatus fallback;
+  fallback.id = config_.id;
+  return wait_for(future, timeout, fallback);
+}
+
+WriteOutcome RaftServer::add_member(raft::NodeId id, const std::string& peer_address, const std::string& http_address,
+                                    std::chrono::milliseconds timeout) {
+  // The address goes into the replicated directory first, so every member can reach the
+  // new one by the time it joins the configuration.
+  Command directory;
+  directory.kind = CommandKind::set_member;
+  directory.member_id = id;
+  directory.peer_address = peer_address;
+  directory.http_address = http_address;
+  WriteOutcome out = write(directory, timeout);
+  if (out.status != WriteOutcome::Status::ok) return out;
+  return propose_and_wait(
+      [id](raft::Node& node) { return node.propose_conf_change({raft::ConfChangeType::add_learner, id}); }, timeout);
+}
+
+WriteOutcome RaftServer::remove_member(raft::NodeId id, std::chrono::milliseconds timeout) {
+  return propose_and_wait([id](raft::Node& node) { return node.propose_conf_change({raft::ConfChangeType::remove, id}); },
+                          timeout);
+}
+
+WriteOutcome RaftServer::transfer_leader(raft::NodeId target, std::chrono::milliseconds timeout) {
+  auto promise = std::make_shared<std::promise<WriteOutcome>>();
+  auto future = promise->get_future();
+  post([this, target, promise] {
+    if (node_->role() != raft::Role::leader) {
+      promise->set_value({WriteOutcome::Status::not_leader, "", node_->leader(), "not the leader"});
+      return;
+    }
+    raft::NodeId to = target;
+    if (to == raft::kNoNode) {
+      raft::Index best = 0;
+      for (auto id : node_->conf().voters) {
+        const raft::Progress* pr = node_->progress(id);
+        if (id != config_.id && pr && (to == raft::kNoNode || pr->match > best)) {
+          to = id;
+          best = pr->match;
+        }
+      }
+    }
+    if (to == raft::kNoNode || !node_->transfer_leadership(to)) {
+      promise->set_value({WriteOutcome::Status::refused, "", node_->leader(), "cannot transfer to that member"});
+      return;
+    }
+    promise->set_value({WriteOutcome::Status::ok, std::to_string(to), to, ""});
+  });
+  WriteOutcome started = wait_for(future, timeout, WriteOutcome{WriteOutcome::Status::unknown, "", 0, "timed out"});
+  if (started.status != WriteOutcome::Status::ok) return started;
+  const auto deadline = SteadyClock::now() + timeout;
+  const raft::NodeId to = started.leader;
+  while (SteadyClock::now() < deadline) {
+    if (leader_.load() == to) return {WriteOutcome::Status::ok, "", to, ""};
+    std::this_thread::sleep_for(std::chrono::milliseconds(config_.tick_ms));
+  }
+  return {WriteOutcome::Status::unknown, "", leader_.load(), "transfer did not complete in time"};
+}
+
+}  // namespace homestead::cloudd

@@ -1,0 +1,169 @@
+// The Raft adapter: drives the pure core (replication/raft/node.h) on one loop thread.
+//
+// Everything that touches the Node runs on that thread: ticks on a timer, messages from
+// peers, proposals and reads from the HTTP threads (posted as tasks). Each turn drains every
+// queued input first and then handles the Ready, so under load many proposals share one
+// fsync (group commit) and one frame per peer (batching). Ready order (types.h): persist +
+// fsync, then send, then apply and serve reads, then advance.
+//
+// The KV state machine is written only on the loop thread (under the writer lock); HTTP
+// threads read it under the reader lock once the loop says their read point is applied.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cloud/cloudd/cloudd_config.h"
+#include "cloud/cloudd/kv_state_machine.h"
+#include "cloud/cloudd/log_store.h"
+#include "cloud/cloudd/peer_transport.h"
+#include "replication/raft/node.h"
+
+namespace homestead::cloudd {
+
+struct WriteOutcome {
+  enum class Status {
+    ok,          // committed and applied; `result` is the state machine's answer
+    not_leader,  // not proposed; `leader` is who might be (0: nobody known)
+    unknown,     // proposed but the outcome is not known (leader change, timeout): may apply
+    refused,     // the core refused (conf change pending, transfer in progress, ...)
+  };
+  Status status = Status::unknown;
+  std::string result;
+  raft::NodeId leader = raft::kNoNode;
+  std::string reason;
+};
+
+struct ReadOutcome {
+  bool ok = false;  // the read point is applied locally: read now
+  raft::NodeId leader = raft::kNoNode;
+  std::string reason;
+};
+
+struct PeerStatus {
+  raft::NodeId id = 0;
+  bool voter = false;
+  std::string peer_address;
+  std::string http_address;
+  std::optional<raft::Index> match;  // known on the leader only
+};
+
+struct ClusterStatus {
+  raft::NodeId id = 0;
+  raft::Role role = raft::Role::follower;
+  raft::Term term = 0;
+  raft::NodeId leader = 0;
+  raft::Index commit_index = 0;
+  raft::Index applied_index = 0;
+  raft::Index last_index = 0;
+  raft::Index snapshot_index = 0;
+  std::uint64_t revision = 0;
+  std::uint64_t state_hash = 0;
+  std::uint64_t keys = 0;
+  std::vector<PeerStatus> members;
+};
+
+class RaftServer {
+ public:
+  RaftServer(CloudConfig config, std::string cluster_secret, std::unique_ptr<LogStore> store);
+  ~RaftServer();
+  RaftServer(const RaftServer&) = delete;
+  RaftServer& operator=(const RaftServer&) = delete;
+
+  // Loads storage, starts the peer listener and the loop. Throws StorageError.
+  void start();
+  void stop();
+
+  WriteOutcome write(Command command, std::chrono::milliseconds timeout);
+  // ReadIndex: returns ok once the local state machine reflects every write acknowledged
+  // before the call (works on followers too: they ask the leader for the index).
+  ReadOutcome linearizable_read_barrier(std::chrono::milliseconds timeout);
+
+  // Runs `reader` against the state machine under the reader lock.
+  template <class F>
+  auto read(F&& reader) const {
+    std::shared_lock lock(state_mutex_);
+    return reader(state_);
+  }
+
+  ClusterStatus status(std::chrono::milliseconds timeout);
+  // Adds a learner (promoted to voter by the leader once caught up). Leader only.
+  WriteOutcome add_member(raft::NodeId id, const std::string& peer_address, const std::string& http_address,
+                          std::chrono::milliseconds timeout);
+  WriteOutcome remove_member(raft::NodeId id, std::chrono::milliseconds timeout);
+  // target 0: the most caught-up voter. Waits for the new leader to take over.
+  WriteOutcome transfer_leader(raft::NodeId target, std::chrono::milliseconds timeout);
+
+  raft::NodeId id() const { return config_.id; }
+  raft::NodeId leader_hint() const { return leader_.load(); }
+  // The http address of a member, from the replicated directory or the config.
+  std::optional<std::string> http_address(raft::NodeId id) const;
+  int peer_port() const { return transport_->port(); }
+
+ private:
+  struct Waiter {
+    std::shared_ptr<std::promise<WriteOutcome>> promise;
+    raft::Term term = 0;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  struct ReadWaiter {
+    std::shared_ptr<std::promise<ReadOutcome>> promise;
+    raft::Index index = 0;  // 0 until the ReadState arrives
+    std::chrono::steady_clock::time_point deadline;
+  };
+
+  void post(std::function<void()> task);
+  void post_messages(std::vector<raft::Message> messages);
+  void loop();
+  void handle_ready();
+  void apply_committed(const std::vector<raft::Entry>& committed);
+  void serve_reads();
+  void expire_waiters();
+  void fail_writes(const std::string& reason);
+  void maybe_snapshot();
+  void promote_learners();
+  void sync_peer_addresses();
+  WriteOutcome propose_and_wait(std::function<raft::ProposeResult(raft::Node&)> propose,
+                                std::chrono::milliseconds timeout);
+
+  CloudConfig config_;
+  std::string secret_;
+  std::unique_ptr<LogStore> store_;
+  std::unique_ptr<PeerTransport> transport_;
+  std::unique_ptr<raft::Node> node_;  // loop thread only
+
+  mutable std::shared_mutex state_mutex_;
+  KvStateMachine state_;
+  std::map<std::uint64_t, MemberInfo> directory_;  // copy of state_.members() for other threads
+  mutable std::mutex directory_mutex_;
+
+  std::mutex inbox_mutex_;
+  std::condition_variable inbox_cv_;
+  std::vector<std::function<void()>> tasks_;
+  std::vector<raft::Message> inbound_;
+  bool stopping_ = false;
+  std::thread thread_;
+
+  // loop thread only
+  std::map<raft::Index, Waiter> writes_;
+  std::map<std::uint64_t, ReadWaiter> reads_;
+  std::uint64_t next_read_id_ = 1;
+  bool was_leader_ = false;
+  bool logged_snapshot_chunk_ = false;
+
+  std::atomic<raft::NodeId> leader_{raft::kNoNode};
+};
+
+}  // namespace homestead::cloudd
