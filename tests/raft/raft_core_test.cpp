@@ -222,6 +222,39 @@ TEST(RaftCore, ReadIndexWaitsForAQuorumHeartbeatRound) {
   EXPECT_EQ(rd.reads[0].index, 1u);
 }
 
+TEST(RaftCore, NewLeaderAnswersReadIndexOnlyAfterCommittingInItsTerm) {
+  // The new leader holds entries 1..3 but knows only commit 1: reading at index 1 could
+  // miss writes 2..3 that the old leader acknowledged. It must wait for its no-op.
+  std::vector<Entry> log{{1, 1, EntryType::normal, "a"}, {1, 2, EntryType::normal, "b"}, {1, 3, EntryType::normal, "c"}};
+  Node leader(config(1), boot({1, 2, 3}, {1, 0, 1}, log));
+  leader.campaign();
+  drain(leader);
+  leader.step(vote_from(2, 1, 2));
+  ASSERT_EQ(leader.role(), Role::leader);
+  drain(leader);
+  ASSERT_TRUE(leader.read_index(5));
+  Ready rd = drain(leader);
+  EXPECT_TRUE(rd.reads.empty());
+  EXPECT_TRUE(of_type(rd, MessageType::heartbeat).empty()) << "no read round before the no-op commits";
+  leader.step(ack(2, 1, 2, 4));  // the no-op at index 4 is on a majority
+  rd = drain(leader);
+  auto beats = of_type(drain(leader), MessageType::heartbeat);
+  for (const auto& m : rd.messages) {
+    if (m.type == MessageType::heartbeat) beats.push_back(m);
+  }
+  ASSERT_FALSE(beats.empty());
+  Message resp;
+  resp.type = MessageType::heartbeat_resp;
+  resp.from = 2;
+  resp.to = 1;
+  resp.term = 2;
+  resp.context = beats[0].context;
+  leader.step(resp);
+  rd = drain(leader);
+  ASSERT_EQ(rd.reads.size(), 1u);
+  EXPECT_EQ(rd.reads[0].index, 4u) << "the read point covers everything the old leader could have acknowledged";
+}
+
 TEST(RaftCore, CodecRoundTripsAndNamesCorruption) {
   Message m;
   m.type = MessageType::install_snapshot;
