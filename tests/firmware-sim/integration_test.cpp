@@ -61,6 +61,19 @@ TEST_F(FirmwareSimHouse, EveryDeviceIsOnlineWithValidStateAndDiscovery) {
   EXPECT_EQ(kinds.size(), devices::all_kinds().size()) << "the default house has every kind";
 }
 
+TEST_F(FirmwareSimHouse, LateSubscribersGetRetainedStateStatusAndDiscovery) {
+  MqttObserver late(house->broker().uri(), "late", "observer", house->password_of_observer(),
+                    {"homestead/+/+/state", "homestead/+/+/status", "homeassistant/#"});
+  for (const auto& d : house->home().devices) {
+    SCOPED_TRACE(d.id);
+    for (const std::string& topic : {house->topic(d.id, Channel::state), house->topic(d.id, Channel::status),
+                                     devices::discovery_topic(*d.kind, "default", d.id)}) {
+      ASSERT_TRUE(late.wait_for(topic, [](const auto& m) { return !m.empty(); })) << topic;
+      EXPECT_TRUE(late.on(topic).front().retained) << topic;
+    }
+  }
+}
+
 TEST_F(FirmwareSimHouse, CommandActuatesOnceAndARepeatGetsTheSameAckWithoutActuating) {
   house->send_command("hall_light", "it-c1", "set_brightness", {{"brightness", 90}});
   ASSERT_TRUE(house->wait_for_ack("hall_light", "it-c1"));

@@ -63,6 +63,8 @@ class MosquittoBroker {
   // stop() if running, then start() on the same port with the current users.
   void restart(std::chrono::milliseconds deadline = std::chrono::seconds(10));
   bool running();
+  // The broker's process id while it runs (for CPU/RSS measurements), else -1.
+  pid_t pid() const { return process_.pid(); }
 
   int port() const { return port_; }
   std::string host() const { return "127.0.0.1"; }
