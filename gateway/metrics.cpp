@@ -35,7 +35,7 @@ constexpr FamilySpec kFamilies[] = {
 
 std::string format_value(double v) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
+  std::snprintf(buf, sizeof buf, "%.15g", v);
   return buf;
 }
 
