@@ -53,7 +53,9 @@ Fleet::Fleet(const devices::Home& home, FleetOptions options)
     auto slot = std::make_unique<Slot>();
     slot->firmware = std::make_unique<Firmware>(home.id, d, options_.firmware, seeds.next());
     slot->client_id = home.id + "-" + d.id;
-    slot->client = std::make_unique<mqtt::async_client>(uri, slot->client_id, mqtt::create_options(MQTTVERSION_3_1_1));
+    // Paho's default max_buffered_messages (100) applies even while connected; a device
+    // hammered with commands would see publish error -12 for its acks.
+    slot->client = std::make_unique<mqtt::async_client>(uri, slot->client_id, mqtt::create_options(MQTTVERSION_3_1_1, 1000));
     for (Channel c : {Channel::state, Channel::cmd, Channel::ack, Channel::status}) {
       slot->topics[static_cast<int>(c)] = devices::device_topic(home.id, d.id, c);
     }

@@ -5,6 +5,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <csignal>
+
 #include <fstream>
 
 #include "tests/firmware-sim/sim_home.h"
@@ -65,6 +67,15 @@ TEST(FirmwareSimProcess, DevicesReconnectAfterTheBrokerRestarts) {
   EXPECT_EQ(summary["online"], 3);
   EXPECT_GE(summary["connects"], 6) << "each device connected twice";
   EXPECT_GE(summary["nodelay_sockets"], 6) << "TCP_NODELAY set on every connection, reconnects included";
+}
+
+TEST(FirmwareSimProcess, SummaryLineOnDemand) {
+  TempDir dir;
+  SimHome h(write_file(dir, "home.json", kSmallHome));  // --summary-interval-ms 0: only on request
+  EXPECT_EQ(h.process().log().find("online 3/3"), std::string::npos);
+  h.process().signal(SIGUSR1);
+  EXPECT_TRUE(wait_until([&] { return h.process().log().find("online 3/3, msgs out") != std::string::npos; }, 10s))
+      << h.process().log_tail();
 }
 
 TEST(FirmwareSimProcess, FaultsFromFlagsAndScenarioFile) {
