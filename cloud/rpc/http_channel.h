@@ -22,7 +22,7 @@ namespace homestead::rpc {
 struct HttpChannelOptions {
   std::string credential;  // sent as "Authorization: Bearer <credential>"
   std::size_t max_connections = 16;
-  std::size_t async_threads = 4;  // run call_async; each holds one connection while it waits
+  std::size_t async_threads = 16;  // started on demand; each holds one connection while it waits
   std::size_t max_queued_async = 4096;
   std::chrono::milliseconds connect_timeout{1000};
 };

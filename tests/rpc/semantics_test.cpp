@@ -1,6 +1,6 @@
 // Invocation semantics under injected faults (seeded): 10 clients x 100 appends to one key
 // with 20% of requests and 20% of replies dropped and 10% duplicated, over the real tcp
-// transport. Through the at-most-once method every append appears exactly once and in each
+// tcp and http transports. Through the at-most-once method every append appears exactly once and in each
 // client's order; through the at-least-once method the duplicates show.
 #include <gtest/gtest.h>
 
@@ -9,9 +9,7 @@
 
 #include "cloud/rpc/fault_injector.h"
 #include "cloud/rpc/stub.h"
-#include "cloud/rpc/tcp_channel.h"
-#include "cloud/rpc/tcp_server.h"
-#include "tests/rpc/kv_fixture.h"
+#include "tests/rpc/transport_fixture.h"
 #include "tests/support/seeds.h"
 
 namespace homestead::rpc::testing {
@@ -30,18 +28,11 @@ struct Outcome {
 };
 
 template <class Method>
-Outcome run_appends(std::uint64_t seed) {
-  KvStore store;
-  Gate gate;
-  ServerOptions options;
-  options.credentials = {"semantics-secret"};
-  options.workers = 4;
-  Server server(options);
-  install_kv(server, store, gate);
-  TcpListener listener(server, "127.0.0.1", 0);
-  listener.start();
-  auto shared = std::make_shared<TcpChannel>("127.0.0.1", listener.port(),
-                                             TcpChannelOptions{.credential = "semantics-secret"});
+Outcome run_appends(Transport transport, std::uint64_t seed) {
+  KvServer kv_server(transport);
+  KvStore& store = kv_server.store;
+  Server& server = kv_server.server;
+  auto shared = kv_server.channel();
   Outcome outcome;
   std::vector<std::shared_ptr<FaultInjectingChannel>> faulty;
   std::vector<int> failures(kClients, 0);
@@ -80,7 +71,6 @@ Outcome run_appends(std::uint64_t seed) {
   server.drain(5s);
   outcome.values = store.get("log");
   outcome.duplicates_answered = server.stats().duplicates_answered;
-  listener.stop();
   return outcome;
 }
 
@@ -93,9 +83,11 @@ std::map<int, std::vector<int>> per_client(const std::vector<std::string>& value
   return out;
 }
 
-TEST(Semantics, AtMostOnceAppendsEachValueExactlyOnceInClientOrder) {
-  homestead::testing::for_each_seed(2, [](std::uint64_t seed) {
-    const Outcome o = run_appends<KvService::Append>(seed);
+class Semantics : public ::testing::TestWithParam<Transport> {};
+
+TEST_P(Semantics, AtMostOnceAppendsEachValueExactlyOnceInClientOrder) {
+  homestead::testing::for_each_seed(2, [this](std::uint64_t seed) {
+    const Outcome o = run_appends<KvService::Append>(GetParam(), seed);
     // The faults really happened (so the test can fail).
     EXPECT_GT(o.faults.requests_dropped, 100u);
     EXPECT_GT(o.faults.replies_dropped, 100u);
@@ -111,9 +103,9 @@ TEST(Semantics, AtMostOnceAppendsEachValueExactlyOnceInClientOrder) {
   });
 }
 
-TEST(Semantics, AtLeastOnceAppendsShowTheDuplicates) {
-  homestead::testing::for_each_seed(1, [](std::uint64_t seed) {
-    const Outcome o = run_appends<KvService::AppendAtLeastOnce>(seed);
+TEST_P(Semantics, AtLeastOnceAppendsShowTheDuplicates) {
+  homestead::testing::for_each_seed(1, [this](std::uint64_t seed) {
+    const Outcome o = run_appends<KvService::AppendAtLeastOnce>(GetParam(), seed);
     EXPECT_EQ(o.failed_calls, 0);
     EXPECT_EQ(o.duplicates_answered, 0u);
     // Every dropped reply and every duplicate that reached the server ran again.
@@ -126,6 +118,9 @@ TEST(Semantics, AtLeastOnceAppendsShowTheDuplicates) {
     EXPECT_GT(repeated, 100);
   });
 }
+
+INSTANTIATE_TEST_SUITE_P(Transports, Semantics, ::testing::Values(Transport::tcp, Transport::http),
+                         [](const auto& info) { return transport_name(info.param); });
 
 }  // namespace
 }  // namespace homestead::rpc::testing
