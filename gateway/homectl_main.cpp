@@ -1,0 +1,268 @@
+// homectl: admin CLI over gatewayd's REST API. See `homectl --help` and docs/gateway-api.md.
+#include <httplib.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using nlohmann::json;
+
+constexpr const char* kUsage = R"(Usage: homectl [options] COMMAND [args]
+
+Commands:
+  devices                          list devices
+  device ID                        one device
+  state ID                         reported/desired state, online, staleness
+  command ID CMD [KEY=VALUE ...]   send a command and wait for its outcome
+                                   (VALUE is JSON if it parses, else a string:
+                                    homectl command lamp set_brightness brightness=80)
+  watch [ID ...]                   print state changes as they happen (Ctrl-C to stop)
+  health                           gateway health
+
+Options:
+  --url URL           gateway URL (env HOMECTL_URL; config "url"; default http://127.0.0.1:8080)
+  --token TOKEN       bearer token (env HOMECTL_TOKEN)
+  --token-file FILE   read the token from FILE (env HOMECTL_TOKEN_FILE; config "token_file")
+  --config FILE       JSON {"url": ..., "token_file": ...}
+                      (default ~/.config/homestead/homectl.json when it exists)
+  --json              print the API's JSON instead of tables
+  --expires S         command: expiry in seconds
+  --no-wait           command: return after the gateway accepted it
+  --interval-ms N     watch: poll interval (default 500)
+  --count N           watch: stop after N changes
+  --help              this text
+
+Exit status: 0 ok, 1 error, 2 usage, 3 command failed or expired.
+)";
+
+[[noreturn]] void usage_error(const std::string& m) {
+  std::cerr << "homectl: " << m << "\n(see homectl --help)\n";
+  std::exit(2);
+}
+
+struct Options {
+  std::string url, token, token_file, config;
+  bool json_out = false, wait = true;
+  std::optional<long> expires;
+  long interval_ms = 500;
+  long count = -1;
+  std::vector<std::string> args;
+};
+
+std::string read_first_line(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    std::cerr << "homectl: cannot read token file " << path << "\n";
+    std::exit(1);
+  }
+  std::string line;
+  std::getline(in, line);
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  return line;
+}
+
+long parse_long(const std::string& flag, const std::string& v) {
+  char* end = nullptr;
+  const long n = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || n < 0) usage_error(flag + ": expected a non-negative integer, got '" + v + "'");
+  return n;
+}
+
+Options parse_args(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage_error(a + " needs a value");
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      std::cout << kUsage;
+      std::exit(0);
+    } else if (a == "--url") o.url = value();
+    else if (a == "--token") o.token = value();
+    else if (a == "--token-file") o.token_file = value();
+    else if (a == "--config") o.config = value();
+    else if (a == "--json") o.json_out = true;
+    else if (a == "--no-wait") o.wait = false;
+    else if (a == "--expires") o.expires = parse_long(a, value());
+    else if (a == "--interval-ms") o.interval_ms = std::max(10L, parse_long(a, value()));
+    else if (a == "--count") o.count = parse_long(a, value());
+    else if (a.rfind("--", 0) == 0) usage_error("unknown option '" + a + "'");
+    else o.args.push_back(a);
+  }
+  // Precedence: flags, then environment, then the config file, then defaults.
+  auto env = [](const char* name) { const char* v = std::getenv(name); return v ? std::string(v) : std::string(); };
+  if (o.url.empty()) o.url = env("HOMECTL_URL");
+  if (o.token.empty()) o.token = env("HOMECTL_TOKEN");
+  if (o.token_file.empty()) o.token_file = env("HOMECTL_TOKEN_FILE");
+  std::string config = o.config;
+  if (config.empty() && !env("HOME").empty()) {
+    const auto def = env("HOME") + "/.config/homestead/homectl.json";
+    if (std::ifstream(def)) config = def;
+  }
+  if (!config.empty()) {
+    std::ifstream in(config);
+    const json c = json::parse(in, nullptr, false);
+    if (!in.good() && c.is_discarded()) usage_error("--config: cannot read " + config);
+    if (c.is_discarded() || !c.is_object()) usage_error(config + ": expected a JSON object {\"url\", \"token_file\"}");
+    for (const auto& [k, v] : c.items()) {
+      if (k != "url" && k != "token_file") usage_error(config + ": field '" + k + "': unknown (known: url, token_file)");
+      if (!v.is_string()) usage_error(config + ": field '" + k + "': expected a string");
+    }
+    if (o.url.empty()) o.url = c.value("url", "");
+    if (o.token.empty() && o.token_file.empty()) o.token_file = c.value("token_file", "");
+  }
+  if (o.url.empty()) o.url = "http://127.0.0.1:8080";
+  if (o.token.empty() && !o.token_file.empty()) o.token = read_first_line(o.token_file);
+  if (o.args.empty()) usage_error("no command given");
+  return o;
+}
+
+class Api {
+ public:
+  explicit Api(const Options& o) : client_(o.url), token_(o.token) {
+    client_.set_tcp_nodelay(true);
+    client_.set_read_timeout(std::chrono::seconds(40));
+    client_.set_connection_timeout(std::chrono::seconds(5));
+  }
+  json call(const std::string& method, const std::string& path, const json& body = nullptr) {
+    httplib::Headers h;
+    if (!token_.empty()) h.emplace("Authorization", "Bearer " + token_);
+    auto r = method == "GET" ? client_.Get(path.c_str(), h) : client_.Post(path.c_str(), h, body.dump(), "application/json");
+    if (!r) {
+      std::cerr << "homectl: cannot reach the gateway: " << httplib::to_string(r.error()) << "\n";
+      std::exit(1);
+    }
+    json j = json::parse(r->body, nullptr, false);
+    if (r->status >= 400) {
+      if (j.is_object() && j.contains("error")) {
+        std::cerr << "homectl: " << r->status << " " << j["error"].value("code", "") << ": "
+                  << j["error"].value("message", "") << " (request " << j["error"].value("request_id", "") << ")\n";
+      } else {
+        std::cerr << "homectl: HTTP " << r->status << "\n";
+      }
+      std::exit(1);
+    }
+    return j;
+  }
+
+ private:
+  httplib::Client client_;
+  std::string token_;
+};
+
+std::string cell(const json& v) {
+  if (v.is_null()) return "-";
+  if (v.is_string()) return v.get<std::string>();
+  return v.dump();
+}
+
+void print_table(const std::vector<std::string>& header, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t i = 0; i < header.size(); ++i) width[i] = header[i].size();
+  for (const auto& r : rows)
+    for (std::size_t i = 0; i < r.size(); ++i) width[i] = std::max(width[i], r[i].size());
+  auto line = [&](const std::vector<std::string>& r) {
+    for (std::size_t i = 0; i < r.size(); ++i) {
+      std::cout << r[i];
+      if (i + 1 < r.size()) std::cout << std::string(width[i] - r[i].size() + 2, ' ');
+    }
+    std::cout << "\n";
+  };
+  line(header);
+  for (const auto& r : rows) line(r);
+}
+
+void print_fields(const json& j) {
+  std::size_t w = 0;
+  for (const auto& [k, v] : j.items()) w = std::max(w, k.size());
+  for (const auto& [k, v] : j.items()) std::cout << k << std::string(w - k.size() + 2, ' ') << cell(v) << "\n";
+}
+
+int run(const Options& o) {
+  Api api(o);
+  const auto& cmd = o.args[0];
+  auto need = [&](std::size_t n) {
+    if (o.args.size() < n + 1) usage_error(cmd + " needs " + std::to_string(n) + " argument(s)");
+  };
+  if (cmd == "devices") {
+    auto j = api.call("GET", "/api/v1/devices");
+    if (o.json_out) return std::cout << j.dump(2) << "\n", 0;
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& d : j["devices"]) {
+      rows.push_back({cell(d["id"]), cell(d["kind"]), cell(d["room"]), cell(d.value("online", json())), cell(d["name"])});
+    }
+    print_table({"ID", "KIND", "ROOM", "ONLINE", "NAME"}, rows);
+  } else if (cmd == "device" || cmd == "state") {
+    need(1);
+    auto j = api.call("GET", "/api/v1/devices/" + o.args[1] + (cmd == "state" ? "/state" : ""));
+    if (o.json_out) return std::cout << j.dump(2) << "\n", 0;
+    print_fields(j);
+  } else if (cmd == "health") {
+    auto j = api.call("GET", "/api/v1/health");
+    if (o.json_out) return std::cout << j.dump(2) << "\n", 0;
+    print_fields(j);
+  } else if (cmd == "command") {
+    need(2);
+    json body = {{"command", o.args[2]}, {"args", json::object()}};
+    for (std::size_t i = 3; i < o.args.size(); ++i) {
+      const auto eq = o.args[i].find('=');
+      if (eq == std::string::npos || eq == 0) usage_error("command argument '" + o.args[i] + "': expected KEY=VALUE");
+      const auto text = o.args[i].substr(eq + 1);
+      json v = json::parse(text, nullptr, false);
+      body["args"][o.args[i].substr(0, eq)] = v.is_discarded() ? json(text) : v;
+    }
+    if (o.expires) body["expires_in_s"] = *o.expires;
+    auto accepted = api.call("POST", "/api/v1/devices/" + o.args[1] + "/commands", body);
+    json result = accepted;
+    if (o.wait) result = api.call("GET", "/api/v1/commands/" + accepted["command_id"].get<std::string>() + "?wait_ms=30000");
+    if (o.json_out) std::cout << result.dump(2) << "\n";
+    else {
+      std::cout << cell(result["command_id"]) << " " << cell(result["status"]);
+      if (result.contains("reason") && !result["reason"].get<std::string>().empty()) std::cout << ": " << cell(result["reason"]);
+      std::cout << "\n";
+    }
+    const auto status = result.value("status", "");
+    return status == "failed" || status == "expired" ? 3 : 0;
+  } else if (cmd == "watch") {
+    std::vector<std::string> ids(o.args.begin() + 1, o.args.end());
+    if (ids.empty()) {
+      for (const auto& d : api.call("GET", "/api/v1/devices")["devices"]) ids.push_back(d["id"]);
+    }
+    std::map<std::string, std::pair<json, json>> last;  // id -> (version, online)
+    long changes = 0;
+    while (o.count < 0 || changes < o.count) {
+      for (const auto& id : ids) {
+        auto s = api.call("GET", "/api/v1/devices/" + id + "/state");
+        auto key = std::make_pair(s["version"], s["online"]);
+        auto it = last.find(id);
+        if (it != last.end() && it->second == key) continue;
+        last[id] = key;
+        if (o.json_out) std::cout << s.dump() << "\n";
+        else std::cout << id << " online=" << cell(s["online"]) << " v" << cell(s["version"]) << " " << cell(s["reported"])
+                       << (s["stale"] == true ? " (stale: " + cell(s["stale_reason"]) + ")" : "") << "\n";
+        std::cout.flush();
+        if (++changes == o.count) break;
+      }
+      if (o.count >= 0 && changes >= o.count) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(o.interval_ms));  // poll interval
+    }
+  } else {
+    usage_error("unknown command '" + cmd + "'");
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return run(parse_args(argc, argv)); }
