@@ -138,7 +138,9 @@ std::string KvStateMachine::snapshot() const {
     out.bytes(m.peer_address);
     out.bytes(m.http_address);
   }
-  out.bytes(sessions_.to_json().dump());
+  // CBOR, not JSON text: saved replies are binary values, which JSON text cannot round-trip.
+  const std::vector<std::uint8_t> sessions = nlohmann::json::to_cbor(sessions_.to_json());
+  out.bytes(std::string_view(reinterpret_cast<const char*>(sessions.data()), sessions.size()));
   return out.take();
 }
 
@@ -166,7 +168,7 @@ void KvStateMachine::restore(std::string_view data) {
   }
   const std::string sessions = in.bytes();
   try {
-    sessions_ = rpc::DuplicateFilter::from_json(nlohmann::json::parse(sessions));
+    sessions_ = rpc::DuplicateFilter::from_json(nlohmann::json::from_cbor(sessions));
   } catch (const std::exception& e) {
     throw raft::CodecError(std::string("kv snapshot: sessions: ") + e.what());
   }

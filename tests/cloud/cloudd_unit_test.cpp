@@ -1,0 +1,238 @@
+// Unit tests for cloudd's pieces that need no processes: the fsynced WAL store (round trip,
+// torn tail, corruption), the KV command codec, the KV state machine (revisions, CAS,
+// sessions, snapshots) and config errors that name the field.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "cloud/cloudd/cloudd_config.h"
+#include "cloud/cloudd/file_log_store.h"
+#include "cloud/cloudd/kv_command.h"
+#include "cloud/cloudd/kv_state_machine.h"
+#include "cloud/cloudd/peer_transport.h"
+#include "replication/raft/codec.h"
+#include "tests/support/process.h"
+
+namespace homestead::cloudd {
+namespace {
+
+raft::Entry entry(raft::Index index, raft::Term term, std::string data) {
+  return raft::Entry{term, index, raft::EntryType::normal, std::move(data)};
+}
+
+TEST(FileLogStore, RoundTripsEntriesHardStateAndOverwrites) {
+  testing::TempDir dir("cloudd-store");
+  {
+    FileLogStore store(dir.path());
+    EXPECT_TRUE(store.load().entries.empty());
+    store.save(raft::HardState{1, 2, 0}, {entry(1, 1, "a"), entry(2, 1, "b"), entry(3, 1, "c")}, std::nullopt, true);
+    // A new leader's entries replace the log from index 2 on.
+    store.save(raft::HardState{2, 3, 1}, {entry(2, 2, "B")}, std::nullopt, true);
+  }
+  FileLogStore again(dir.path());
+  const StoredState s = again.load();
+  EXPECT_EQ(s.hard_state, (raft::HardState{2, 3, 1}));
+  ASSERT_EQ(s.entries.size(), 2u);
+  EXPECT_EQ(s.entries[0], entry(1, 1, "a"));
+  EXPECT_EQ(s.entries[1], entry(2, 2, "B"));
+}
+
+TEST(FileLogStore, SnapshotCompactsAndRestartsFromSnapshotPlusTail) {
+  testing::TempDir dir("cloudd-store");
+  {
+    FileLogStore store(dir.path());
+    store.load();
+    std::vector<raft::Entry> entries;
+    for (raft::Index i = 1; i <= 10; ++i) entries.push_back(entry(i, 1, "e" + std::to_string(i)));
+    store.save(raft::HardState{1, 1, 10}, entries, std::nullopt, true);
+    store.save_snapshot(raft::Snapshot{raft::SnapshotMeta{7, 1, raft::ConfState{{1, 2, 3}, {}}}, "state@7"});
+    store.save(std::nullopt, {entry(11, 1, "e11")}, std::nullopt, true);
+  }
+  FileLogStore again(dir.path());
+  const StoredState s = again.load();
+  ASSERT_TRUE(s.snapshot.has_value());
+  EXPECT_EQ(s.snapshot->meta.index, 7u);
+  EXPECT_EQ(s.snapshot->data, "state@7");
+  EXPECT_EQ(s.snapshot->meta.conf.voters, (std::vector<raft::NodeId>{1, 2, 3}));
+  ASSERT_EQ(s.entries.size(), 4u);
+  EXPECT_EQ(s.entries.front().index, 8u);
+  EXPECT_EQ(s.entries.back(), entry(11, 1, "e11"));
+}
+
+std::uint64_t end_of_records(const std::filesystem::path& wal) {
+  std::ifstream in(wal, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return bytes.find_last_not_of('\0') + 1;
+}
+
+void flip_byte(const std::filesystem::path& path, std::uint64_t offset) {
+  std::fstream f(path, std::ios::binary | std::ios::in | std::ios::out);
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ 0x5a);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(&c, 1);
+}
+
+TEST(FileLogStore, TornLastRecordIsCutOffAndWritingContinues) {
+  testing::TempDir dir("cloudd-store");
+  {
+    FileLogStore store(dir.path());
+    store.load();
+    store.save(std::nullopt, {entry(1, 1, "kept")}, std::nullopt, true);
+    store.save(std::nullopt, {entry(2, 1, "torn")}, std::nullopt, true);
+  }
+  const auto wal = dir.path() / "raft.wal";
+  flip_byte(wal, end_of_records(wal) - 1);  // damage the last record only
+  {
+    FileLogStore store(dir.path());
+    const StoredState s = store.load();
+    ASSERT_EQ(s.entries.size(), 1u);
+    EXPECT_EQ(s.entries[0].data, "kept");
+    store.save(std::nullopt, {entry(2, 2, "rewritten")}, std::nullopt, true);
+  }
+  FileLogStore again(dir.path());
+  const StoredState s = again.load();
+  ASSERT_EQ(s.entries.size(), 2u);
+  EXPECT_EQ(s.entries[1].data, "rewritten");
+}
+
+TEST(FileLogStore, CorruptRecordBeforeOthersIsRefusedWithItsOffset) {
+  testing::TempDir dir("cloudd-store");
+  {
+    FileLogStore store(dir.path());
+    store.load();
+    store.save(std::nullopt, {entry(1, 1, "first-record-payload")}, std::nullopt, true);
+    store.save(std::nullopt, {entry(2, 1, "second")}, std::nullopt, true);
+  }
+  flip_byte(dir.path() / "raft.wal", 12);  // inside the first record's payload
+  FileLogStore store(dir.path());
+  try {
+    store.load();
+    FAIL() << "a corrupt record followed by others must not load";
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("corrupt record at offset 0"), std::string::npos) << e.what();
+  }
+}
+
+TEST(KvCommand, RoundTripsEveryKind) {
+  Command txn;
+  txn.kind = CommandKind::txn;
+  txn.client_id = 9;
+  txn.seq = 4;
+  txn.ack = 3;
+  txn.time_us = 123456;
+  txn.compares = {Compare{"a", Compare::Target::value, "x", 0}, Compare{"b", Compare::Target::mod_revision, "", 7}};
+  txn.success = {TxnOp{TxnOp::Kind::put, "a", "y"}};
+  txn.failure = {TxnOp{TxnOp::Kind::remove, "b", ""}};
+  EXPECT_EQ(decode_command(encode_command(txn)), txn);
+  Command member;
+  member.kind = CommandKind::set_member;
+  member.member_id = 4;
+  member.peer_address = "127.0.0.1:1";
+  member.http_address = "127.0.0.1:2";
+  EXPECT_EQ(decode_command(encode_command(member)), member);
+  EXPECT_THROW(decode_command(std::string("\x09", 1)), raft::CodecError);
+}
+
+Command put(std::string key, std::string value, std::uint64_t client = 0, std::uint64_t seq = 0) {
+  Command c;
+  c.kind = CommandKind::put;
+  c.key = std::move(key);
+  c.value = std::move(value);
+  c.client_id = client;
+  c.seq = seq;
+  c.time_us = 1000;
+  return c;
+}
+
+TEST(KvStateMachine, RevisionsCasAndRange) {
+  KvStateMachine kv;
+  EXPECT_EQ(kv.apply(put("a/1", "x")), R"({"revision":1})");
+  EXPECT_EQ(kv.apply(put("a/2", "y")), R"({"revision":2})");
+  EXPECT_EQ(kv.apply(put("a/1", "z")), R"({"revision":3})");
+  EXPECT_EQ(kv.get("a/1")->create_revision, 1u);
+  EXPECT_EQ(kv.get("a/1")->mod_revision, 3u);
+  Command cas;
+  cas.kind = CommandKind::txn;
+  cas.compares = {Compare{"a/1", Compare::Target::mod_revision, "", 3}};
+  cas.success = {TxnOp{TxnOp::Kind::put, "a/1", "swapped"}, TxnOp{TxnOp::Kind::remove, "a/2", ""}};
+  EXPECT_EQ(kv.apply(cas), R"({"revision":4,"succeeded":true})");
+  EXPECT_EQ(kv.apply(cas), R"({"revision":4,"succeeded":false})");  // mod_revision is 4 now
+  EXPECT_EQ(kv.get("a/1")->value, "swapped");
+  EXPECT_FALSE(kv.get("a/2"));
+  kv.apply(put("b", "other"));
+  const auto range = kv.range("a/", 0);
+  ASSERT_EQ(range.size(), 1u);
+  EXPECT_EQ(range[0].first, "a/1");
+}
+
+TEST(KvStateMachine, SessionRepeatIsAnsweredWithoutReapplying) {
+  KvStateMachine kv;
+  EXPECT_EQ(kv.apply(put("k", "first", 77, 1)), R"({"revision":1})");
+  kv.apply(put("other", "v"));
+  // The same (client, seq) committed again, e.g. retried after a leader change.
+  EXPECT_EQ(kv.apply(put("k", "first", 77, 1)), R"({"revision":1})");
+  EXPECT_EQ(kv.revision(), 2u);
+  EXPECT_EQ(kv.get("k")->mod_revision, 1u);
+}
+
+TEST(KvStateMachine, SnapshotRestoresIdenticalState) {
+  KvStateMachine kv;
+  kv.apply(put("a", "1", 5, 1));
+  kv.apply(put("b", std::string("\0\xff", 2)));
+  Command member;
+  member.kind = CommandKind::set_member;
+  member.member_id = 2;
+  member.peer_address = "127.0.0.1:7002";
+  member.http_address = "127.0.0.1:8002";
+  kv.apply(member);
+  KvStateMachine copy;
+  copy.restore(kv.snapshot());
+  EXPECT_EQ(copy.state_hash(), kv.state_hash());
+  EXPECT_EQ(copy.get("b")->value, std::string("\0\xff", 2));
+  EXPECT_EQ(copy.members().at(2).http_address, "127.0.0.1:8002");
+  // The restored session still recognises the repeat.
+  EXPECT_EQ(copy.apply(put("a", "1", 5, 1)), R"({"revision":1})");
+  EXPECT_EQ(copy.revision(), 2u);
+}
+
+TEST(PeerTransport, MessageBatchRoundTrips) {
+  raft::Message m;
+  m.type = raft::MessageType::append;
+  m.from = 1;
+  m.to = 2;
+  m.term = 3;
+  m.entries = {entry(4, 3, "x")};
+  const auto batch = decode_message_batch(encode_message_batch({m, m}));
+  ASSERT_EQ(batch.size(), 2u);
+  EXPECT_EQ(batch[1].entries, m.entries);
+  EXPECT_EQ(batch[1].term, 3u);
+}
+
+TEST(CloudConfig, ErrorsNameTheField) {
+  auto error_field = [](const std::string& text) {
+    try {
+      parse_cloud_config(config::Config::parse(text, "c.json"));
+    } catch (const config::ConfigError& e) {
+      return e.field();
+    }
+    return std::string("<no error>");
+  };
+  const std::string base = R"("data_dir": "/tmp/x", "http_listen": "127.0.0.1:1", "peer_listen": "127.0.0.1:2")";
+  EXPECT_EQ(error_field("{" + base + R"(, "id": 1})"), "members");
+  EXPECT_EQ(error_field("{" + base + R"(, "id": 1, "members": [{"id": 1, "peer": "nope", "http": "127.0.0.1:3"}]})"),
+            "members[0].peer");
+  EXPECT_EQ(error_field("{" + base + R"(, "id": 1, "tick_ms": "x", "members": [{"id": 1, "peer": "h:1", "http": "h:2"}]})"),
+            "tick_ms");
+  EXPECT_EQ(error_field("{" + base + R"(, "id": 1, "colour": 1, "members": [])"
+                        R"(})"),
+            "colour");
+  const auto ok = parse_cloud_config(config::Config::parse(
+      "{" + base + R"(, "id": 2, "members": [{"id": 2, "peer": "127.0.0.1:5", "http": "127.0.0.1:6"}]})"));
+  EXPECT_EQ(ok.member(2)->peer.port, 5);
+}
+
+}  // namespace
+}  // namespace homestead::cloudd
