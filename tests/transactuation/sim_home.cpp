@@ -157,7 +157,7 @@ void DeviceProcess::receive(sim::Context<Message>& ctx, sim::NodeId from, const 
 
 void DeviceProcess::timer(sim::Context<Message>& ctx, sim::TimerId, std::uint64_t) {
   ctx.set_timer(world_.reading_period);
-  if (faults().offline) return;
+  if (faults().offline || !world_.readings_on) return;
   Reading reading;
   reading.device = world_.devices.at(index_);
   reading.attribute = "level";

@@ -69,6 +69,7 @@ struct World {
   std::vector<AppDefinition> apps;   // installed on every gateway boot
   History history;
   sim::Time reading_period = 100 * sim::kMillisecond;
+  bool readings_on = true;  // devices report readings (the test silences them at the end)
   sim::Time tick_period = 5 * sim::kMillisecond;
   sim::Time flush_interval = 2 * sim::kMillisecond;
   sim::NodeId node_of(const std::string& device) const;

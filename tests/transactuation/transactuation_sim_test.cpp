@@ -58,6 +58,11 @@ AppDefinition random_app(sim::Rng& rng, World& world, int index) {
       .lock_timeout(rng.uniform(500, 3000) * kMillisecond);
   if (claim_first) builder.writes_state({claim_key(actuators.front())});
   if (rng.chance(0.2)) builder.sequential();
+  if (rng.chance(0.2)) {
+    // Also triggered by high readings of one device, concurrently with the API triggers.
+    builder.on_sensor(SensorRef{world.devices[static_cast<std::size_t>(rng.uniform(0, static_cast<std::int64_t>(world.devices.size()) - 1))], "level"},
+                      [](const Reading& r) { return r.value.is_number() && r.value.get<double>() > 95; });
+  }
   if (rng.chance(0.2)) builder.during(TimeWindow{0, static_cast<int>(rng.uniform(1, 4))});  // first seconds of the day
   const double skip_chance = rng.chance(0.3) ? 0.2 : 0.0;
   const std::uint64_t logic_seed = rng.next();
@@ -100,7 +105,11 @@ struct Scenario {
 
 std::vector<std::string> run_scenario(std::uint64_t seed, const Scenario& scenario, CheckSummary& summary) {
   World world;
-  for (std::size_t i = 0; i < scenario.devices; ++i) world.devices.push_back("d" + std::to_string(i));
+  for (std::size_t i = 0; i < scenario.devices; ++i) {
+    std::string name = "d";
+    name += std::to_string(i);
+    world.devices.push_back(name);
+  }
   sim::Simulator<Message> sim(seed);
   sim.keep_trace(sim::trace_requested());
   sim::Rng& rng = sim.rng();
@@ -139,9 +148,11 @@ std::vector<std::string> run_scenario(std::uint64_t seed, const Scenario& scenar
       sim.at(when + down_for, [&sim] { sim.restart(0); });
     }
   }
-  // Calm down: everything online and lossless so every transactuation can finish.
+  // Calm down: everything online and lossless so every transactuation can finish, and no
+  // more readings, so sensor triggers stop and the final crash finds the runtime idle.
   const sim::Time calm = scenario.active_until + 2 * sim::kSecond;
   sim.at(calm, [&] {
+    world.readings_on = false;
     for (auto& faults : world.faults) faults.offline = false;
     sim.set_default_link(sim::LinkConfig{0.0, 0.0, 1 * sim::kMillisecond, 5 * sim::kMillisecond, true});
   });
