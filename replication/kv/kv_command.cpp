@@ -29,9 +29,7 @@ const char* to_string(Status status) {
   return "?";
 }
 
-namespace {
-
-void write_kv(ByteWriter& out, const KeyValue& kv) {
+void write_key_value(ByteWriter& out, const KeyValue& kv) {
   out.bytes(kv.key);
   out.bytes(kv.value);
   out.varint(kv.create_revision);
@@ -39,7 +37,7 @@ void write_kv(ByteWriter& out, const KeyValue& kv) {
   out.varint(kv.version);
 }
 
-KeyValue read_kv(ByteReader& in) {
+KeyValue read_key_value(ByteReader& in) {
   KeyValue kv;
   kv.key = in.bytes();
   kv.value = in.bytes();
@@ -48,8 +46,6 @@ KeyValue read_kv(ByteReader& in) {
   kv.version = in.varint();
   return kv;
 }
-
-}  // namespace
 
 std::string encode_command(const Command& c) {
   ByteWriter out;
@@ -92,9 +88,9 @@ std::string encode_result(const Result& r) {
   ByteWriter out;
   out.byte(static_cast<std::uint8_t>(r.status));
   out.byte(r.kv ? 1 : 0);
-  if (r.kv) write_kv(out, *r.kv);
+  if (r.kv) write_key_value(out, *r.kv);
   out.varint(r.range.size());
-  for (const auto& kv : r.range) write_kv(out, kv);
+  for (const auto& kv : r.range) write_key_value(out, kv);
   out.varint(r.revision);
   return out.take();
 }
@@ -105,8 +101,8 @@ Result decode_result(std::string_view bytes) {
   const auto status = in.byte();
   if (status > static_cast<std::uint8_t>(Status::session_expired)) throw CodecError("kv result: unknown status");
   r.status = static_cast<Status>(status);
-  if (in.byte()) r.kv = read_kv(in);
-  for (std::uint64_t n = in.varint(); n > 0; --n) r.range.push_back(read_kv(in));
+  if (in.byte()) r.kv = read_key_value(in);
+  for (std::uint64_t n = in.varint(); n > 0; --n) r.range.push_back(read_key_value(in));
   r.revision = in.varint();
   return r;
 }

@@ -8,6 +8,11 @@
 #include <string_view>
 #include <vector>
 
+namespace homestead::raft {
+class ByteWriter;
+class ByteReader;
+}  // namespace homestead::raft
+
 namespace homestead::kv {
 
 enum class OpType : std::uint8_t { put = 0, get = 1, del = 2, cas = 3, range = 4 };
@@ -59,6 +64,8 @@ struct Result {
   bool operator==(const Result&) const = default;
 };
 
+void write_key_value(raft::ByteWriter& out, const KeyValue& kv);
+KeyValue read_key_value(raft::ByteReader& in);
 std::string encode_command(const Command& command);
 Command decode_command(std::string_view bytes);
 std::string encode_result(const Result& result);

@@ -125,13 +125,7 @@ std::string KvStateMachine::snapshot() const {
   out.varint(static_cast<std::uint64_t>(now_ms_));
   out.varint(executed_session_commands_);
   out.varint(data_.size());
-  for (const auto& [key, kv] : data_) {
-    out.bytes(kv.key);
-    out.bytes(kv.value);
-    out.varint(kv.create_revision);
-    out.varint(kv.mod_revision);
-    out.varint(kv.version);
-  }
+  for (const auto& [key, kv] : data_) write_key_value(out, kv);
   out.varint(sessions_.size());
   for (const auto& [id, session] : sessions_) {
     out.varint(id);
@@ -153,12 +147,7 @@ void KvStateMachine::restore(std::string_view bytes) {
   executed_session_commands_ = in.varint();
   data_.clear();
   for (std::uint64_t n = in.varint(); n > 0; --n) {
-    KeyValue kv;
-    kv.key = in.bytes();
-    kv.value = in.bytes();
-    kv.create_revision = in.varint();
-    kv.mod_revision = in.varint();
-    kv.version = in.varint();
+    KeyValue kv = read_key_value(in);
     data_.emplace(kv.key, std::move(kv));
   }
   sessions_.clear();

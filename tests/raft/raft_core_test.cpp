@@ -60,6 +60,16 @@ Message ack(NodeId from, NodeId to, Term term, Index index) {
   return m;
 }
 
+Message heartbeat_ack(NodeId from, NodeId to, Term term, std::uint64_t context) {
+  Message m;
+  m.type = MessageType::heartbeat_resp;
+  m.from = from;
+  m.to = to;
+  m.term = term;
+  m.context = context;
+  return m;
+}
+
 TEST(RaftCore, Figure8LeaderDoesNotCommitOldTermEntryByCounting) {
   // Paper figure 8 (c): S1 leads in term 4 with an entry from term 2 at index 2 that now
   // sits on a majority (S1, S2, S3). Counting alone would commit it, yet S5 (term 3 entry
@@ -209,13 +219,7 @@ TEST(RaftCore, ReadIndexWaitsForAQuorumHeartbeatRound) {
   EXPECT_TRUE(rd.reads.empty()) << "no read before leadership is confirmed";
   auto beats = of_type(rd, MessageType::heartbeat);
   ASSERT_EQ(beats.size(), 2u);
-  Message resp;
-  resp.type = MessageType::heartbeat_resp;
-  resp.from = 3;
-  resp.to = 1;
-  resp.term = 1;
-  resp.context = beats[0].context;
-  leader.step(resp);
+  leader.step(heartbeat_ack(3, 1, 1, beats[0].context));
   rd = drain(leader);
   ASSERT_EQ(rd.reads.size(), 1u);
   EXPECT_EQ(rd.reads[0].request_id, 77u);
@@ -243,13 +247,7 @@ TEST(RaftCore, NewLeaderAnswersReadIndexOnlyAfterCommittingInItsTerm) {
     if (m.type == MessageType::heartbeat) beats.push_back(m);
   }
   ASSERT_FALSE(beats.empty());
-  Message resp;
-  resp.type = MessageType::heartbeat_resp;
-  resp.from = 2;
-  resp.to = 1;
-  resp.term = 2;
-  resp.context = beats[0].context;
-  leader.step(resp);
+  leader.step(heartbeat_ack(2, 1, 2, beats[0].context));
   rd = drain(leader);
   ASSERT_EQ(rd.reads.size(), 1u);
   EXPECT_EQ(rd.reads[0].index, 4u) << "the read point covers everything the old leader could have acknowledged";

@@ -12,6 +12,14 @@ namespace {
 
 using homestead::testing::for_each_seed;
 
+std::vector<int> all_but(int excluded, int servers) {
+  std::vector<int> out;
+  for (int i = 0; i < servers; ++i) {
+    if (i != excluded) out.push_back(i);
+  }
+  return out;
+}
+
 struct ReadRig {
   explicit ReadRig(std::uint64_t seed, ClusterOptions options = kv_cluster_options(3))
       : cluster(seed, std::move(options)) {
@@ -90,10 +98,7 @@ TEST(RaftRead, DeposedLeaderDoesNotServeStaleReadIndexReads) {
     ASSERT_TRUE(c.check_one_leader());
     rig.write("x", "old");
     const int old_leader = *c.leader();
-    std::vector<int> majority;
-    for (int i = 0; i < 5; ++i) {
-      if (i != old_leader) majority.push_back(i);
-    }
+    const std::vector<int> majority = all_but(old_leader, 5);
     c.partition({{old_leader}, majority});
     // The probe still reaches the old leader; the majority elects a new one and writes.
     const auto early = rig.send(old_leader, kv_get("x"), ClientRequest::Kind::linearizable_read);
@@ -152,10 +157,7 @@ TEST(RaftRead, LeaseExpiresBeforeANewLeaderCanCommit) {
     ASSERT_TRUE(c.check_one_leader());
     rig.write("x", "old");
     const int old_leader = *c.leader();
-    std::vector<int> majority;
-    for (int i = 0; i < 5; ++i) {
-      if (i != old_leader) majority.push_back(i);
-    }
+    const std::vector<int> majority = all_but(old_leader, 5);
     c.partition({{old_leader}, majority});
     // Read from the old leader every 20 ms; meanwhile the majority elects and writes.
     std::vector<std::uint64_t> reads;
