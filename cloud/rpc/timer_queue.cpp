@@ -20,15 +20,19 @@ TimerQueue& TimerQueue::shared() {
 
 TimerQueue::Id TimerQueue::schedule(Clock::time_point when, std::function<void()> action) {
   Id id;
-  bool earliest;
+  bool wake;
   {
     std::lock_guard lock(mutex_);
     id = next_id_++;
     due_.emplace(std::make_pair(when, id), std::move(action));
     index_.emplace(id, when);
-    earliest = due_.begin()->first.second == id;
+    // Wake the timer thread only if it sleeps past this entry. A call's deadline is usually
+    // later than the one the thread already waits for (even if that one was cancelled), so
+    // most calls cost no cross-thread wake-up: it wakes then, finds the new entry and waits on.
+    wake = when < wake_at_;
+    if (wake) wake_at_ = when;
   }
-  if (earliest) changed_.notify_one();
+  if (wake) changed_.notify_one();
   return id;
 }
 
@@ -48,14 +52,17 @@ void TimerQueue::run() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
     if (due_.empty()) {
+      wake_at_ = Clock::time_point::max();
       changed_.wait(lock);
       continue;
     }
     const auto when = due_.begin()->first.first;
     if (Clock::now() < when) {
+      wake_at_ = when;
       changed_.wait_until(lock, when);
       continue;
     }
+    wake_at_ = Clock::time_point::min();  // running actions: the loop looks at the queue again
     auto action = std::move(due_.begin()->second);
     running_ = due_.begin()->first.second;
     index_.erase(running_);

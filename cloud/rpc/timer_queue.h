@@ -41,6 +41,7 @@ class TimerQueue {
   std::unordered_map<Id, Clock::time_point> index_;
   Id next_id_ = 1;
   Id running_ = 0;
+  Clock::time_point wake_at_ = Clock::time_point::max();  // when the timer thread next looks
   std::condition_variable finished_;
   bool stopping_ = false;
   std::thread thread_;
