@@ -1,0 +1,389 @@
+// Side-by-side benchmark: three cloudd members vs three etcd 3.4 members on 127.0.0.1, fsync
+// on, driven through their HTTP JSON APIs by the same closed-loop client (one keep-alive
+// connection per client, 256-byte values, unique keys). Prints a table with both and the
+// ratios. Usage: raft_bench --cloudd PATH [--etcd PATH] [--seconds N] [--json FILE]
+#include <httplib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/process.h"
+
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+using namespace std::chrono_literals;
+namespace t = homestead::testing;
+
+std::string base64(const std::string& in) {
+  static const char* table = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8 | (unsigned char)in[i + 2];
+    for (int k = 3; k >= 0; --k) out += table[(v >> (6 * k)) & 63];
+  }
+  if (i + 1 == in.size()) {
+    const unsigned v = (unsigned char)in[i] << 16;
+    out += table[(v >> 18) & 63];
+    out += table[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    const unsigned v = (unsigned char)in[i] << 16 | (unsigned char)in[i + 1] << 8;
+    out += table[(v >> 18) & 63];
+    out += table[(v >> 12) & 63];
+    out += table[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+enum class Op { put, linearizable_read, serializable_read };
+
+// One store under test: how to reach each member and how to phrase each operation.
+class Store {
+ public:
+  virtual ~Store() = default;
+  virtual std::string name() const = 0;
+  virtual void start() = 0;
+  virtual int leader() = 0;  // index 0..2 of the member that leads
+  virtual int port(int member) const = 0;
+  virtual void kill9(int member) = 0;
+  // True when the request succeeded.
+  virtual bool run(httplib::Client& client, Op op, const std::string& key, const std::string& value) = 0;
+  virtual void configure(httplib::Client&) {}
+};
+
+class CloudStore : public Store {
+ public:
+  CloudStore(std::string binary, const std::filesystem::path& dir) : binary_(std::move(binary)), dir_(dir / "cloudd") {
+    std::filesystem::create_directories(dir_);
+    for (int i = 0; i < 3; ++i) {
+      http_[i] = t::free_tcp_port();
+      peer_[i] = t::free_tcp_port();
+    }
+  }
+  std::string name() const override { return "cloudd"; }
+  void start() override {
+    std::ofstream(dir_ / "token") << token_ << "\n";
+    std::ofstream(dir_ / "secret") << "bench-cluster-secret\n";
+    json members = json::array();
+    for (int i = 0; i < 3; ++i) {
+      members.push_back({{"id", i + 1},
+                         {"peer", "127.0.0.1:" + std::to_string(peer_[i])},
+                         {"http", "127.0.0.1:" + std::to_string(http_[i])}});
+    }
+    for (int i = 0; i < 3; ++i) {
+      const json config{{"id", i + 1},
+                        {"data_dir", (dir_ / ("n" + std::to_string(i + 1))).string()},
+                        {"http_listen", "127.0.0.1:" + std::to_string(http_[i])},
+                        {"peer_listen", "127.0.0.1:" + std::to_string(peer_[i])},
+                        {"members", members},
+                        {"token_file", (dir_ / "token").string()},
+                        {"cluster_secret_file", (dir_ / "secret").string()},
+                        // etcd's defaults: 100 ms heartbeat, 1000 ms election timeout.
+                        {"tick_ms", 10},
+                        {"heartbeat_ticks", 10},
+                        {"election_ticks", 100}};
+      const auto path = dir_ / ("n" + std::to_string(i + 1) + ".json");
+      std::ofstream(path) << config.dump();
+      t::ProcessOptions options{binary_, {"--config", path.string()}, {}, dir_ / ("n" + std::to_string(i + 1) + ".log")};
+      procs_[i] = t::ChildProcess(options);
+      if (!procs_[i].wait_for_port(http_[i], 20s)) throw std::runtime_error("cloudd did not start");
+    }
+  }
+  int leader() override {
+    int found = -1;
+    t::wait_until(
+        [&] {
+          for (int i = 0; i < 3; ++i) {
+            if (!procs_[i].running()) continue;
+            httplib::Client c("127.0.0.1", http_[i]);
+            c.set_bearer_token_auth(token_.c_str());
+            auto r = c.Get("/api/v1/cluster");
+            if (r && r->status == 200 && json::parse(r->body)["role"] == "leader") {
+              found = i;
+              return true;
+            }
+          }
+          return false;
+        },
+        30s, 20ms);
+    return found;
+  }
+  int port(int member) const override { return http_[member]; }
+  void kill9(int member) override { procs_[member].kill9(); }
+  void configure(httplib::Client& c) override { c.set_bearer_token_auth(token_.c_str()); }
+  bool run(httplib::Client& c, Op op, const std::string& key, const std::string& value) override {
+    const std::string path = "/api/v1/kv/" + key;
+    httplib::Result r = op == Op::put ? c.Put(path.c_str(), json{{"value", value}}.dump(), "application/json")
+                        : op == Op::linearizable_read ? c.Get(path.c_str())
+                                                      : c.Get((path + "?consistency=serializable").c_str());
+    return r && (r->status == 200 || (op != Op::put && r->status == 404));
+  }
+
+ private:
+  std::string binary_;
+  std::filesystem::path dir_;
+  std::string token_ = "bench-token";
+  int http_[3] = {};
+  int peer_[3] = {};
+  t::ChildProcess procs_[3];
+};
+
+class EtcdStore : public Store {
+ public:
+  EtcdStore(std::string binary, const std::filesystem::path& dir) : binary_(std::move(binary)), dir_(dir / "etcd") {
+    std::filesystem::create_directories(dir_);
+    for (int i = 0; i < 3; ++i) {
+      client_[i] = t::free_tcp_port();
+      peer_[i] = t::free_tcp_port();
+    }
+  }
+  std::string name() const override { return "etcd"; }
+  void start() override {
+    std::string cluster;
+    for (int i = 0; i < 3; ++i) {
+      cluster += (i ? "," : "") + std::string("e") + std::to_string(i) + "=http://127.0.0.1:" + std::to_string(peer_[i]);
+    }
+    for (int i = 0; i < 3; ++i) {
+      const std::string c = "http://127.0.0.1:" + std::to_string(client_[i]);
+      const std::string p = "http://127.0.0.1:" + std::to_string(peer_[i]);
+      t::ProcessOptions options{binary_,
+                                {"--name", "e" + std::to_string(i), "--data-dir", (dir_ / ("e" + std::to_string(i))).string(),
+                                 "--listen-client-urls", c, "--advertise-client-urls", c, "--listen-peer-urls", p,
+                                 "--initial-advertise-peer-urls", p, "--initial-cluster", cluster,
+                                 "--initial-cluster-state", "new", "--initial-cluster-token", "bench"},
+                                {},
+                                dir_ / ("e" + std::to_string(i) + ".log")};
+      procs_[i] = t::ChildProcess(options);
+    }
+    for (int i = 0; i < 3; ++i) {
+      if (!procs_[i].wait_for_port(client_[i], 20s)) throw std::runtime_error("etcd did not start");
+    }
+  }
+  int leader() override {
+    int found = -1;
+    t::wait_until(
+        [&] {
+          for (int i = 0; i < 3; ++i) {
+            if (!procs_[i].running()) continue;
+            httplib::Client c("127.0.0.1", client_[i]);
+            auto r = c.Post("/v3/maintenance/status", "{}", "application/json");
+            if (!r || r->status != 200) continue;
+            const json s = json::parse(r->body);
+            if (s.contains("leader") && s["leader"] == s["header"]["member_id"]) {
+              found = i;
+              return true;
+            }
+          }
+          return false;
+        },
+        30s, 20ms);
+    return found;
+  }
+  int port(int member) const override { return client_[member]; }
+  void kill9(int member) override { procs_[member].kill9(); }
+  bool run(httplib::Client& c, Op op, const std::string& key, const std::string& value) override {
+    httplib::Result r =
+        op == Op::put ? c.Post("/v3/kv/put", json{{"key", base64(key)}, {"value", base64(value)}}.dump(), "application/json")
+                      : c.Post("/v3/kv/range",
+                               json{{"key", base64(key)}, {"serializable", op == Op::serializable_read}}.dump(),
+                               "application/json");
+    return r && r->status == 200;
+  }
+
+ private:
+  std::string binary_;
+  std::filesystem::path dir_;
+  int client_[3] = {};
+  int peer_[3] = {};
+  t::ChildProcess procs_[3];
+};
+
+struct Result {
+  double ops_per_s = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  std::uint64_t errors = 0;
+};
+
+std::unique_ptr<httplib::Client> make_client(Store& store, int member) {
+  auto c = std::make_unique<httplib::Client>("127.0.0.1", store.port(member));
+  c->set_tcp_nodelay(true);
+  c->set_keep_alive(true);
+  c->set_read_timeout(5, 0);
+  store.configure(*c);
+  return c;
+}
+
+// Closed loop: each client sends its next request when the previous one answered.
+Result run_load(Store& store, Op op, int clients, bool leader_only, double seconds, const std::string& tag) {
+  const int leader = store.leader();
+  const std::string value(256, 'v');
+  std::atomic<bool> stop{false};
+  std::vector<std::vector<double>> latencies(clients);
+  std::vector<std::uint64_t> errors(clients, 0);
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      auto client = make_client(store, leader_only ? leader : c % 3);
+      std::uint64_t n = 0;
+      while (!stop) {
+        // Reads hit keys the preload wrote; puts always write a new key.
+        const std::string key = op == Op::put ? tag + "-" + std::to_string(c) + "-" + std::to_string(n++)
+                                              : "pre-" + std::to_string((c * 7919 + n++) % 1000);
+        const auto t0 = Clock::now();
+        const bool ok = store.run(*client, op, key, value);
+        const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        if (ok) {
+          latencies[c].push_back(ms);
+        } else {
+          ++errors[c];
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));  // the measurement window
+  stop = true;
+  for (auto& th : threads) th.join();
+  std::vector<double> all;
+  Result r;
+  for (int c = 0; c < clients; ++c) {
+    all.insert(all.end(), latencies[c].begin(), latencies[c].end());
+    r.errors += errors[c];
+  }
+  std::sort(all.begin(), all.end());
+  r.ops_per_s = all.size() / seconds;
+  if (!all.empty()) {
+    r.p50_ms = all[all.size() / 2];
+    r.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  }
+  return r;
+}
+
+// kill -9 the leader; time until a put through a surviving member succeeds.
+double failover_ms(Store& store) {
+  const int leader = store.leader();
+  const int survivor = (leader + 1) % 3;
+  auto client = make_client(store, survivor);
+  client->set_read_timeout(0, 300 * 1000);
+  const std::string value(256, 'f');
+  // Warm the connection first so the measurement is the election, not a connect.
+  store.run(*client, Op::put, "failover-warm", value);
+  const auto t0 = Clock::now();
+  store.kill9(leader);
+  for (int n = 0;; ++n) {
+    if (store.run(*client, Op::put, "failover-" + std::to_string(n), value)) break;
+    if (Clock::now() - t0 > 30s) return -1;
+    client = make_client(store, survivor);
+    client->set_read_timeout(0, 300 * 1000);
+  }
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+}
+
+void preload(Store& store) {
+  const int leader = store.leader();
+  auto client = make_client(store, leader);
+  const std::string value(256, 'p');
+  for (int i = 0; i < 1000; ++i) store.run(*client, Op::put, "pre-" + std::to_string(i), value);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string cloudd, etcd = "/usr/bin/etcd", json_out;
+  double seconds = 5;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--help" || a == "-h") {
+      std::cout << "Usage: raft_bench --cloudd PATH [--etcd PATH] [--seconds N] [--json FILE]\n"
+                   "Three cloudd vs three etcd members on 127.0.0.1 (fsync on), same closed-loop HTTP client,\n"
+                   "256-byte values, unique keys; prints a side-by-side table with ratios.\n";
+      return 0;
+    }
+    if (i + 1 >= argc) {
+      std::cerr << "raft_bench: " << a << " needs a value\n";
+      return 2;
+    }
+    if (a == "--cloudd") cloudd = argv[++i];
+    else if (a == "--etcd") etcd = argv[++i];
+    else if (a == "--seconds") seconds = std::stod(argv[++i]);
+    else if (a == "--json") json_out = argv[++i];
+    else {
+      std::cerr << "raft_bench: unknown option " << a << "\n";
+      return 2;
+    }
+  }
+  if (cloudd.empty()) {
+    std::cerr << "raft_bench: --cloudd PATH is required\n";
+    return 2;
+  }
+  if (!std::filesystem::exists(etcd)) {
+    std::cerr << "raft_bench: etcd not found at " << etcd << " (install etcd-server: deploy/install-deps.sh --bench)\n";
+    return 2;
+  }
+  t::TempDir dir("raft-bench");
+  struct Row {
+    std::string name;
+    Op op;
+    int clients;
+    bool leader_only;
+  };
+  const std::vector<Row> rows = {{"put, 1 client (leader)", Op::put, 1, true},
+                                 {"put, 16 clients (all members)", Op::put, 16, false},
+                                 {"put, 64 clients (all members)", Op::put, 64, false},
+                                 {"linearizable get, 16 clients", Op::linearizable_read, 16, false},
+                                 {"serializable get, 16 clients", Op::serializable_read, 16, false}};
+  std::map<std::string, std::vector<Result>> results;
+  std::map<std::string, double> failover;
+  // One store at a time so they never compete for the two cores.
+  for (int s = 0; s < 2; ++s) {
+    std::unique_ptr<Store> store;
+    if (s == 0) store = std::make_unique<CloudStore>(cloudd, dir.path());
+    else store = std::make_unique<EtcdStore>(etcd, dir.path());
+    store->start();
+    if (store->leader() < 0) {
+      std::cerr << store->name() << ": no leader\n";
+      return 1;
+    }
+    preload(*store);
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      results[store->name()].push_back(
+          run_load(*store, rows[r].op, rows[r].clients, rows[r].leader_only, seconds, "k" + std::to_string(r)));
+      std::cerr << store->name() << ": " << rows[r].name << " done\n";
+    }
+    failover[store->name()] = failover_ms(*store);
+  }
+  std::printf("\n%-32s | %27s | %27s | %s\n", "", "cloudd", "etcd 3.4", "cloudd/etcd");
+  std::printf("%-32s | %9s %8s %8s | %9s %8s %8s | %s\n", "workload", "ops/s", "p50 ms", "p99 ms", "ops/s", "p50 ms",
+              "p99 ms", "throughput (p99 etcd/cloudd)");
+  json out = json::array();
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    const Result& c = results["cloudd"][r];
+    const Result& e = results["etcd"][r];
+    std::printf("%-32s | %9.0f %8.2f %8.2f | %9.0f %8.2f %8.2f | %.2fx (%.2fx)\n", rows[r].name.c_str(), c.ops_per_s,
+                c.p50_ms, c.p99_ms, e.ops_per_s, e.p50_ms, e.p99_ms, e.ops_per_s > 0 ? c.ops_per_s / e.ops_per_s : 0,
+                c.p99_ms > 0 ? e.p99_ms / c.p99_ms : 0);
+    out.push_back({{"workload", rows[r].name},
+                   {"cloudd", {{"ops_per_s", c.ops_per_s}, {"p50_ms", c.p50_ms}, {"p99_ms", c.p99_ms}, {"errors", c.errors}}},
+                   {"etcd", {{"ops_per_s", e.ops_per_s}, {"p50_ms", e.p50_ms}, {"p99_ms", e.p99_ms}, {"errors", e.errors}}}});
+  }
+  std::printf("%-32s | %18.0f ms        | %18.0f ms        | %.2fx (lower is better)\n", "failover (kill -9 to 1st write)",
+              failover["cloudd"], failover["etcd"], failover["etcd"] > 0 ? failover["cloudd"] / failover["etcd"] : 0);
+  std::printf("targets: put 16/64 clients >= 2x etcd with p99 no worse; failover <= etcd's\n");
+  out.push_back({{"workload", "failover_ms"}, {"cloudd", failover["cloudd"]}, {"etcd", failover["etcd"]}});
+  if (!json_out.empty()) std::ofstream(json_out) << out.dump(2) << "\n";
+  return 0;
+}
