@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -35,9 +36,10 @@ using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
 struct Options {
-  std::chrono::milliseconds duration{1500};
+  std::chrono::milliseconds duration{1000};
   int callers = 16;
   std::string only;  // measure only rows whose "transport/codec/bytes" contains this
+  int rounds = 3;    // each figure is the best of this many interleaved rounds
 };
 
 struct Figures {
@@ -69,11 +71,13 @@ Figures measure(const CallFactory& factory, const Options& options) {
     for (int i = 0; i < options.callers; ++i) calls.push_back(factory());
     std::atomic<bool> go{false}, stop{false};
     std::atomic<std::uint64_t> done{0}, errors{0};
+    std::atomic<int> warmed_up{0};
     std::vector<std::thread> threads;
     for (auto& call : calls) {
       threads.emplace_back([&, call] {
         for (int i = 0; i < 20; ++i) call();
-        while (!go) std::this_thread::yield();
+        ++warmed_up;
+        while (!go) std::this_thread::sleep_for(1ms);
         std::uint64_t mine = 0;
         while (!stop) {
           if (!call()) ++errors;
@@ -82,7 +86,8 @@ Figures measure(const CallFactory& factory, const Options& options) {
         done += mine;
       });
     }
-    std::this_thread::sleep_for(200ms);  // let every caller warm up before timing
+    // Time only once every caller has its connection and has warmed up.
+    while (warmed_up < static_cast<int>(calls.size())) std::this_thread::sleep_for(1ms);
     const auto start = Clock::now();
     go = true;
     std::this_thread::sleep_for(options.duration);
@@ -135,10 +140,27 @@ struct Row {
   Figures figures;
 };
 
+// Rounded down, so a printed ratio never looks like it meets a target it missed.
 std::string ratio_text(double ratio) {
   char text[32];
-  std::snprintf(text, sizeof text, "%.2fx", ratio);
+  std::snprintf(text, sizeof text, "%.2fx", std::floor(ratio * 100) / 100);
   return text;
+}
+
+// The machine is shared (other builds and tests run beside the benchmark), so every figure
+// is the best of several rounds, and the rounds interleave all configurations (gRPC too) so
+// a burst of outside load hurts one round of everything rather than one configuration.
+void keep_best(std::optional<Figures>& best, const Figures& round) {
+  if (!best) {
+    best = round;
+    return;
+  }
+  if (round.p50_us < best->p50_us) {
+    best->p50_us = round.p50_us;
+    best->p99_us = round.p99_us;
+  }
+  best->calls_per_s = std::max(best->calls_per_s, round.calls_per_s);
+  best->errors += round.errors;
 }
 
 }  // namespace
@@ -148,10 +170,11 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "-h" || arg == "--help") {
-      std::cout << "Usage: rpc_bench [--duration-ms N] [--callers N] [--only TEXT]\n"
+      std::cout << "Usage: rpc_bench [--duration-ms N] [--callers N] [--rounds N] [--only TEXT]\n"
                    "  Starts rpc_bench_server (and grpc_bench_server when built) from this binary's\n"
                    "  directory, then measures 1-caller latency and N-caller (default 16) throughput\n"
-                   "  for each transport, codec and payload size, N ms (default 1500) each.\n"
+                   "  for each transport, codec and payload size, N ms (default 1000) each; every\n"
+                   "  figure is the best of --rounds (default 3) interleaved rounds.\n"
                    "  --only TEXT measures just the rows whose \"transport/codec/bytes\" contains TEXT\n"
                    "  (e.g. tcp/msgpack/4096), for profiling; gRPC rows are always measured.\n";
       return 0;
@@ -169,6 +192,8 @@ int main(int argc, char** argv) {
       options.duration = std::chrono::milliseconds(value);
     } else if (arg == "--callers" && value > 0) {
       options.callers = value;
+    } else if (arg == "--rounds" && value > 0) {
+      options.rounds = value;
     } else {
       std::cerr << "rpc_bench: bad argument '" << arg << " " << argv[i] << "' (see --help)\n";
       return 2;
@@ -191,24 +216,19 @@ int main(int argc, char** argv) {
     std::cerr << "rpc_bench: rpc_bench_server did not start:\n" << server.log_tail();
     return 1;
   }
-  std::vector<Row> rows;
+  struct Config {
+    std::string transport, codec;
+    std::size_t size;
+    CallFactory calls;
+    std::optional<Figures> best;
+  };
+  std::vector<Config> configs;
   const std::vector<std::size_t> sizes = {64, 4096};
-  std::cerr << "measuring (" << options.duration.count() << " ms per figure)...\n";
   auto tcp = std::make_shared<rpc::TcpChannel>("127.0.0.1", tcp_port, rpc::TcpChannelOptions{.credential = secret});
   auto http = std::make_shared<rpc::HttpChannel>(
       "127.0.0.1", http_port,
       rpc::HttpChannelOptions{.credential = secret, .max_connections = static_cast<std::size_t>(options.callers)});
-  for (const auto size : sizes) {
-    for (const auto codec : {rpc::Codec::json, rpc::Codec::msgpack}) {
-      for (const auto& [name, channel] : {std::pair<std::string, std::shared_ptr<rpc::Channel>>{"tcp", tcp}, {"http", http}}) {
-        const std::string key = name + "/" + std::string(rpc::to_string(codec)) + "/" + std::to_string(size);
-        if (key.find(options.only) == std::string::npos) continue;
-        rows.push_back({name, std::string(rpc::to_string(codec)), size, measure(homestead_calls(channel, codec, size), options)});
-      }
-    }
-  }
   std::optional<testing::ChildProcess> grpc_server;
-  std::vector<std::optional<Figures>> grpc(sizes.size());
 #ifdef HOMESTEAD_BENCH_GRPC
   const int grpc_port = testing::free_tcp_port();
   grpc_server.emplace(testing::ProcessOptions{.executable = (dir / "grpc_bench_server").string(),
@@ -219,11 +239,34 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto grpc_channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port), grpc::InsecureChannelCredentials());
-  for (std::size_t i = 0; i < sizes.size(); ++i) grpc[i] = measure(grpc_calls(grpc_channel, sizes[i]), options);
+  for (const auto size : sizes) configs.push_back({"grpc", "protobuf", size, grpc_calls(grpc_channel, size), {}});
 #endif
+  for (const auto size : sizes) {
+    for (const auto codec : {rpc::Codec::json, rpc::Codec::msgpack}) {
+      for (const auto& [name, channel] : {std::pair<std::string, std::shared_ptr<rpc::Channel>>{"tcp", tcp}, {"http", http}}) {
+        const std::string key = name + "/" + std::string(rpc::to_string(codec)) + "/" + std::to_string(size);
+        if (key.find(options.only) == std::string::npos) continue;
+        configs.push_back({name, std::string(rpc::to_string(codec)), size, homestead_calls(channel, codec, size), {}});
+      }
+    }
+  }
+  std::cerr << "measuring " << configs.size() << " configurations, " << options.rounds << " rounds of "
+            << options.duration.count() << " ms per figure...\n";
+  for (int round = 0; round < options.rounds; ++round) {
+    for (auto& config : configs) keep_best(config.best, measure(config.calls, options));
+  }
+  std::vector<Row> rows;
+  std::vector<std::optional<Figures>> grpc(sizes.size());
+  for (const auto& config : configs) {
+    if (config.transport == "grpc") {
+      grpc[config.size == sizes[0] ? 0 : 1] = config.best;
+    } else {
+      rows.push_back({config.transport, config.codec, config.size, *config.best});
+    }
+  }
 
-  std::printf("\nrpc benchmark: loopback, servers in separate processes, %d callers for throughput, %lld ms per figure\n",
-              options.callers, static_cast<long long>(options.duration.count()));
+  std::printf("\nrpc benchmark: loopback, servers in separate processes, %d callers for throughput, best of %d x %lld ms\n",
+              options.callers, options.rounds, static_cast<long long>(options.duration.count()));
   std::printf("%-5s %-8s %6s | %9s %9s %9s %7s %-8s | %10s %10s %7s %-9s\n", "trans", "codec", "bytes", "p50 us",
               "p99 us", "gRPC p50", "ratio", "target", "calls/s", "gRPC c/s", "ratio", "target");
   for (std::size_t i = 0; i < sizes.size(); ++i) {
