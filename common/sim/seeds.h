@@ -4,7 +4,8 @@
 //   HOMESTEAD_SEEDS=K        run K seeds instead of the test's default count
 //   HOMESTEAD_SEED_BASE=B    start at seed B (default 1)
 //   HOMESTEAD_SOAK=1         10x the default count (tests/run.sh --soak sets it)
-//   HOMESTEAD_SIM_TRACE=1    tests keep and print the message trace of a failing seed
+//   HOMESTEAD_SIM_TRACE=1    every Simulator keeps its full trace and writes it to
+//                            $TMPDIR/homestead-sim-trace-seed<seed>-<n>.txt (path on stderr)
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,10 @@
 #include "common/sim/simulator.h"
 
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+
 namespace homestead::sim {
 
 const char* to_string(TraceKind kind) {
@@ -16,6 +21,17 @@ const char* to_string(TraceKind kind) {
     case TraceKind::action: return "action";
   }
   return "?";
+}
+
+void write_trace_file(std::uint64_t seed, const std::string& text) {
+  static std::atomic<int> counter{0};
+  const char* dir = std::getenv("TMPDIR");
+  const std::string path = std::string(dir && *dir ? dir : "/tmp") + "/homestead-sim-trace-seed" +
+                           std::to_string(seed) + "-" + std::to_string(counter++) + ".txt";
+  std::ofstream out(path);
+  out << text;
+  std::fprintf(stderr, "sim: trace of seed %llu written to %s\n", static_cast<unsigned long long>(seed),
+               path.c_str());
 }
 
 }  // namespace homestead::sim

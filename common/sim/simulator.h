@@ -32,6 +32,7 @@
 
 #include "common/sim/disk.h"
 #include "common/sim/rng.h"
+#include "common/sim/seeds.h"
 
 namespace homestead::sim {
 
@@ -64,6 +65,9 @@ struct NetworkStats {
   std::uint64_t duplicated = 0;
   std::uint64_t bytes_sent = 0;   // only when a message size function is set
 };
+
+// Writes a trace to $TMPDIR/homestead-sim-trace-seed<seed>-<n>.txt and says where on stderr.
+void write_trace_file(std::uint64_t seed, const std::string& text);
 
 enum class TraceKind { send, deliver, drop, duplicate, timer, crash, restart, partition, heal, action };
 const char* to_string(TraceKind kind);
@@ -146,7 +150,13 @@ class Simulator {
   using Factory = std::function<std::unique_ptr<Process<Msg>>(NodeId)>;
   using SizeOf = std::function<std::size_t(const Msg&)>;
 
-  explicit Simulator(std::uint64_t seed) : seed_(seed), rng_(seed) {}
+  // With HOMESTEAD_SIM_TRACE=1 the full trace is kept and written to a file when the
+  // simulator is destroyed (path printed on stderr), so a failing seed can be replayed
+  // and read event by event.
+  explicit Simulator(std::uint64_t seed) : seed_(seed), rng_(seed), keep_trace_(trace_requested()) {}
+  ~Simulator() {
+    if (trace_requested() && !trace_.empty()) write_trace_file(seed_, trace_text());
+  }
   Simulator(const Simulator&) = delete;
   Simulator& operator=(const Simulator&) = delete;
 

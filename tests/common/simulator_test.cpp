@@ -9,6 +9,12 @@
 #include <string>
 #include <vector>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "tests/support/process.h"
 #include "tests/support/seeds.h"
 
 namespace homestead::sim {
@@ -288,6 +294,34 @@ TEST(Simulator, TimersFireOnLocalTimeAndCancelledOnesNever) {
   EXPECT_NEAR(static_cast<double>(sim.process_as<TimerNode>(node).fired_local), 1e6, 1.0);
   sim.run_until(5 * kSecond);
   EXPECT_FALSE(sim.process_as<TimerNode>(node).cancelled_fired);
+}
+
+TEST(Simulator, TraceEnvironmentVariableWritesTheTraceToAFile) {
+  homestead::testing::TempDir dir;
+  const char* old_tmp = std::getenv("TMPDIR");
+  const std::string saved_tmp = old_tmp ? old_tmp : "";
+  setenv("TMPDIR", dir.path().c_str(), 1);
+  setenv("HOMESTEAD_SIM_TRACE", "1", 1);
+  {
+    Simulator<Note> sim(4242);
+    sim.add_node([](NodeId) { return std::make_unique<AllToAll>(); });
+    sim.add_node([](NodeId) { return std::make_unique<AllToAll>(); });
+    sim.run_until(1 * kSecond);
+  }
+  unsetenv("HOMESTEAD_SIM_TRACE");
+  if (old_tmp) {
+    setenv("TMPDIR", saved_tmp.c_str(), 1);
+  } else {
+    unsetenv("TMPDIR");
+  }
+  const auto path = dir.path() / "homestead-sim-trace-seed4242-0.txt";
+  ASSERT_TRUE(std::filesystem::exists(path));
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  EXPECT_NE(text.str().find("send 0->1 #"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("deliver 1->0 #"), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("note(1,hello)"), std::string::npos) << text.str();
 }
 
 }  // namespace

@@ -24,7 +24,7 @@ void for_each_seed(std::size_t default_count, Body&& body) {
     if (::testing::Test::HasFailure()) {
       ADD_FAILURE() << "failing seed " << seed << "; rerun just it with:\n  "
                     << sim::rerun_command(seed, current_test_filter())
-                    << "\n(add HOMESTEAD_SIM_TRACE=1 for the message trace)";
+                    << "\n(prefix HOMESTEAD_SIM_TRACE=1 to write each simulator's message trace to a file)";
       return;
     }
   }
