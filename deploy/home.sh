@@ -100,7 +100,7 @@ build() {
 }
 
 binary() {  # name -> path of the built binary, or nothing
-  find "$BUILD" -maxdepth 3 -type f -name "$1" -perm -u+x 2>/dev/null | head -1
+  find -L "$BUILD" -maxdepth 3 -type f -name "$1" -perm -u+x 2>/dev/null | head -1
 }
 
 start_mosquitto() {
@@ -162,6 +162,52 @@ start_firmware_sim() {
   echo "$FIRMWARE_SIM_PORT" >"$RUN/firmware-sim.port"
 }
 
+# Three cloudd members on loopback. Ports are chosen once and kept in <data>/cloud-ports,
+# because the members' addresses are part of the replicated cluster configuration.
+start_cloud() {
+  local cloudd; cloudd="$(binary cloudd)"
+  if [[ -z "$cloudd" ]]; then say "cloudd: not built in this checkout yet; skipped"; return; fi
+  local ports_file="$DATA/cloud-ports"
+  if [[ ! -s "$ports_file" ]]; then
+    for i in 1 2 3; do echo "$i $(free_port) $(free_port)"; done >"$ports_file"
+  fi
+  # Shared by all members; generated here so three first starts do not race to create them.
+  secret cloud-token >/dev/null
+  secret cluster-secret >/dev/null
+  local members="" id http peer
+  while read -r id http peer; do
+    members+="${members:+,}{\"id\": $id, \"peer\": \"127.0.0.1:$peer\", \"http\": \"127.0.0.1:$http\"}"
+  done <"$ports_file"
+  CLOUD_URLS=""
+  while read -r id http peer; do
+    mkdir -p "$DATA/cloud/$id"
+    cat >"$RUN/cloudd-$id.json" <<JSON
+{"id": $id, "data_dir": "$DATA/cloud/$id",
+ "http_listen": "127.0.0.1:$http", "peer_listen": "127.0.0.1:$peer",
+ "members": [$members],
+ "token_file": "$SECRETS/cloud-token", "cluster_secret_file": "$SECRETS/cluster-secret"}
+JSON
+    nohup "$cloudd" --config "$RUN/cloudd-$id.json" >>"$LOGS/cloudd-$id.log" 2>&1 &
+    echo $! >"$RUN/cloudd-$id.pid"
+    CLOUD_URLS+="${CLOUD_URLS:+,}http://127.0.0.1:$http"
+  done <"$ports_file"
+  while read -r id http peer; do
+    if ! wait_for_port "$http" 20; then
+      say "cloudd-$id did not start; last log lines:"; tail -20 "$LOGS/cloudd-$id.log" >&2; exit 1
+    fi
+  done <"$ports_file"
+  # Wait for an elected leader so the home is usable when up returns.
+  local first_url="${CLOUD_URLS%%,*}" leader=0 deadline=$((SECONDS + 30))
+  while ((SECONDS < deadline)); do
+    leader="$(curl -s -H "Authorization: Bearer $(cat "$SECRETS/cloud-token")" "$first_url/api/v1/cluster" |
+              python3 -c 'import json,sys; print(json.load(sys.stdin).get("leader", 0))' 2>/dev/null || echo 0)"
+    [[ "$leader" != 0 && -n "$leader" ]] && break
+    sleep 0.1
+  done
+  if [[ "$leader" == 0 || -z "$leader" ]]; then say "cloud has no leader after 30 s; see deploy/home.sh logs cloudd-1"; exit 1; fi
+  say "cloud up: 3 cloudd members ($CLOUD_URLS), leader is member $leader"
+}
+
 free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -174,6 +220,8 @@ MQTT_HOST=127.0.0.1
 MQTT_PORT=$MQTT_PORT
 MQTT_GATEWAY_USER=gateway
 MQTT_GATEWAY_PASSWORD_FILE=$SECRETS/mqtt-gateway
+CLOUD_URLS=${CLOUD_URLS:-}
+CLOUD_TOKEN_FILE=$SECRETS/cloud-token
 FIRMWARE_SIM_URL=${FIRMWARE_SIM_PORT:+http://127.0.0.1:$FIRMWARE_SIM_PORT}
 FIRMWARE_SIM_TOKEN_FILE=$SECRETS/firmware-sim-control.token
 HOMESTEAD_DATA=$DATA
@@ -194,9 +242,8 @@ cmd_up() {
   done
   build
   start_mosquitto
-  for c in cloudd gatewayd; do
-    if [[ -z "$(binary "$c")" ]]; then say "$c: not built in this checkout yet; skipped"; fi
-  done
+  start_cloud
+  if [[ -z "$(binary gatewayd)" ]]; then say "gatewayd: not built in this checkout yet; skipped"; fi
   start_firmware_sim
   write_env
   say "home is up. Environment for scripts: $DATA/home.env"

@@ -49,10 +49,23 @@ statuses=$(timeout 10 mosquitto_sub -h 127.0.0.1 -p "$PORT" -u gateway -P "$(cat
 [[ "$statuses" == "$expected" ]] || fail "retained online statuses: $statuses of $expected"
 curl -s "$FIRMWARE_SIM_URL/summary" | grep -q '"error"' || fail "firmware-sim control API answered without a token"
 
+# The cloud: three members with an elected leader (up waited for it); a write through one
+# member is read back linearizably through another.
+IFS=, read -r -a cloud_urls <<<"${CLOUD_URLS:-}"
+[[ ${#cloud_urls[@]} == 3 ]] || fail "CLOUD_URLS should list 3 members: '${CLOUD_URLS:-}'"
+cloud_auth="Authorization: Bearer $(cat "$CLOUD_TOKEN_FILE")"
+curl -sf -X PUT -H "$cloud_auth" -d '{"value":"e2e"}' "${cloud_urls[2]}/api/v1/kv/e2e%2Fprobe" >/dev/null \
+  || fail "cloud write failed"
+got=$(curl -sf -H "$cloud_auth" "${cloud_urls[0]}/api/v1/kv/e2e%2Fprobe" | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"])')
+[[ "$got" == e2e ]] || fail "cloud read through another member gave '$got'"
+code=$(curl -s -o /dev/null -w '%{http_code}' "${cloud_urls[0]}/api/v1/kv/e2e%2Fprobe")
+[[ "$code" == 401 ]] || fail "cloud answered $code without a token"
+
 if home up >/dev/null 2>&1; then fail "second up did not refuse"; fi
 second="$(home up 2>&1 || true)"; grep -q "already running" <<<"$second" || fail "second up does not say already running"
 
-pids="$(cat "$DATA/run/mosquitto.pid" "$DATA/run/firmware-sim.pid")"
+pids="$(cat "$DATA"/run/*.pid)"
+[[ $(wc -w <<<"$pids") == 5 ]] || fail "expected 5 pid files (mosquitto, 3 cloudd, firmware-sim): $pids"
 down_out="$(home down)"
 grep -q "stopped mosquitto" <<<"$down_out" || fail "down did not stop mosquitto"
 grep -q "stopped firmware-sim" <<<"$down_out" || fail "down did not stop firmware-sim"
@@ -60,6 +73,13 @@ for pid in $pids; do
   if kill -0 "$pid" 2>/dev/null; then fail "pid $pid still alive after down"; fi
 done
 [[ -d "$DATA/secrets" ]] || fail "down without --wipe removed data"
+# Up again over the kept data: the cloud still has what was written before.
+home up >/dev/null || fail "second up over kept data failed"
+source "$DATA/home.env"
+IFS=, read -r -a cloud_urls <<<"$CLOUD_URLS"
+got=$(curl -sf -H "$cloud_auth" "${cloud_urls[1]}/api/v1/kv/e2e%2Fprobe" | python3 -c 'import json,sys; print(json.load(sys.stdin)["value"])')
+[[ "$got" == e2e ]] || fail "after down/up the cloud lost its data (got '$got')"
+home down >/dev/null
 home down --wipe >/dev/null
 [[ ! -d "$DATA" ]] || fail "--wipe left $DATA"
 echo "PASS"
