@@ -51,11 +51,16 @@ TEST(GatewayWithFirmwareSim, DefaultHomeComesOnlineAndCommandsRoundTrip) {
   const int count = static_cast<int>(home.devices.size());
   ASSERT_TRUE(wait_until([&] { return h.get_json("/api/v1/health")["devices"]["online"] == count; }, 30s))
       << h.get_json("/api/v1/health").dump() << "\n" << sim.log_tail() << h.context();
-  for (const auto& d : home.devices) {
-    auto s = h.get_json("/api/v1/devices/" + d.id + "/state");
-    EXPECT_EQ(s["online"], true) << d.id;
-    EXPECT_TRUE(s["reported"].is_object()) << d.id << ": " << s.dump();
-  }
+  // Status and first report are separate messages: wait until every device has both.
+  std::string missing;
+  EXPECT_TRUE(wait_until([&] {
+    missing.clear();
+    for (const auto& d : home.devices) {
+      auto s = h.get_json("/api/v1/devices/" + d.id + "/state");
+      if (s["online"] != true || !s["reported"].is_object()) missing += d.id + " ";
+    }
+    return missing.empty();
+  }, 15s)) << "no state yet from: " << missing;
   EXPECT_EQ(h.metric("homestead_mqtt_rejected_total{reason=\"schema\"}"), 0);
 
   const hd::DeviceDescription* light = nullptr;

@@ -29,6 +29,8 @@ std::string query_one(sqlite3* db, const std::string& sql) {
 TEST(GatewayResilience, Kill9DuringIngestLosesNothingReported) {
   GatewayHarness h;
   h.start_gateway();
+  // Subscribed before the load starts, so every report published can reach the gateway.
+  ASSERT_TRUE(wait_until([&] { return h.get_json("/api/v1/health")["broker"]["connected"] == true; }, 15s));
   // A publisher at ~1,000 state reports per second on the temperature sensor.
   mqtt::async_client publisher(h.broker().uri(), "load-publisher", mqtt::create_options(MQTTVERSION_3_1_1, 100000));
   mqtt::connect_options o;
