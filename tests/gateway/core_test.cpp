@@ -176,7 +176,7 @@ TEST(Auth, TokensAreRandomAndChecked) {
   table.add({"viewer", hg::sha256_hex(b), hg::Scope::read, 0});
   EXPECT_EQ(table.check(a), hg::Scope::admin);
   EXPECT_EQ(table.check(b), hg::Scope::read);
-  EXPECT_FALSE(table.check(a.substr(0, a.size() - 1) + "0"));
+  EXPECT_FALSE(table.check(a.substr(0, a.size() - 1) + (a.back() == '0' ? "1" : "0")));  // one hex digit off
   EXPECT_FALSE(table.check(""));
   EXPECT_TRUE(hg::constant_time_equal("abc", "abc"));
   EXPECT_FALSE(hg::constant_time_equal("abc", "abd"));
