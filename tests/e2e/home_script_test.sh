@@ -49,6 +49,28 @@ statuses=$(timeout 10 mosquitto_sub -h 127.0.0.1 -p "$PORT" -u gateway -P "$(cat
 [[ "$statuses" == "$expected" ]] || fail "retained online statuses: $statuses of $expected"
 curl -s "$FIRMWARE_SIM_URL/summary" | grep -q '"error"' || fail "firmware-sim control API answered without a token"
 
+# The gateway sees every device online and a command round-trips to an ack, actuating the
+# device exactly once (counted by firmware-sim).
+[[ -n "${GATEWAY_URL:-}" ]] || fail "home.env lacks GATEWAY_URL"
+[[ "$(stat -c %a "$GATEWAY_TOKEN_FILE")" == 600 ]] || fail "gateway admin token is not mode 0600"
+gw_auth="Authorization: Bearer $(cat "$GATEWAY_TOKEN_FILE")"
+gw_online=0
+for _ in $(seq 300); do
+  gw_online=$(curl -s -H "$gw_auth" "$GATEWAY_URL/api/v1/devices" |
+    python3 -c 'import json,sys; print(sum(1 for d in json.load(sys.stdin)["devices"] if d.get("online")))' 2>/dev/null || echo 0)
+  [[ "$gw_online" == "$expected" ]] && break
+  sleep 0.1
+done
+[[ "$gw_online" == "$expected" ]] || fail "gateway sees $gw_online of $expected devices online"
+set -a; source "$DATA/home.env"; set +a
+homectl="$(find -L "$ROOT/build/$PRESET" -maxdepth 3 -type f -name homectl -perm -u+x | head -1)"
+cmd_out="$("$homectl" command hall_light turn_on)" || fail "homectl command failed: $cmd_out"
+grep -q acked <<<"$cmd_out" || fail "command not acked: $cmd_out"
+cmd_id="$(awk '{print $1}' <<<"$cmd_out" | tail -1)"
+actuations=$(curl -s -H "Authorization: Bearer $(cat "$FIRMWARE_SIM_TOKEN_FILE")" "$FIRMWARE_SIM_URL/devices/hall_light/actuations" |
+  python3 -c 'import json,sys; print(json.load(sys.stdin).get(sys.argv[1], 0))' "$cmd_id")
+[[ "$actuations" == 1 ]] || fail "command $cmd_id actuated hall_light $actuations times"
+
 # The cloud: three members with an elected leader (up waited for it); a write through one
 # member is read back linearizably through another.
 IFS=, read -r -a cloud_urls <<<"${CLOUD_URLS:-}"
@@ -65,10 +87,11 @@ if home up >/dev/null 2>&1; then fail "second up did not refuse"; fi
 second="$(home up 2>&1 || true)"; grep -q "already running" <<<"$second" || fail "second up does not say already running"
 
 pids="$(cat "$DATA"/run/*.pid)"
-[[ $(wc -w <<<"$pids") == 5 ]] || fail "expected 5 pid files (mosquitto, 3 cloudd, firmware-sim): $pids"
+[[ $(wc -w <<<"$pids") == 6 ]] || fail "expected 6 pid files (mosquitto, 3 cloudd, firmware-sim, gatewayd): $pids"
 down_out="$(home down)"
 grep -q "stopped mosquitto" <<<"$down_out" || fail "down did not stop mosquitto"
 grep -q "stopped firmware-sim" <<<"$down_out" || fail "down did not stop firmware-sim"
+grep -q "stopped gatewayd" <<<"$down_out" || fail "down did not stop gatewayd"
 for pid in $pids; do
   if kill -0 "$pid" 2>/dev/null; then fail "pid $pid still alive after down"; fi
 done
