@@ -1,13 +1,12 @@
 #include "cloud/rpc/http_channel.h"
 
-#include <httplib.h>
-
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "cloud/rpc/http_connection.h"
 #include "cloud/rpc/http_protocol.h"
 
 namespace homestead::rpc {
@@ -19,22 +18,14 @@ std::chrono::microseconds left_until(Clock::time_point deadline) {
                   std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()));
 }
 
-void set_timeouts(httplib::Client& client, std::chrono::microseconds read_write, std::chrono::microseconds connect) {
-  const auto sec = [](std::chrono::microseconds d) { return static_cast<time_t>(d.count() / 1'000'000); };
-  const auto usec = [](std::chrono::microseconds d) { return static_cast<time_t>(d.count() % 1'000'000); };
-  client.set_read_timeout(sec(read_write), usec(read_write));
-  client.set_write_timeout(sec(read_write), usec(read_write));
-  client.set_connection_timeout(sec(connect), usec(connect));
-}
-
 }  // namespace
 
 struct HttpChannel::Impl : std::enable_shared_from_this<HttpChannel::Impl> {
   Impl(std::string host, int port, HttpChannelOptions options)
       : host(std::move(host)), port(port), options(std::move(options)), authorization("Bearer " + this->options.credential) {}
 
-  std::unique_ptr<httplib::Client> acquire(Clock::time_point deadline);
-  void release(std::unique_ptr<httplib::Client> client, bool keep);
+  std::unique_ptr<http::Connection> acquire(Clock::time_point deadline);
+  void release(std::unique_ptr<http::Connection> client, bool keep);
   RawReply call(const RawRequest& request, Clock::time_point deadline);
   void run_async();
   void close();
@@ -46,8 +37,8 @@ struct HttpChannel::Impl : std::enable_shared_from_this<HttpChannel::Impl> {
 
   std::mutex mutex;  // everything below
   std::condition_variable freed;
-  std::vector<std::unique_ptr<httplib::Client>> idle;
-  std::vector<httplib::Client*> busy;  // so close() can abort calls in flight
+  std::vector<std::unique_ptr<http::Connection>> idle;
+  std::vector<http::Connection*> busy;  // so close() can abort calls in flight
   std::size_t created = 0;
   bool closing = false;
 
@@ -61,7 +52,7 @@ struct HttpChannel::Impl : std::enable_shared_from_this<HttpChannel::Impl> {
   std::size_t async_threads = 0;
 };
 
-std::unique_ptr<httplib::Client> HttpChannel::Impl::acquire(Clock::time_point deadline) {
+std::unique_ptr<http::Connection> HttpChannel::Impl::acquire(Clock::time_point deadline) {
   std::unique_lock lock(mutex);
   for (;;) {
     if (closing) return nullptr;
@@ -73,11 +64,7 @@ std::unique_ptr<httplib::Client> HttpChannel::Impl::acquire(Clock::time_point de
     }
     if (created < options.max_connections) {
       ++created;
-      auto client = std::make_unique<httplib::Client>(host, port);
-      client->set_tcp_nodelay(true);
-      client->set_keep_alive(true);
-      client->set_decompress(false);  // no Accept-Encoding: the server must not compress replies
-      client->set_compress(false);
+      auto client = std::make_unique<http::Connection>(host, port);
       busy.push_back(client.get());
       return client;
     }
@@ -85,7 +72,7 @@ std::unique_ptr<httplib::Client> HttpChannel::Impl::acquire(Clock::time_point de
   }
 }
 
-void HttpChannel::Impl::release(std::unique_ptr<httplib::Client> client, bool keep) {
+void HttpChannel::Impl::release(std::unique_ptr<http::Connection> client, bool keep) {
   {
     std::lock_guard lock(mutex);
     std::erase(busy, client.get());
@@ -105,66 +92,60 @@ RawReply HttpChannel::Impl::call(const RawRequest& request, Clock::time_point de
     return {ErrorKind::transport, request.codec,
             closing ? "channel is closing" : "no free connection to " + where + " before the deadline"};
   }
-  const auto left = left_until(deadline);
-  if (left.count() <= 0) {
+  if (left_until(deadline).count() <= 0) {
     release(std::move(client), true);
     return {ErrorKind::timeout, request.codec, "deadline passed before the call was sent to " + where};
   }
-  // httplib waits with poll(), whose millisecond timeout rounds down: one more millisecond
-  // makes a timeout fire at or after the deadline, never just before it.
-  set_timeouts(*client, left + std::chrono::milliseconds(1),
-               std::min<std::chrono::microseconds>(left, options.connect_timeout));
-  httplib::Headers headers{{"Authorization", authorization},
-                           {"Accept", std::string(content_type(request.codec))}};
+  // No Accept-Encoding: the server must not compress replies (DESIGN.md section 4).
+  std::string head;
+  head.reserve(256 + request.method.size() + authorization.size());
+  head.append("POST ").append(http::kPathPrefix).append(request.method).append(" HTTP/1.1\r\nHost: ");
+  head.append(where).append("\r\nAuthorization: ").append(authorization);
+  head.append("\r\nContent-Type: ").append(content_type(request.codec));
+  head.append("\r\nAccept: ").append(content_type(request.codec));
+  head.append("\r\nContent-Length: ").append(std::to_string(request.body.size()));
   if (request.client_id != 0) {
-    headers.emplace(http::kClientIdHeader, std::to_string(request.client_id));
-    headers.emplace(http::kSeqHeader, std::to_string(request.seq));
-    headers.emplace(http::kAckHeader, std::to_string(request.ack));
+    head.append("\r\n").append(http::kClientIdHeader).append(": ").append(std::to_string(request.client_id));
+    head.append("\r\n").append(http::kSeqHeader).append(": ").append(std::to_string(request.seq));
+    head.append("\r\n").append(http::kAckHeader).append(": ").append(std::to_string(request.ack));
   }
-  if (request.timeout_ms != 0) headers.emplace(http::kTimeoutHeader, std::to_string(request.timeout_ms));
-  const std::string path = std::string(http::kPathPrefix) + request.method;
-  const auto result = client->Post(path.c_str(), headers, request.body, std::string(content_type(request.codec)).c_str());
+  if (request.timeout_ms != 0) {
+    head.append("\r\n").append(http::kTimeoutHeader).append(": ").append(std::to_string(request.timeout_ms));
+  }
+  head.append("\r\n\r\n");
 
+  http::Response response;
+  std::string why;
+  const auto outcome = client->exchange(head, request.body, deadline, options.connect_timeout, response, why);
   RawReply reply{ErrorKind::ok, request.codec, {}};
   bool keep = true;
-  if (!result) {
-    keep = false;  // httplib has closed the socket; a fresh client reconnects next time
-    switch (result.error()) {
-      case httplib::Error::Connection:
-      case httplib::Error::ConnectionTimeout:
-      case httplib::Error::BindIPAddress:
-        reply = {ErrorKind::transport, request.codec, "cannot connect to " + where + ": " + httplib::to_string(result.error())};
-        break;
-      case httplib::Error::Write:
-        // The server cannot act on a request it did not receive in full.
-        reply = {ErrorKind::transport, request.codec, "send to " + where + " failed"};
-        break;
-      default:
-        if (Clock::now() >= deadline) {
-          reply = {ErrorKind::timeout, request.codec, "no reply from " + where + " before the deadline"};
-        } else {
-          reply = {ErrorKind::unknown_outcome, request.codec,
-                   "connection to " + where + " was lost after the request was sent (" +
-                       httplib::to_string(result.error()) + ")"};
-        }
+  switch (outcome) {
+    case http::Outcome::not_sent:
+      // The server cannot act on a request it did not receive in full.
+      reply = {ErrorKind::transport, request.codec, "cannot send to " + where + ": " + why};
+      break;
+    case http::Outcome::timed_out:
+      reply = {ErrorKind::timeout, request.codec, "no reply from " + where + " before the deadline"};
+      break;
+    case http::Outcome::lost:
+      reply = {ErrorKind::unknown_outcome, request.codec,
+               "connection to " + where + " was lost after the request was sent" + (why.empty() ? "" : " (" + why + ")")};
+      break;
+    case http::Outcome::ok: {
+      const ErrorKind kind = !response.error_kind.empty()
+                                 ? parse_error_kind(response.error_kind).value_or(ErrorKind::unknown_outcome)
+                                 : http::kind_for_status(response.status);
+      if (kind == ErrorKind::ok) {
+        reply.codec = codec_from_content_type(response.content_type).value_or(request.codec);
+      } else if (!response.error_kind.empty()) {
+        // Overloaded answers come on a connection the server is about to close.
+        keep = kind != ErrorKind::overloaded;
+      } else {
+        reply.body = "HTTP " + std::to_string(response.status) + " from " + where + ": ";
+      }
+      reply.kind = kind;
+      reply.body += response.body;
     }
-  } else {
-    const auto& response = *result;
-    const ErrorKind kind = response.has_header(http::kErrorHeader)
-                               ? parse_error_kind(response.get_header_value(http::kErrorHeader))
-                                     .value_or(ErrorKind::unknown_outcome)
-                               : http::kind_for_status(response.status);
-    if (kind == ErrorKind::ok) {
-      reply.codec = codec_from_content_type(response.get_header_value("Content-Type")).value_or(request.codec);
-    } else if (response.has_header(http::kErrorHeader)) {
-      // Overloaded answers come on a connection the server is about to close.
-      keep = kind != ErrorKind::overloaded;
-    } else {
-      keep = false;
-      reply.body = "HTTP " + std::to_string(response.status) + " from " + where + ": ";
-    }
-    reply.kind = kind;
-    reply.body += response.body;
   }
   release(std::move(client), keep);
   return reply;
@@ -194,7 +175,7 @@ void HttpChannel::Impl::close() {
     closing = true;
     left.swap(async_queue);
     // Shuts the sockets of calls in flight; they fail with unknown_outcome.
-    for (auto* client : busy) client->stop();
+    for (auto* client : busy) client->abort();
     idle.clear();
   }
   queued.notify_all();

@@ -1,10 +1,11 @@
-// The `http` transport's client (cpp-httplib 0.11): a pool of keep-alive connections to one
-// server, one call per connection at a time (HTTP/1.1 does not pipeline usefully), so
+// The `http` transport's client: a pool of keep-alive HTTP/1.1 connections (http_connection.h;
+// lean on syscalls, where httplib's client was the benchmark's bottleneck) to one server, one call per connection at a time (HTTP/1.1 does not pipeline usefully), so
 // concurrent callers use up to `max_connections` connections in parallel. Synchronous calls
 // run in the caller's thread; asynchronous calls run on a small thread pool of the channel.
 //
-// Tuning per DESIGN.md section 4: TCP_NODELAY (headers and body otherwise meet Nagle, ~40 ms
-// per call), keep-alive, and no Accept-Encoding (httplib would gzip JSON replies).
+// Tuning per DESIGN.md section 4: TCP_NODELAY, keep-alive, headers and body in one write
+// (they would otherwise meet Nagle, ~40 ms per call), and no Accept-Encoding (httplib's
+// server would gzip JSON replies).
 //
 // Error kinds: could not connect or send -> transport (not executed); connection lost after
 // the request went out -> unknown_outcome; no reply by the deadline -> timeout; the server's

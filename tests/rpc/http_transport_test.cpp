@@ -7,12 +7,17 @@
 #include <gtest/gtest.h>
 #include <httplib.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <future>
 #include <set>
+#include <thread>
 
 #include "cloud/rpc/http_channel.h"
 #include "cloud/rpc/http_protocol.h"
 #include "cloud/rpc/http_server.h"
+#include "cloud/rpc/socket.h"
 #include "cloud/rpc/stub.h"
 #include "tests/rpc/transport_fixture.h"
 #include "tests/support/process.h"
@@ -208,6 +213,82 @@ TEST(HttpTransport, ConnectionsBeyondTheThreadsAreRefusedAsOverloadedNotStarved)
   EXPECT_EQ(f.listener.connections_refused(), 1u);
   f.gate.open();
   ASSERT_TRUE(held.get().ok());
+}
+
+// A stand-in for a proxy in front of the server: answers one request per connection with a
+// canned response, so the client's handling of chunked bodies, Connection: close and foreign
+// error statuses is checked against bytes we control.
+class CannedServer {
+ public:
+  explicit CannedServer(std::vector<std::string> responses)
+      : fd_(net::listen_on("127.0.0.1", 0)), thread_([this, responses] {
+          for (const auto& response : responses) {
+            const int client = ::accept(fd_, nullptr, nullptr);
+            if (client < 0) return;
+            std::string request;
+            char buffer[4096];
+            // Headers, then the body by its Content-Length.
+            while (request.find("\r\n\r\n") == std::string::npos) {
+              const ssize_t got = ::recv(client, buffer, sizeof buffer, 0);
+              if (got <= 0) break;
+              request.append(buffer, static_cast<std::size_t>(got));
+            }
+            const auto length_at = request.find("Content-Length: ");
+            const std::size_t length = std::stoul(request.substr(length_at + 16));
+            while (request.size() < request.find("\r\n\r\n") + 4 + length) {
+              const ssize_t got = ::recv(client, buffer, sizeof buffer, 0);
+              if (got <= 0) break;
+              request.append(buffer, static_cast<std::size_t>(got));
+            }
+            requests.push_back(request);
+            net::send_frame(client, response, {});
+            ::close(client);  // every canned response ends its connection
+          }
+        }) {}
+  ~CannedServer() {
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+  }
+  int port() const { return net::local_port(fd_); }
+  std::vector<std::string> requests;
+
+ private:
+  int fd_;
+  std::thread thread_;
+};
+
+std::string chunk_size(std::size_t size) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%zx", size);  // chunk sizes are hexadecimal
+  return text;
+}
+
+TEST(HttpTransport, ClientReadsChunkedBodiesAndForeignErrorStatuses) {
+  const std::string body = R"({"values":["a","b"]})";
+  CannedServer canned({"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+                       "Connection: close\r\n\r\n5\r\n" + body.substr(0, 5) + "\r\n" +
+                           chunk_size(body.size() - 5) + "\r\n" + body.substr(5) + "\r\n0\r\n\r\n",
+                       "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 11\r\nConnection: close\r\n\r\nbad gateway",
+                       "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\n\r\n"});
+  auto channel = std::make_shared<HttpChannel>("127.0.0.1", canned.port(), HttpChannelOptions{.credential = kSecret});
+  Stub<KvService> kv(channel, StubOptions{.codec = Codec::json});
+  const auto chunked = kv.call<KvService::Get>({"k"}, CallOptions{.retry = RetryPolicy::none()});
+  ASSERT_TRUE(chunked.ok()) << chunked.error().describe();
+  EXPECT_EQ(chunked->values, (std::vector<std::string>{"a", "b"}));
+  // A proxy's 502 without X-Rpc-Error: something answered, the call may have run.
+  const auto gateway = kv.call<KvService::Get>({"k"}, CallOptions{.retry = RetryPolicy::none()});
+  EXPECT_EQ(gateway.kind(), ErrorKind::unknown_outcome);
+  EXPECT_NE(gateway.error().message.find("HTTP 502"), std::string::npos) << gateway.error().message;
+  const auto too_large = kv.call<KvService::Get>({"k"}, CallOptions{.retry = RetryPolicy::none()});
+  EXPECT_EQ(too_large.kind(), ErrorKind::too_large);
+  // What went out: one request per call, with our headers and no Accept-Encoding.
+  ASSERT_EQ(canned.requests.size(), 3u);
+  EXPECT_EQ(canned.requests[0].rfind("POST /rpc/v1/Kv/Get HTTP/1.1\r\n", 0), 0u) << canned.requests[0];
+  EXPECT_NE(canned.requests[0].find("Authorization: Bearer test-cluster-secret\r\n"), std::string::npos);
+  EXPECT_NE(canned.requests[0].find("Content-Type: application/json\r\n"), std::string::npos);
+  EXPECT_EQ(canned.requests[0].find("Accept-Encoding"), std::string::npos);
+  EXPECT_NE(canned.requests[0].find("\r\n\r\n{\"key\":\"k\"}"), std::string::npos) << canned.requests[0];
 }
 
 TEST(HttpTransport, AStaleServerOnThePortIsAnErrorNotASilentSteal) {
