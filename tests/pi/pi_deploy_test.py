@@ -10,10 +10,11 @@
     entries, data and pid paths lie in the unit's State/RuntimeDirectory;
   * deploy/pi/gateway.json passes `gatewayd --check-config` (paths moved to a temp folder),
     and a misspelt field in it fails, naming the field;
+  * deploy/pi/cloudd.json (addresses moved to loopback) starts a real cloudd that serves /ping;
   * deploy/pi/mosquitto.conf (paths and listener moved) starts a real Mosquitto that admits
     the gateway user with its password and refuses an anonymous client.
 
-Usage: pi_deploy_test.py --gatewayd PATH [--run-prefix "qemu-aarch64 -L /"] [unittest args]
+Usage: pi_deploy_test.py --gatewayd PATH --cloudd PATH [--run-prefix "qemu-aarch64 -L /"] [unittest args]
 """
 import argparse
 import json
@@ -27,12 +28,13 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SYSTEMD = os.path.join(ROOT, "deploy/systemd")
 PI = os.path.join(ROOT, "deploy/pi")
 UNITS = ["gatewayd.service", "cloudd@.service", "homestead-mosquitto.service"]
-OPTIONS = argparse.Namespace(gatewayd=None, run_prefix="")
+OPTIONS = argparse.Namespace(gatewayd=None, cloudd=None, run_prefix="")
 
 # key -> required value (None: present with a non-empty value)
 REQUIRED_HARDENING = {
@@ -246,6 +248,39 @@ class SampleConfigsLoad(unittest.TestCase):
         self.assertNotEqual(run.returncode, 0)
         self.assertIn("stale_after_sec", run.stdout + run.stderr)
 
+    def test_cloudd_sample_starts_and_serves(self):
+        # The sample's fields are accepted: member 1 of the three, moved to loopback ports.
+        with open(os.path.join(PI, "cloudd.json")) as f:
+            config = json.load(f)
+        addresses = {m["id"]: (free_port(), free_port()) for m in config["members"]}
+        for m in config["members"]:
+            m["http"], m["peer"] = (f"127.0.0.1:{p}" for p in addresses[m["id"]])
+        http_port, peer_port = addresses[config["id"]]
+        config["http_listen"], config["peer_listen"] = f"127.0.0.1:{http_port}", f"127.0.0.1:{peer_port}"
+        config["data_dir"] = os.path.join(self.dir, "cloud")
+        for key in ("token_file", "cluster_secret_file"):
+            config[key] = os.path.join(self.dir, key)
+            with open(os.open(config[key], os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                f.write(os.urandom(16).hex() + "\n")
+        path = os.path.join(self.dir, "cloudd.json")
+        with open(path, "w") as f:
+            json.dump(config, f)
+        log_path = os.path.join(self.dir, "cloudd.log")
+        with open(log_path, "w") as log:
+            process = subprocess.Popen(shlex.split(OPTIONS.run_prefix) + [OPTIONS.cloudd, "--config", path], stdout=log,
+                                       stderr=subprocess.STDOUT)
+        self.processes.append(process)
+
+        def pong():
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/ping", timeout=1) as r:
+                    return r.status == 200 and r.read() == b"pong\n"
+            except OSError:
+                return process.poll() is not None  # exited: stop waiting, fail below
+        served = wait_until(pong, 30) and process.poll() is None
+        with open(log_path) as log:
+            self.assertTrue(served, "cloudd did not serve with the sample config:\n" + log.read())
+
     def test_mosquitto_sample_admits_the_gateway_and_refuses_anonymous(self):
         port = free_port()
         passwd, acl = os.path.join(self.dir, "passwd"), os.path.join(self.dir, "acl")
@@ -291,6 +326,7 @@ class SampleConfigsLoad(unittest.TestCase):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gatewayd", required=True, help="the gatewayd binary to run --check-config with")
+    parser.add_argument("--cloudd", required=True, help="the cloudd binary to start with the sample config")
     parser.add_argument("--run-prefix", default="", help="emulator prefix for a cross-built gatewayd")
     OPTIONS, rest = parser.parse_known_args()
     unittest.main(argv=[sys.argv[0]] + rest, verbosity=2)
