@@ -35,7 +35,7 @@ CloudConfig load_cloud_config(const std::filesystem::path& path) {
 CloudConfig parse_cloud_config(const config::Config& c) {
   c.reject_unknown("", {"id", "data_dir", "http_listen", "peer_listen", "members", "join", "token_file",
                         "cluster_secret_file", "tick_ms", "election_ticks", "heartbeat_ticks", "snapshot_entries",
-                        "fsync", "http_threads", "request_timeout_ms"});
+                        "fsync", "http_threads", "request_timeout_ms", "dht"});
   CloudConfig out;
   out.id = static_cast<std::uint64_t>(c.get_int("id", 0, 1, INT64_MAX));
   if (!c.has("id")) throw config::ConfigError("id", c.source() + ": field 'id' is required (a member id >= 1)");
@@ -55,6 +55,22 @@ CloudConfig parse_cloud_config(const config::Config& c) {
   out.fsync = c.get_bool("fsync", true);
   out.http_threads = static_cast<int>(c.get_int("http_threads", out.http_threads, 2, 4096));
   out.request_timeout_ms = static_cast<int>(c.get_int("request_timeout_ms", out.request_timeout_ms, 10, 600000));
+
+  if (c.has("dht")) {
+    if (!c.find("dht")->is_object()) {
+      throw config::ConfigError("dht", c.source() + ": field 'dht': expected an object");
+    }
+    c.reject_unknown("dht", {"enabled", "bits", "stabilize_ms", "request_timeout_ticks", "successor_list_length",
+                             "group"});
+  }
+  out.dht.enabled = c.get_bool("dht.enabled", out.dht.enabled);
+  out.dht.bits = static_cast<unsigned>(c.get_int("dht.bits", out.dht.bits, 1, 63));
+  out.dht.stabilize_ms = static_cast<int>(c.get_int("dht.stabilize_ms", out.dht.stabilize_ms, 1, 60000));
+  out.dht.request_timeout_ticks =
+      static_cast<unsigned>(c.get_int("dht.request_timeout_ticks", out.dht.request_timeout_ticks, 1, 1000));
+  out.dht.successor_list_length = static_cast<std::size_t>(
+      c.get_int("dht.successor_list_length", static_cast<std::int64_t>(out.dht.successor_list_length), 1, 64));
+  out.dht.group = static_cast<std::uint32_t>(c.get_int("dht.group", out.dht.group, 1, UINT32_MAX));
 
   const nlohmann::json* members = c.find("members");
   if (members == nullptr || !members->is_array() || members->empty()) {

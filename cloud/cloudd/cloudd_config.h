@@ -25,6 +25,17 @@ struct MemberAddress {
   HostPort http;  // client API; followers forward writes here
 };
 
+// cloudd's Chord ring (issue 11): every member is one ring position; the ring maps a home
+// to the Raft group that owns it. For now the whole cluster is one Raft group (`group`).
+struct DhtSettings {
+  bool enabled = true;
+  unsigned bits = 32;                  // identifier ring of 2^bits; positions = SHA-1 prefix of "cloudd/<id>"
+  int stabilize_ms = 100;              // one Chord tick (stabilize, check_predecessor, fix_fingers)
+  unsigned request_timeout_ticks = 3;  // a peer silent this many ticks is presumed failed
+  std::size_t successor_list_length = 4;
+  std::uint32_t group = 1;             // the Raft group this cluster is
+};
+
 struct CloudConfig {
   std::uint64_t id = 0;
   std::filesystem::path data_dir;
@@ -41,6 +52,7 @@ struct CloudConfig {
   bool fsync = true;
   int http_threads = 160;  // >= keep-alive connections, else extra connections starve
   int request_timeout_ms = 5000;
+  DhtSettings dht;
 
   const MemberAddress* member(std::uint64_t member_id) const;
 };

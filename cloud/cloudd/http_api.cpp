@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "cloud/cloudd/dht_routes.h"
 #include "cloud/cloudd/secrets.h"
 #include "common/log/log.h"
 
@@ -145,8 +146,10 @@ json kv_json(const std::string& key, const KeyValue& kv) {
 
 }  // namespace
 
-HttpApi::HttpApi(RaftServer& raft, const CloudConfig& config, std::string token, std::string cluster_secret)
+HttpApi::HttpApi(RaftServer& raft, const CloudConfig& config, std::string token, std::string cluster_secret,
+                 const DhtService* dht)
     : raft_(raft),
+      dht_(dht),
       config_(config),
       token_(std::move(token)),
       secret_(cluster_secret),
@@ -205,6 +208,7 @@ void HttpApi::install_routes() {
   });
 
   s.Get("/ping", [](const httplib::Request&, httplib::Response& res) { res.set_content("pong\n", "text/plain"); });
+  install_dht_routes(s, dht_, config_.request_timeout_ms);
 
   // Runs a write here if this node leads, else forwards it to the leader.
   auto write = [this, timeout](const httplib::Request& req, httplib::Response& res, const std::string& path,

@@ -12,6 +12,7 @@
 //   POST   /api/v1/cluster/members {"id", "peer", "http"}
 //   DELETE /api/v1/cluster/members/{id}
 //   POST   /api/v1/cluster/transfer-leader [{"to": id}]
+//   GET    /api/v1/dht/ring, /api/v1/dht/lookup/{home}[?raw=true]  (dht_routes.h)
 //   GET    /ping                                                (no auth)
 //
 // Keys are percent-encoded in the path and may contain '/'. Every other route needs
@@ -36,9 +37,13 @@ class Server;
 
 namespace homestead::cloudd {
 
+class DhtService;
+
 class HttpApi {
  public:
-  HttpApi(RaftServer& raft, const CloudConfig& config, std::string token, std::string cluster_secret);
+  // dht may be null (disabled): its routes then answer 503.
+  HttpApi(RaftServer& raft, const CloudConfig& config, std::string token, std::string cluster_secret,
+          const DhtService* dht = nullptr);
   ~HttpApi();
   // Binds (throws std::runtime_error naming the address on failure) and serves on a thread.
   void start();
@@ -48,6 +53,7 @@ class HttpApi {
   void install_routes();
 
   RaftServer& raft_;
+  const DhtService* dht_;
   const CloudConfig& config_;
   std::string token_;
   std::string secret_;

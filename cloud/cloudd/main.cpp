@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cloud/cloudd/cloudd_config.h"
+#include "cloud/cloudd/dht_service.h"
 #include "cloud/cloudd/file_log_store.h"
 #include "cloud/cloudd/http_api.h"
 #include "cloud/cloudd/raft_server.h"
@@ -24,7 +25,9 @@ void usage(std::ostream& out) {
          "                  {\"id\": 1, \"data_dir\": \"/var/lib/cloudd/1\",\n"
          "                   \"http_listen\": \"127.0.0.1:8001\", \"peer_listen\": \"127.0.0.1:7001\",\n"
          "                   \"members\": [{\"id\": 1, \"peer\": \"127.0.0.1:7001\", \"http\": \"127.0.0.1:8001\"}, ...],\n"
-         "                   \"token_file\": \"...\", \"cluster_secret_file\": \"...\"}\n"
+         "                   \"token_file\": \"...\", \"cluster_secret_file\": \"...\",\n"
+         "                   \"dht\": {\"enabled\": true, \"bits\": 32, \"stabilize_ms\": 100, \"group\": 1}}\n"
+         "                  Every member joins a Chord ring (GET /api/v1/dht/ring, /api/v1/dht/lookup/{home}).\n"
          "  -h, --help      this text\n"
          "\n"
          "The client bearer token and the cluster secret are generated on first start (mode 0600)\n"
@@ -71,8 +74,14 @@ int main(int argc, char** argv) {
     const std::string token = cloudd::load_or_create_secret(config.token_file);
     const std::string secret = cloudd::load_or_create_secret(config.cluster_secret_file);
     cloudd::RaftServer raft(config, secret, std::make_unique<cloudd::FileLogStore>(config.data_dir, config.fsync));
+    std::unique_ptr<cloudd::DhtService> dht;
+    if (config.dht.enabled) {
+      dht = std::make_unique<cloudd::DhtService>(config, secret);
+      dht->attach(raft);  // Chord traffic shares the Raft peer listener
+    }
     raft.start();
-    cloudd::HttpApi api(raft, config, token, secret);
+    if (dht) dht->start();
+    cloudd::HttpApi api(raft, config, token, secret, dht.get());
     api.start();
     logger.info("serving", {{"id", std::to_string(config.id)},
                             {"http", config.http_listen.text()},
@@ -81,6 +90,7 @@ int main(int argc, char** argv) {
     sigwait(&stop_signals, &sig);
     logger.info("stopping", {{"signal", strsignal(sig)}});
     api.stop();
+    if (dht) dht->stop();
     raft.stop();
     return 0;
   } catch (const config::ConfigError& e) {

@@ -102,6 +102,10 @@ PeerTransport::PeerTransport(const HostPort& listen, std::string cluster_secret,
 
 PeerTransport::~PeerTransport() { stop(); }
 
+void PeerTransport::add_method(std::string path, rpc::RawHandler handler) {
+  server_->add_method(std::move(path), rpc::Semantics::at_least_once, std::move(handler));
+}
+
 void PeerTransport::start() { listener_->start(); }
 
 void PeerTransport::stop() {

@@ -38,6 +38,10 @@ class PeerTransport {
   PeerTransport(const PeerTransport&) = delete;
   PeerTransport& operator=(const PeerTransport&) = delete;
 
+  // Another service on the same listener (cloudd's Chord traffic). Call before start().
+  // Handlers run on the listener's single worker, so they must only hand work off.
+  void add_method(std::string path, rpc::RawHandler handler);
+
   void start();
   void stop();
   int port() const { return listener_->port(); }

@@ -67,9 +67,15 @@ void RaftServer::start() {
 
   transport_ = std::make_unique<PeerTransport>(
       config_.peer_listen, secret_, [this](std::vector<raft::Message> messages) { post_messages(std::move(messages)); });
+  for (auto& [path, handler] : extra_peer_methods_) transport_->add_method(path, std::move(handler));
+  extra_peer_methods_.clear();
   sync_peer_addresses();
   transport_->start();
   thread_ = std::thread([this] { loop(); });
+}
+
+void RaftServer::add_peer_method(std::string path, rpc::RawHandler handler) {
+  extra_peer_methods_.emplace_back(std::move(path), std::move(handler));
 }
 
 void RaftServer::stop() {

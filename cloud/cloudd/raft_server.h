@@ -82,6 +82,8 @@ class RaftServer {
   RaftServer(const RaftServer&) = delete;
   RaftServer& operator=(const RaftServer&) = delete;
 
+  // Serves another method on the peer listener (e.g. "Dht/Step"); call before start().
+  void add_peer_method(std::string path, rpc::RawHandler handler);
   // Loads storage, starts the peer listener and the loop. Throws StorageError.
   void start();
   void stop();
@@ -142,6 +144,7 @@ class RaftServer {
   std::string secret_;
   std::unique_ptr<LogStore> store_;
   std::unique_ptr<PeerTransport> transport_;
+  std::vector<std::pair<std::string, rpc::RawHandler>> extra_peer_methods_;
   std::unique_ptr<raft::Node> node_;  // loop thread only
 
   mutable std::shared_mutex state_mutex_;

@@ -232,6 +232,35 @@ TEST(CloudConfig, ErrorsNameTheField) {
   const auto ok = parse_cloud_config(config::Config::parse(
       "{" + base + R"(, "id": 2, "members": [{"id": 2, "peer": "127.0.0.1:5", "http": "127.0.0.1:6"}]})"));
   EXPECT_EQ(ok.member(2)->peer.port, 5);
+  EXPECT_TRUE(ok.dht.enabled);  // every member joins the ring unless told otherwise
+  EXPECT_EQ(ok.dht.bits, 32u);
+}
+
+TEST(CloudConfig, DhtSectionIsReadAndItsErrorsNameTheField) {
+  const std::string base = R"({"data_dir": "/tmp/x", "http_listen": "127.0.0.1:1", "peer_listen": "127.0.0.1:2",)"
+                           R"( "id": 1, "members": [{"id": 1, "peer": "h:1", "http": "h:2"}])";
+  auto error_field = [&](const std::string& dht) {
+    try {
+      parse_cloud_config(config::Config::parse(base + R"(, "dht": )" + dht + "}", "c.json"));
+    } catch (const config::ConfigError& e) {
+      return e.field();
+    }
+    return std::string("<no error>");
+  };
+  EXPECT_EQ(error_field(R"({"bits": 64})"), "dht.bits");
+  EXPECT_EQ(error_field(R"({"stabilize_ms": 0})"), "dht.stabilize_ms");
+  EXPECT_EQ(error_field(R"({"stabilise_ms": 10})"), "dht.stabilise_ms");
+  EXPECT_EQ(error_field(R"({"enabled": "yes"})"), "dht.enabled");
+  EXPECT_EQ(error_field("7"), "dht");
+  const auto c = parse_cloud_config(config::Config::parse(
+      base + R"(, "dht": {"enabled": false, "bits": 16, "stabilize_ms": 25, "request_timeout_ticks": 5,)"
+             R"( "successor_list_length": 6, "group": 9}})"));
+  EXPECT_FALSE(c.dht.enabled);
+  EXPECT_EQ(c.dht.bits, 16u);
+  EXPECT_EQ(c.dht.stabilize_ms, 25);
+  EXPECT_EQ(c.dht.request_timeout_ticks, 5u);
+  EXPECT_EQ(c.dht.successor_list_length, 6u);
+  EXPECT_EQ(c.dht.group, 9u);
 }
 
 }  // namespace

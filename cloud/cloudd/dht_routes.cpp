@@ -1,0 +1,102 @@
+#include "cloud/cloudd/dht_routes.h"
+
+#include <httplib.h>
+
+#include <charconv>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "cloud/cloudd/dht_service.h"
+
+namespace homestead::cloudd {
+namespace {
+
+using nlohmann::json;
+
+void reply(httplib::Response& res, int status, const json& body) {
+  res.status = status;
+  // Home ids are client bytes: never let invalid UTF-8 turn into a 500.
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+}
+
+json node_json(const DhtService& dht, const dht::NodeRef& n) {
+  return {{"id", n.id}, {"member", n.host}, {"group", dht.group_of_host(n.host)}};
+}
+
+json ring_json(const DhtService& dht) {
+  const DhtRingView v = dht.view();
+  std::map<dht::Id, dht::NodeRef> known{{v.self.id, v.self}};
+  json successors = json::array();
+  for (const auto& s : v.successors) {
+    successors.push_back(node_json(dht, s));
+    known[s.id] = s;
+  }
+  json fingers = json::array();
+  for (unsigned i = 0; i < v.fingers.size(); ++i) {
+    const auto& f = v.fingers[i];
+    fingers.push_back({{"index", i},
+                       {"start", dht.space().finger_start(v.self.id, i)},
+                       {"node", f ? node_json(dht, *f) : json(nullptr)}});
+    if (f) known[f->id] = *f;
+  }
+  if (v.predecessor) known[v.predecessor->id] = *v.predecessor;
+  json members = json::array();
+  for (const auto& [id, n] : known) members.push_back(node_json(dht, n));
+  return {{"bits", dht.space().bits()},
+          {"group", dht.group_of_host(v.self.host)},
+          {"joined", v.joined},
+          {"ticks", v.ticks},
+          {"self", node_json(dht, v.self)},
+          {"predecessor", v.predecessor ? node_json(dht, *v.predecessor) : json(nullptr)},
+          {"successors", successors},
+          {"fingers", fingers},
+          {"members", members}};
+}
+
+}  // namespace
+
+void install_dht_routes(httplib::Server& s, const DhtService* dht, int request_timeout_ms) {
+  auto disabled = [dht](httplib::Response& res) {
+    if (dht != nullptr) return false;
+    reply(res, 503, {{"error", "the DHT is disabled on this node (config field 'dht.enabled')"}});
+    return true;
+  };
+  s.Get("/api/v1/dht/ring", [dht, disabled](const httplib::Request&, httplib::Response& res) {
+    if (disabled(res)) return;
+    reply(res, 200, ring_json(*dht));
+  });
+  s.Get(R"(/api/v1/dht/lookup/(.+))", [dht, disabled, request_timeout_ms](const httplib::Request& req,
+                                                                          httplib::Response& res) {
+    if (disabled(res)) return;
+    const std::string name = req.matches[1];
+    const bool raw = req.has_param("raw") && req.get_param_value("raw") == "true";
+    dht::Id key = 0;
+    if (raw) {
+      const auto parsed = std::from_chars(name.data(), name.data() + name.size(), key);
+      if (parsed.ec != std::errc() || parsed.ptr != name.data() + name.size() || !dht->space().contains(key)) {
+        reply(res, 400, {{"error", "key '" + name + "': with raw=true expected a decimal identifier below 2^" +
+                                       std::to_string(dht->space().bits())}});
+        return;
+      }
+    } else {
+      key = dht::home_key(dht->space(), name);
+    }
+    const DhtLookup found = dht->lookup(key, std::chrono::milliseconds(request_timeout_ms));
+    if (!found.ok) {
+      reply(res, 503, {{"error", found.error}, {"key", key}});
+      return;
+    }
+    json path = json::array();
+    for (const auto& n : found.path) path.push_back(node_json(*dht, n));
+    json body{{"key", key},
+              {"owner", node_json(*dht, found.owner)},
+              {"group", dht->group_of_host(found.owner.host)},
+              {"path", path},
+              {"hops", found.path.empty() ? 0 : found.path.size() - 1},
+              {"timeouts", found.timeouts}};
+    if (!raw) body["home"] = name;
+    reply(res, 200, body);
+  });
+}
+
+}  // namespace homestead::cloudd
