@@ -126,7 +126,9 @@ LoadedLog SegmentLogStore::load() {
   std::sort(found.begin(), found.end(), [](const Segment& a, const Segment& b) { return a.number < b.number; });
 
   raft::Index base = snapshot_index_;  // entries start after this
-  std::optional<raft::Term> term_at_snapshot;
+  // Term 0 never occurs in a real entry, so it stands for "not seen" (a plain value, not
+  // std::optional, which g++ 12 -O2 falsely reports as maybe-uninitialized here).
+  raft::Term term_at_snapshot = 0;
   std::vector<raft::Entry>& entries = out.entries;
   for (std::size_t s = 0; s < found.size(); ++s) {
     Segment& segment = found[s];
@@ -194,7 +196,7 @@ LoadedLog SegmentLogStore::load() {
         case RecordType::reset: {
           const raft::Index index = in.varint();
           entries.clear();
-          term_at_snapshot.reset();
+          term_at_snapshot = 0;
           base = std::max(index, snapshot_index_);
           break;
         }
@@ -205,7 +207,7 @@ LoadedLog SegmentLogStore::load() {
       pos += kHeader + length;
     }
   }
-  if (term_at_snapshot && out.snapshot && *term_at_snapshot != out.snapshot->meta.term) {
+  if (term_at_snapshot != 0 && out.snapshot && term_at_snapshot != out.snapshot->meta.term) {
     // A snapshot installed from the leader, then a crash before the reset record: the old
     // entries after it belong to a history the snapshot replaced.
     entries.clear();
