@@ -73,8 +73,9 @@ int main(int argc, char** argv) {
     const cloudd::CloudConfig config = cloudd::load_cloud_config(config_path);
     const std::string token = cloudd::load_or_create_secret(config.token_file);
     const std::string secret = cloudd::load_or_create_secret(config.cluster_secret_file);
-    cloudd::RaftServer raft(config, secret, std::make_unique<cloudd::FileLogStore>(config.data_dir, config.fsync));
+    // Declared before raft so it outlives raft's peer listener, which calls into it.
     std::unique_ptr<cloudd::DhtService> dht;
+    cloudd::RaftServer raft(config, secret, std::make_unique<cloudd::FileLogStore>(config.data_dir, config.fsync));
     if (config.dht.enabled) {
       dht = std::make_unique<cloudd::DhtService>(config, secret);
       dht->attach(raft);  // Chord traffic shares the Raft peer listener
