@@ -8,7 +8,7 @@ namespace {
 
 GatewayConfig from_config(const config::Config& c) {
   c.reject_unknown("", {"home_file", "data_dir", "stale_after_s", "log_level", "mqtt", "http", "storage", "commands",
-                        "provisioning"});
+                        "provisioning", "transactuations"});
   if (c.has("mqtt")) {
     c.reject_unknown("mqtt", {"uri", "username", "password_file", "client_id", "keepalive_s", "reconnect_min_ms",
                               "reconnect_max_ms", "max_buffered_messages", "ca_file"});
@@ -25,6 +25,10 @@ GatewayConfig from_config(const config::Config& c) {
   if (c.has("provisioning")) {
     c.reject_unknown("provisioning", {"enabled", "password_file", "acl_file", "base_password_file", "base_acl_file",
                                       "broker_pid_file"});
+  }
+  if (c.has("transactuations")) {
+    c.reject_unknown("transactuations",
+                     {"enabled", "log_file", "app_files", "builtin", "flush_interval_ms", "history", "utc_offset_s"});
   }
   GatewayConfig g;
   g.home_file = c.get_string("home_file", g.home_file);
@@ -92,6 +96,21 @@ GatewayConfig from_config(const config::Config& c) {
       }
     }
   }
+  auto& t = g.transactuations;
+  t.enabled = c.get_bool("transactuations.enabled", t.enabled);
+  t.log_file = c.get_string("transactuations.log_file", t.log_file);
+  t.app_files = c.get_string_list("transactuations.app_files", t.app_files);
+  if (const auto* builtin = c.find("transactuations.builtin")) {
+    if (!builtin->is_object()) {
+      throw config::ConfigError("transactuations.builtin", c.source() + ": field 'transactuations.builtin': expected an "
+                                                                        "object of app name: settings, got " +
+                                                                        config::json_type_name(*builtin));
+    }
+    t.builtin = *builtin;
+  }
+  t.flush_interval_ms = static_cast<int>(c.get_int("transactuations.flush_interval_ms", t.flush_interval_ms, 1, 10'000));
+  t.history = static_cast<int>(c.get_int("transactuations.history", t.history, 1, 1'000'000));
+  t.utc_offset_s = c.get_int("transactuations.utc_offset_s", t.utc_offset_s, -14 * 3600, 14 * 3600);
   return g;
 }
 
@@ -99,6 +118,11 @@ GatewayConfig from_config(const config::Config& c) {
 
 std::filesystem::path GatewayConfig::db_path() const {
   return storage.db_file.empty() ? std::filesystem::path(data_dir) / "gateway.db" : std::filesystem::path(storage.db_file);
+}
+
+std::filesystem::path GatewayConfig::intent_log_path() const {
+  return transactuations.log_file.empty() ? std::filesystem::path(data_dir) / "transactuations.db"
+                                          : std::filesystem::path(transactuations.log_file);
 }
 
 std::filesystem::path GatewayConfig::admin_token_path() const { return std::filesystem::path(data_dir) / "admin.token"; }

@@ -5,7 +5,9 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace homestead::gateway {
 
@@ -59,6 +61,19 @@ struct ProvisioningSettings {
   std::string broker_pid_file;     // Mosquitto's pid_file, for SIGHUP
 };
 
+// The transactuation runtime inside gatewayd (docs/gateway-api.md, "Transactuations").
+// Nothing runs unless configured: built-in apps are off until listed in `builtin`, JSON apps
+// come from `app_files` (and the REST API).
+struct TransactuationSettings {
+  bool enabled = true;              // false: no runtime, the /apps and /transactuations routes answer 503
+  std::string log_file;             // intent log; default <data_dir>/transactuations.db
+  std::vector<std::string> app_files;  // JSON app files (one app or an array), all-or-nothing each
+  nlohmann::json builtin = nlohmann::json::object();  // {"intrusion_alarm": {...}, ...}; validated at start
+  int flush_interval_ms = 2;        // group commit of outcome records
+  int history = 1000;               // finished transactuations kept for the API
+  std::int64_t utc_offset_s = 0;    // local time = UTC + offset (time-of-day windows)
+};
+
 struct GatewayConfig {
   std::string home_file = "/etc/homestead/home.json";
   std::string data_dir = "/var/lib/homestead";
@@ -69,9 +84,11 @@ struct GatewayConfig {
   StorageSettings storage;
   CommandSettings commands;
   ProvisioningSettings provisioning;
+  TransactuationSettings transactuations;
 
   std::filesystem::path db_path() const;
   std::filesystem::path admin_token_path() const;
+  std::filesystem::path intent_log_path() const;
 };
 
 // Throws config::ConfigError naming the file and field.

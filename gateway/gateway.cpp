@@ -56,6 +56,21 @@ Gateway::Gateway(GatewayConfig config)
   bootstrap_admin_token();
   writer_ = std::make_unique<ReadingWriter>(*store_, metrics_, config_.storage.batch_max_rows,
                                             config_.storage.flush_interval_ms);
+  if (config_.transactuations.enabled) {
+    transactuations_ = std::make_unique<TransactuationService>(
+        config_, home_.id,
+        [this](const std::string& device) -> const devices::KindInfo* {
+          std::lock_guard lock(core_mutex_);
+          const auto* state = cache_.find(device);
+          return state ? state->kind : nullptr;
+        },
+        [this](const std::string& topic, const std::string& payload) {
+          if (!link_ || !link_->publish(topic, payload, 1, false)) return false;
+          metrics_.add("homestead_mqtt_messages_out_total", "kind=\"transactuation\"");
+          return true;
+        },
+        metrics_);
+  }
 }
 
 Gateway::~Gateway() { stop(); }
@@ -134,6 +149,7 @@ void Gateway::stop() {
   }
   ticker_wake_.notify_all();
   if (ticker_.joinable()) ticker_.join();
+  if (transactuations_) transactuations_->stop();
   if (link_) link_->stop();
   if (writer_) writer_->stop();
 }
@@ -143,6 +159,7 @@ void Gateway::on_link(bool up) {
   metrics_.set("homestead_mqtt_connected", {}, up ? 1 : 0);
   metrics_.add(up ? "homestead_mqtt_connects_total" : "homestead_mqtt_connection_lost_total");
   if (!up) return;
+  if (transactuations_) transactuations_->start();  // once; later connects do nothing
   publish_all_discovery();
   send_pending("");
 }
@@ -173,10 +190,16 @@ void Gateway::on_message(const std::string& topic, const std::string& payload) {
   switch (r.kind) {
     case IngestResult::Kind::state:
       metrics_.add("homestead_mqtt_messages_in_total", "channel=\"state\"");
+      if (transactuations_) {
+        // The decoded report feeds sensor triggers and sensing policies.
+        auto state = nlohmann::json::parse(r.reading->state, nullptr, false);
+        transactuations_->on_report(r.device, state, r.reading->device_ts_ms, r.reading->received_ms);
+      }
       writer_->push(std::move(*r.reading));
       break;
     case IngestResult::Kind::ack:
       metrics_.add("homestead_mqtt_messages_in_total", "channel=\"ack\"");
+      if (transactuations_ && r.ack) transactuations_->on_ack(r.device, *r.ack);
       if (settled) {
         persist_command(*settled);
         metrics_.add("homestead_commands_total", settled->status == CommandStatus::acked ? "outcome=\"acked\""

@@ -26,6 +26,7 @@
 #include "gateway/reading_writer.h"
 #include "gateway/state_cache.h"
 #include "gateway/store.h"
+#include "gateway/transactuation_service.h"
 
 namespace homestead::gateway {
 
@@ -49,6 +50,8 @@ class Gateway {
   Metrics& metrics() { return metrics_; }
   const TokenTable& tokens() const { return tokens_; }
   bool link_up() const { return link_ && link_->connected(); }
+  // nullptr when transactuations.enabled is false.
+  TransactuationService* transactuations() { return transactuations_.get(); }
 
   // --- operations behind the REST API; throw ApiError ---
   nlohmann::json list_devices();
@@ -93,6 +96,8 @@ class Gateway {
   BrokerProvisioner provisioner_;
   std::unique_ptr<ReadingWriter> writer_;
   std::unique_ptr<MqttLink> link_;
+  // Started at the first broker connect, so recovery's status queries can leave at once.
+  std::unique_ptr<TransactuationService> transactuations_;
 
   // Ingest state: the cache and the open commands change together (an ack updates both).
   std::mutex core_mutex_;

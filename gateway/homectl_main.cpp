@@ -27,6 +27,12 @@ Commands:
                                     homectl command lamp set_brightness brightness=80)
   watch [ID ...]                   print state changes as they happen (Ctrl-C to stop)
   health                           gateway health
+  apps                             transactuation apps: origin, enabled, triggers, actuators
+  runs [--status S] [--app A] [--limit N]
+                                   transactuations, newest first (S: running, committed,
+                                   committed_partial, aborted)
+  run ID                           one transactuation: trigger, readings with ages,
+                                   actuations with outcomes, state writes, outcome, timings
 
 Options:
   --url URL           gateway URL (env HOMECTL_URL; config "url"; default http://127.0.0.1:8080)
@@ -39,6 +45,7 @@ Options:
   --no-wait           command: return after the gateway accepted it
   --interval-ms N     watch: poll interval (default 500)
   --count N           watch: stop after N changes
+  --status S, --app A, --limit N   runs: filters
   --help              this text
 
 Exit status: 0 ok, 1 error, 2 usage, 3 command failed or expired.
@@ -55,6 +62,8 @@ struct Options {
   std::optional<long> expires;
   long interval_ms = 500;
   long count = -1;
+  std::string status, app;
+  long limit = 20;
   std::vector<std::string> args;
 };
 
@@ -97,6 +106,9 @@ Options parse_args(int argc, char** argv) {
     else if (a == "--expires") o.expires = parse_long(a, value());
     else if (a == "--interval-ms") o.interval_ms = std::max(10L, parse_long(a, value()));
     else if (a == "--count") o.count = parse_long(a, value());
+    else if (a == "--status") o.status = value();
+    else if (a == "--app") o.app = value();
+    else if (a == "--limit") o.limit = parse_long(a, value());
     else if (a.rfind("--", 0) == 0) usage_error("unknown option '" + a + "'");
     else o.args.push_back(a);
   }
@@ -234,6 +246,60 @@ int run(const Options& o) {
     }
     const auto status = result.value("status", "");
     return status == "failed" || status == "expired" ? 3 : 0;
+  } else if (cmd == "apps") {
+    auto j = api.call("GET", "/api/v1/apps");
+    if (o.json_out) return std::cout << j.dump(2) << "\n", 0;
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& a : j["apps"]) {
+      std::string triggers;
+      for (const auto& t : a["sensor_triggers"]) triggers += (triggers.empty() ? "" : ",") + cell(t);
+      if (a.contains("every_s")) triggers += (triggers.empty() ? "every " : ",every ") + cell(a["every_s"]) + "s";
+      std::string actuators;
+      for (const auto& d : a["actuators"]) actuators += (actuators.empty() ? "" : ",") + cell(d);
+      rows.push_back({cell(a["name"]), cell(a["origin"]), a["enabled"] == true ? "yes" : "no",
+                      triggers.empty() ? "api" : triggers, actuators.empty() ? "-" : actuators});
+    }
+    print_table({"NAME", "ORIGIN", "ENABLED", "TRIGGERS", "ACTUATORS"}, rows);
+  } else if (cmd == "runs") {
+    std::string path = "/api/v1/transactuations?limit=" + std::to_string(o.limit);
+    // Filters are app names and status words ([a-z0-9_-]); the server rejects anything else.
+    if (!o.status.empty()) path += "&status=" + o.status;
+    if (!o.app.empty()) path += "&app=" + o.app;
+    auto j = api.call("GET", path);
+    if (o.json_out) return std::cout << j.dump(2) << "\n", 0;
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& t : j["transactuations"]) {
+      const auto took = t["finished_at"].get<long long>() > 0
+                            ? std::to_string((t["finished_at"].get<long long>() - t["triggered_at"].get<long long>()) / 1000) + " ms"
+                            : "-";
+      rows.push_back({cell(t["id"]), cell(t["app"]), cell(t["status"]), cell(t["reason"]), took,
+                      t["recovered"] == true ? "yes" : "", cell(t["detail"])});
+    }
+    print_table({"ID", "APP", "STATUS", "REASON", "TOOK", "RECOVERED", "DETAIL"}, rows);
+  } else if (cmd == "run") {
+    need(1);
+    auto j = api.call("GET", "/api/v1/transactuations/" + o.args[1]);
+    if (o.json_out) return std::cout << j.dump(2) << "\n", 0;
+    print_fields({{"id", j["id"]}, {"app", j["app"]}, {"status", j["status"]}, {"reason", j["reason"]},
+                  {"detail", j["detail"]}, {"trigger", j["trigger"]}, {"recovered", j["recovered"]},
+                  {"timings", j.value("timings", json())}, {"state_writes", j["state_writes"]}});
+    std::cout << "\nreadings:\n";
+    std::vector<std::vector<std::string>> rows;
+    for (const auto& r : j["readings"]) {
+      rows.push_back({cell(r["device"]) + "." + cell(r["attribute"]), cell(r["value"]),
+                      std::to_string(r["age"].get<long long>() / 1000) + " ms"});
+    }
+    print_table({"SENSOR", "VALUE", "AGE"}, rows);
+    std::cout << "\nactuations:\n";
+    rows.clear();
+    for (const auto* list : {"actuations", "compensations"}) {
+      for (const auto& a : j[list]) {
+        rows.push_back({cell(a.value("device", json())), cell(a.value("command", json())), cell(a.value("cmd_id", json())),
+                        cell(a.value("state", json())), cell(a.value("attempts", json())), cell(a.value("error", json())),
+                        std::string(list) == "compensations" ? "compensation" : ""});
+      }
+    }
+    print_table({"DEVICE", "COMMAND", "CMD_ID", "OUTCOME", "ATTEMPTS", "ERROR", ""}, rows);
   } else if (cmd == "watch") {
     std::vector<std::string> ids(o.args.begin() + 1, o.args.end());
     if (ids.empty()) {

@@ -73,6 +73,12 @@ std::int64_t query_int(const Call& c, const std::string& name, std::int64_t fall
   }
 }
 
+TransactuationService& runtime(Gateway& g) {
+  auto* service = g.transactuations();
+  if (!service) throw ApiError(503, "unavailable", "transactuations are disabled (transactuations.enabled is false)");
+  return *service;
+}
+
 const std::map<std::string, Handler>& handlers() {
   static const std::map<std::string, Handler> table = {
       {"GET /api/v1/ping", [](Gateway&, Call& c) { reply(c, 200, {{"pong", true}, {"version", kVersion}}); }},
@@ -111,6 +117,32 @@ const std::map<std::string, Handler>& handlers() {
          reply(c, 200, g.get_command(c.id(), std::chrono::milliseconds(wait)));
        }},
       {"POST /api/v1/tokens", [](Gateway& g, Call& c) { reply(c, 201, g.create_token(parse_body(c))); }},
+      {"GET /api/v1/apps", [](Gateway& g, Call& c) { reply(c, 200, runtime(g).list_apps()); }},
+      {"POST /api/v1/apps", [](Gateway& g, Call& c) { reply(c, 201, runtime(g).install_app(parse_body(c))); }},
+      {"GET /api/v1/apps/{id}", [](Gateway& g, Call& c) { reply(c, 200, runtime(g).get_app(c.id())); }},
+      {"DELETE /api/v1/apps/{id}",
+       [](Gateway& g, Call& c) {
+         runtime(g).remove_app(c.id());
+         c.res.status = 204;
+       }},
+      {"POST /api/v1/apps/{id}/enable", [](Gateway& g, Call& c) { reply(c, 200, runtime(g).set_enabled(c.id(), true)); }},
+      {"POST /api/v1/apps/{id}/disable",
+       [](Gateway& g, Call& c) { reply(c, 200, runtime(g).set_enabled(c.id(), false)); }},
+      {"POST /api/v1/apps/{id}/trigger",
+       [](Gateway& g, Call& c) {
+         const auto payload = c.req.body.empty() ? nlohmann::json::object() : parse_body(c);
+         reply(c, 202, runtime(g).trigger(c.id(), payload));
+       }},
+      {"GET /api/v1/app-state", [](Gateway& g, Call& c) { reply(c, 200, runtime(g).app_state()); }},
+      {"GET /api/v1/transactuations",
+       [](Gateway& g, Call& c) {
+         RunQuery q;
+         q.status = c.req.get_param_value("status");
+         q.app = c.req.get_param_value("app");
+         q.limit = static_cast<int>(query_int(c, "limit", 50, 1, 1000));
+         reply(c, 200, runtime(g).list_runs(q));
+       }},
+      {"GET /api/v1/transactuations/{id}", [](Gateway& g, Call& c) { reply(c, 200, runtime(g).get_run(c.id())); }},
   };
   return table;
 }

@@ -22,6 +22,7 @@ constexpr FamilySpec kFamilies[] = {
     {"homestead_broker_messages_dropped", "gauge", "the broker's $SYS/broker/publish/messages/dropped"},
     {"homestead_broker_clients_connected", "gauge", "the broker's $SYS/broker/clients/connected"},
     {"homestead_commands_total", "counter", "command outcomes (accepted, sent, acked, failed, expired)"},
+    {"homestead_transactuations_total", "counter", "finished transactuations by status and reason"},
     {"homestead_commands_open", "gauge", "commands pending or sent"},
     {"homestead_commands_pending", "gauge", "commands waiting to be sent"},
     {"homestead_readings_stored_total", "counter", "readings committed to SQLite"},

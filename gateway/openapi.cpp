@@ -28,6 +28,27 @@ const std::vector<RouteSpec>& route_specs() {
        {"wait_ms"}, false},
       {"POST", "/api/v1/tokens", Scope::admin, "Create an API token; body {id, scope: read|admin}; shown once", 201, {},
        true},
+      {"GET", "/api/v1/apps", Scope::read, "Installed transactuation apps with origin (builtin|file|api) and enabled", 200,
+       {}, false},
+      {"POST", "/api/v1/apps", Scope::admin,
+       "Install a JSON app definition (transactuation/json_app.h); errors name the field; nothing half-installed", 201,
+       {}, true},
+      {"GET", "/api/v1/apps/{id}", Scope::read, "One app: triggers, actuators, state keys, definition", 200, {}, false},
+      {"DELETE", "/api/v1/apps/{id}", Scope::admin, "Remove an app; running transactuations of it finish", 204, {},
+       false},
+      {"POST", "/api/v1/apps/{id}/enable", Scope::admin, "Enable an app (kept across restarts)", 200, {}, false},
+      {"POST", "/api/v1/apps/{id}/disable", Scope::admin, "Disable an app: no new triggers; running ones finish", 200,
+       {}, false},
+      {"POST", "/api/v1/apps/{id}/trigger", Scope::admin,
+       "Start a transactuation of the app now (API trigger); optional JSON body is the trigger payload", 202, {},
+       false},
+      {"GET", "/api/v1/app-state", Scope::read, "The committed app state (key: value)", 200, {}, false},
+      {"GET", "/api/v1/transactuations", Scope::read,
+       "Transactuations, newest first; status=running|committed|committed_partial|aborted, app=NAME, limit=1..1000",
+       200, {"status", "app", "limit"}, false},
+      {"GET", "/api/v1/transactuations/{id}", Scope::read,
+       "One transactuation: trigger, readings with ages, actuations with outcomes, state writes, outcome, timings", 200,
+       {}, false},
   };
   return routes;
 }
@@ -51,7 +72,9 @@ nlohmann::json openapi_document() {
                         {"schema", {{"type", "string"}, {"pattern", "^[a-z0-9_-]{1,48}$"}}}});
     }
     for (const auto& q : r.query) {
-      params.push_back({{"name", q}, {"in", "query"}, {"required", false}, {"schema", {{"type", "integer"}}}});
+      const bool text = q == "status" || q == "app";
+      params.push_back(
+          {{"name", q}, {"in", "query"}, {"required", false}, {"schema", {{"type", text ? "string" : "integer"}}}});
     }
     if (!params.empty()) op["parameters"] = params;
     if (r.body) {

@@ -242,7 +242,11 @@ TEST(GatewayApi, OpenApiDescribesEveryRouteTheServerAnswers) {
       "GET /api/v1/ping", "GET /api/v1/health", "GET /api/v1/openapi.json", "GET /metrics", "GET /api/v1/devices",
       "POST /api/v1/devices", "GET /api/v1/devices/{id}", "PATCH /api/v1/devices/{id}", "DELETE /api/v1/devices/{id}",
       "GET /api/v1/devices/{id}/state", "GET /api/v1/devices/{id}/readings", "POST /api/v1/devices/{id}/commands",
-      "GET /api/v1/commands/{id}", "POST /api/v1/tokens"};
+      "GET /api/v1/commands/{id}", "POST /api/v1/tokens",
+      // issue 5: transactuations
+      "GET /api/v1/apps", "POST /api/v1/apps", "GET /api/v1/apps/{id}", "DELETE /api/v1/apps/{id}",
+      "POST /api/v1/apps/{id}/enable", "POST /api/v1/apps/{id}/disable", "POST /api/v1/apps/{id}/trigger",
+      "GET /api/v1/app-state", "GET /api/v1/transactuations", "GET /api/v1/transactuations/{id}"};
   std::set<std::string> documented;
   for (const auto& [path, ops] : doc["paths"].items()) {
     for (const auto& [method, op] : ops.items()) {

@@ -2,51 +2,21 @@
 // each device with its own broker user and ACL: every device comes online in gatewayd's API
 // with a reported state, and a command round-trips through a simulated light.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
-#include <fstream>
-
-#include "devices/home.h"
-#include "devices/topics.h"
-#include "tests/gateway/harness.h"
+#include "tests/gateway/firmware_sim_home.h"
 
 using namespace homestead::testing;
 using nlohmann::json;
 namespace hd = homestead::devices;
 
 TEST(GatewayWithFirmwareSim, DefaultHomeComesOnlineAndCommandsRoundTrip) {
-  const auto home_file = source_path("deploy/homes/default.json");
-  const auto home = hd::load_home_file(home_file);
-  GatewayHarness h(json{{"home_file", home_file.string()}});
+  GatewayHarness h(json{{"home_file", FirmwareSimHome::home_file().string()}});
   // Per-device credentials from firmware-sim, registered with the broker with device ACLs.
-  const auto creds = h.dir() / "devices.json";
-  {
-    ProcessOptions o;
-    o.executable = build_path("firmware-sim/firmware-sim").string();
-    o.args = {"--home", home_file.string(), "--credentials", creds.string(), "--generate-credentials",
-              "--write-broker-auth", h.dir().path().string()};
-    o.log_file = h.dir() / "fwsim-creds.log";
-    ChildProcess gen(std::move(o));
-    ASSERT_TRUE(wait_until([&] { return !gen.running(); }, 30s));
-    ASSERT_EQ(WEXITSTATUS(gen.exit_status()), 0) << gen.log();
-  }
-  const json passwords = json::parse(std::ifstream(creds));
-  for (const auto& d : home.devices) {
-    std::vector<BrokerAclEntry> acl;
-    for (const auto& rule : hd::device_acl(home.id, d.id, d.kind->home_assistant.component)) {
-      acl.push_back({std::string(hd::access_name(rule.access)), rule.topic});
-    }
-    h.broker().add_user(d.credentials, passwords.at(d.credentials).get<std::string>(), acl);
-  }
-  h.broker().restart();
+  FirmwareSimHome fw(h);
+  const auto& home = fw.home();
   h.start_gateway();
-
-  ProcessOptions o;
-  o.executable = build_path("firmware-sim/firmware-sim").string();
-  o.args = {"--home", home_file.string(), "--broker", "127.0.0.1:" + std::to_string(h.broker().port()),
-            "--credentials", creds.string(), "--latency", "zero", "--summary-interval-ms", "0"};
-  o.log_file = h.dir() / "firmware-sim.log";
-  ChildProcess sim(std::move(o));
+  fw.start("zero");
+  auto& sim = fw.process();
 
   const int count = static_cast<int>(home.devices.size());
   ASSERT_TRUE(wait_until([&] { return h.get_json("/api/v1/health")["devices"]["online"] == count; }, 30s))

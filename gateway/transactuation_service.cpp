@@ -1,0 +1,381 @@
+#include "gateway/transactuation_service.h"
+
+#include <chrono>
+#include <fstream>
+#include <future>
+
+#include "common/log/log.h"
+#include "gateway/api_error.h"
+#include "gateway/auth.h"
+#include "gateway/builtin_app_config.h"
+#include "transactuation/json_app.h"
+
+namespace homestead::gateway {
+namespace {
+
+namespace tx = homestead::transactuation;
+using nlohmann::json;
+
+const log::Logger logger("transactuation");
+
+tx::Time now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The API view of a record: the runtime's JSON plus the timings a user asks about first.
+json run_json(const tx::TransactuationRecord& record) {
+  json j = tx::to_json(record);
+  json timings = {{"triggered_at_us", record.triggered_at}};
+  if (record.logic_at > 0) timings["sensing_us"] = record.logic_at - record.triggered_at;
+  if (record.finished_at > 0) timings["total_us"] = record.finished_at - record.triggered_at;
+  j["timings"] = timings;
+  return j;
+}
+
+bool known_status(const std::string& s) {
+  return s.empty() || s == "running" || s == "committed" || s == "committed_partial" || s == "aborted";
+}
+
+}  // namespace
+
+TransactuationService::TransactuationService(const GatewayConfig& config, std::string home,
+                                             MqttDeviceBus::KindOf kind_of, MqttDeviceBus::Publish publish,
+                                             Metrics& metrics)
+    : config_(config), home_(std::move(home)), metrics_(metrics) {
+  const auto& settings = config_.transactuations;
+  log_ = std::make_unique<tx::SqliteIntentLog>(config_.intent_log_path());
+  tx::RuntimeOptions options;
+  options.first_txn_id = (log_->epoch() << 32) | 1;
+  options.utc_offset = settings.utc_offset_s * tx::kSecond;
+  runtime_ = std::make_unique<tx::Runtime>(options);
+  seen_up_to_ = runtime_->next_txn_id();
+  // Refusals go through the queue: the bus is called from inside Driver::pump.
+  bus_ = std::make_unique<MqttDeviceBus>(home_, std::move(kind_of), std::move(publish), [this](const tx::Ack& ack) {
+    post([this, ack](tx::Time now) { runtime_->on_ack(ack, now); });
+  });
+  driver_ = std::make_unique<tx::Driver>(*runtime_, *log_, *bus_, settings.flush_interval_ms * tx::kMillisecond,
+                                         [this](const tx::TransactuationRecord& r) { finished(r); });
+
+  for (auto& app : builtin_apps_from_config(settings.builtin)) {
+    apps_[app.name] = {"builtin", json::object()};
+    runtime_->install(std::move(app));
+  }
+  for (const auto& file : settings.app_files) {
+    std::vector<tx::AppDefinition> loaded;
+    try {
+      loaded = tx::load_apps_file(file);
+    } catch (const tx::AppError& e) {
+      throw tx::AppError(e.field(), "transactuations.app_files: " + file + ": " + e.message());
+    }
+    for (const auto& app : loaded) apps_[app.name] = {"file", app.source};
+    tx::install_all(*runtime_, std::move(loaded));
+  }
+  load_api_apps();
+}
+
+TransactuationService::~TransactuationService() { stop(); }
+
+void TransactuationService::load_api_apps() {
+  const auto path = std::filesystem::path(config_.data_dir) / "apps.json";
+  std::ifstream in(path);
+  if (!in) return;
+  json doc;
+  try {
+    doc = json::parse(in);
+  } catch (const json::exception& e) {
+    throw std::runtime_error(path.string() + ": not valid JSON: " + e.what());
+  }
+  std::vector<tx::AppDefinition> loaded;
+  for (const auto& def : doc.value("apps", json::array())) loaded.push_back(tx::load_app(def));
+  for (const auto& app : loaded) apps_[app.name] = {"api", app.source};
+  tx::install_all(*runtime_, std::move(loaded));
+  for (const auto& name : doc.value("disabled", json::array())) {
+    if (runtime_->set_enabled(name, false)) disabled_.insert(name);
+  }
+}
+
+void TransactuationService::save_api_apps() {
+  json doc = {{"apps", json::array()}, {"disabled", disabled_}};
+  for (const auto& [name, info] : apps_)
+    if (info.origin == "api") doc["apps"].push_back(info.source);
+  const auto path = std::filesystem::path(config_.data_dir) / "apps.json";
+  const auto tmp = path.string() + ".tmp";
+  write_secret_file(tmp, doc.dump(2) + "\n");
+  std::filesystem::rename(tmp, path);
+}
+
+void TransactuationService::start() {
+  {
+    std::lock_guard lock(mutex_);
+    if (started_) return;
+    started_ = true;
+    stopping_ = false;
+  }
+  const auto now = now_us();
+  // Ids of transactuations recovery re-opens: intents without an outcome.
+  std::set<tx::TxnId> open;
+  for (const auto& record : log_->load()) {
+    if (record.kind == tx::LogKind::outcome) {
+      open.erase(record.txn);
+      history_[record.txn] = record.body;
+    } else {
+      open.insert(record.txn);
+    }
+  }
+  while (history_.size() > static_cast<std::size_t>(config_.transactuations.history)) history_.erase(history_.begin());
+  driver_->recover(now);
+  for (auto id : open)
+    if (runtime_->find_active(id)) running_.insert(id);
+  logger.info("transactuation runtime started",
+              {{"log", config_.intent_log_path().string()}, {"epoch", std::to_string(log_->epoch())},
+               {"apps", std::to_string(apps_.size())}, {"recovering", std::to_string(running_.size())}});
+  thread_ = std::thread([this] { loop(); });
+}
+
+void TransactuationService::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void TransactuationService::post(Task task) {
+  {
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(task));
+  }
+  wake_.notify_one();
+}
+
+json TransactuationService::call(std::function<json(tx::Time)> fn) {
+  auto promise = std::make_shared<std::promise<json>>();
+  auto result = promise->get_future();
+  {
+    std::lock_guard lock(mutex_);
+    if (!started_ || stopping_) throw ApiError(503, "unavailable", "the transactuation runtime is not running");
+    queue_.push_back([fn = std::move(fn), promise](tx::Time now) {
+      try {
+        promise->set_value(fn(now));
+      } catch (...) {
+        promise->set_exception(std::current_exception());
+      }
+    });
+  }
+  wake_.notify_one();
+  return result.get();
+}
+
+void TransactuationService::loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (queue_.empty()) {
+      lock.unlock();
+      const auto wake = driver_->next_wakeup();  // runtime state: read on this thread only
+      lock.lock();
+      if (!queue_.empty() || stopping_) continue;
+      // Periodic apps and timeouts have deadlines; a second is the longest nap so a clock
+      // step never leaves the runtime asleep for long.
+      tx::Time nap = tx::kSecond;
+      if (wake) nap = std::clamp<tx::Time>(*wake - now_us(), 0, tx::kSecond);
+      if (nap > 0) wake_.wait_for(lock, std::chrono::microseconds(nap));
+    }
+    std::deque<Task> batch;
+    batch.swap(queue_);
+    lock.unlock();
+    for (auto& task : batch) {
+      const auto now = now_us();
+      try {
+        task(now);
+      } catch (const std::exception& e) {
+        logger.error("runtime input failed", {{"error", e.what()}});
+      }
+      pump(now);
+    }
+    const auto now = now_us();
+    runtime_->tick(now);
+    pump(now);
+    driver_->flush_if_due(now);
+    lock.lock();
+  }
+}
+
+void TransactuationService::pump(tx::Time now) {
+  driver_->pump(now);
+  for (auto id = seen_up_to_; id < runtime_->next_txn_id(); ++id) {
+    if (runtime_->find_active(id)) running_.insert(id);
+  }
+  seen_up_to_ = runtime_->next_txn_id();
+}
+
+void TransactuationService::finished(const tx::TransactuationRecord& record) {
+  running_.erase(record.id);
+  history_[record.id] = run_json(record);
+  while (history_.size() > static_cast<std::size_t>(config_.transactuations.history)) history_.erase(history_.begin());
+  metrics_.add("homestead_transactuations_total", "status=\"" + std::string(tx::to_string(record.status)) +
+                                                      "\",reason=\"" + tx::to_string(record.reason) + "\"");
+  logger.info("transactuation finished", {{"id", std::to_string(record.id)}, {"app", record.app},
+                                          {"status", tx::to_string(record.status)},
+                                          {"reason", tx::to_string(record.reason)}, {"detail", record.detail}});
+}
+
+void TransactuationService::on_report(const std::string& device, const json& state, std::int64_t device_ts_ms,
+                                      std::int64_t received_ms) {
+  auto readings = readings_from_report(device, state, device_ts_ms, received_ms);
+  if (readings.empty()) return;
+  post([this, readings = std::move(readings)](tx::Time now) {
+    for (const auto& r : readings) runtime_->on_reading(r, now);
+  });
+}
+
+bool TransactuationService::on_ack(const std::string& device, const devices::Ack& ack) {
+  auto answer = answer_from_ack(device, ack);
+  if (!answer) return false;
+  if (answer->ack) post([this, a = *answer->ack](tx::Time now) { runtime_->on_ack(a, now); });
+  if (answer->status) post([this, s = *answer->status](tx::Time now) { runtime_->on_status(s, now); });
+  return true;
+}
+
+json TransactuationService::list_apps() {
+  return call([this](tx::Time) {
+    json out = json::array();
+    for (const auto& name : runtime_->app_names()) out.push_back(get_app(name));
+    return json{{"apps", out}};
+  });
+}
+
+// Runs on the runtime thread (from list_apps) or takes the call itself.
+json TransactuationService::get_app(const std::string& name) {
+  auto describe = [this, name](tx::Time) -> json {
+    const auto* app = runtime_->app(name);
+    if (!app) throw ApiError(404, "not_found", "app '" + name + "' not found");
+    const auto it = apps_.find(name);
+    json triggers = json::array();
+    for (const auto& t : app->sensor_triggers) triggers.push_back(t.sensor.text());
+    json j = {{"name", name},
+              {"origin", it == apps_.end() ? "api" : it->second.origin},
+              {"enabled", !disabled_.count(name)},
+              {"sensor_triggers", triggers},
+              {"actuators", app->actuators},
+              {"state_reads", app->state_reads},
+              {"state_writes", app->state_writes}};
+    if (app->every) j["every_s"] = static_cast<double>(*app->every) / tx::kSecond;
+    if (it != apps_.end() && !it->second.source.empty()) j["definition"] = it->second.source;
+    return j;
+  };
+  if (std::this_thread::get_id() == thread_.get_id()) return describe(now_us());
+  return call(describe);
+}
+
+json TransactuationService::install_app(const json& definition) {
+  return call([this, definition](tx::Time) {
+    tx::AppDefinition app;
+    try {
+      app = tx::load_app(definition);
+    } catch (const tx::AppError& e) {
+      throw ApiError(400, "invalid_app", e.what());
+    }
+    if (runtime_->app(app.name)) throw ApiError(409, "conflict", "app '" + app.name + "' already exists");
+    const auto name = app.name;
+    apps_[name] = {"api", app.source};
+    try {
+      runtime_->install(std::move(app));
+    } catch (const tx::AppError& e) {
+      apps_.erase(name);
+      throw ApiError(400, "invalid_app", e.what());
+    }
+    disabled_.erase(name);
+    save_api_apps();
+    return get_app(name);
+  });
+}
+
+void TransactuationService::remove_app(const std::string& name) {
+  call([this, name](tx::Time) {
+    if (!runtime_->remove(name)) throw ApiError(404, "not_found", "app '" + name + "' not found");
+    apps_.erase(name);
+    disabled_.erase(name);
+    save_api_apps();
+    return json();
+  });
+}
+
+json TransactuationService::set_enabled(const std::string& name, bool enabled) {
+  return call([this, name, enabled](tx::Time) {
+    if (!runtime_->set_enabled(name, enabled)) throw ApiError(404, "not_found", "app '" + name + "' not found");
+    if (enabled) disabled_.erase(name);
+    else disabled_.insert(name);
+    save_api_apps();
+    return get_app(name);
+  });
+}
+
+json TransactuationService::trigger(const std::string& name, const json& payload) {
+  return call([this, name, payload](tx::Time now) {
+    const auto* app = runtime_->app(name);
+    if (!app) throw ApiError(404, "not_found", "app '" + name + "' not found");
+    if (disabled_.count(name)) throw ApiError(409, "disabled", "app '" + name + "' is disabled");
+    tx::TxnId id = 0;
+    try {
+      id = runtime_->trigger(name, payload, now);
+    } catch (const tx::AppError& e) {
+      throw ApiError(400, "invalid_trigger", e.what());
+    }
+    pump(now);
+    return json{{"id", id}};
+  });
+}
+
+json TransactuationService::list_runs(const RunQuery& query) {
+  if (!known_status(query.status)) {
+    throw ApiError(400, "invalid_parameter", "query parameter 'status': expected running, committed, "
+                                             "committed_partial or aborted, got \"" + query.status.substr(0, 40) + "\"");
+  }
+  return call([this, query](tx::Time) {
+    // Newest first: ids grow with time (epoch << 32 | counter).
+    std::map<tx::TxnId, json, std::greater<>> all;
+    for (const auto& [id, j] : history_) all.emplace(id, j);
+    for (auto id : running_)
+      if (const auto* r = runtime_->find_active(id)) all.emplace(id, run_json(*r));
+    json out = json::array();
+    for (const auto& [id, j] : all) {
+      if (static_cast<int>(out.size()) >= query.limit) break;
+      if (!query.status.empty() && j.value("status", "") != query.status) continue;
+      if (!query.app.empty() && j.value("app", "") != query.app) continue;
+      out.push_back({{"id", id},
+                     {"app", j.value("app", "")},
+                     {"status", j.value("status", "")},
+                     {"reason", j.value("reason", "")},
+                     {"detail", j.value("detail", "")},
+                     {"triggered_at", j.value("triggered_at", 0)},
+                     {"finished_at", j.value("finished_at", 0)},
+                     {"recovered", j.value("recovered", false)}});
+    }
+    return json{{"transactuations", out}};
+  });
+}
+
+json TransactuationService::get_run(const std::string& text) {
+  tx::TxnId id = 0;
+  try {
+    std::size_t used = 0;
+    id = std::stoull(text, &used);
+    if (used != text.size()) throw std::invalid_argument(text);
+  } catch (const std::exception&) {
+    throw ApiError(400, "invalid_parameter", "transactuation id: expected a number, got \"" + text.substr(0, 40) + "\"");
+  }
+  return call([this, id](tx::Time) {
+    if (const auto* r = runtime_->find_active(id)) return run_json(*r);
+    const auto it = history_.find(id);
+    if (it == history_.end()) throw ApiError(404, "not_found", "transactuation " + std::to_string(id) + " not found");
+    return it->second;
+  });
+}
+
+json TransactuationService::app_state() {
+  return call([this](tx::Time) { return json{{"state", runtime_->state()}}; });
+}
+
+}  // namespace homestead::gateway
