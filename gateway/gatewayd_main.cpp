@@ -7,16 +7,20 @@
 #include "common/config/config.h"
 #include "common/log/log.h"
 #include "devices/home.h"
+#include "gateway/builtin_app_config.h"
 #include "gateway/gateway.h"
 #include "gateway/http_api.h"
 #include "gateway/store.h"
+#include "transactuation/json_app.h"
 
 namespace {
 
 constexpr const char* kUsage = R"(Usage: gatewayd --config FILE [options]
 
 Homestead home gateway: MQTT ingest from the home's Mosquitto, device registry, state and
-readings in SQLite, command log, REST admin API with bearer-token auth, /metrics.
+readings in SQLite, command log, REST admin API with bearer-token auth, /metrics, and the
+transactuation runtime (apps from "transactuations" in the config and the REST API; intent
+log in <data_dir>/transactuations.db; recovery after a crash at the first broker connect).
 
 Options:
   --config FILE      JSON config (every field has a default; see docs/gateway-api.md)
@@ -81,6 +85,9 @@ int main(int argc, char** argv) {
     if (!std::getenv("HOMESTEAD_LOG_LEVEL") && log::parse_level(config.log_level, level)) log::set_level(level);
     if (check_only) {
       devices::load_home_file(config.home_file);
+      // Apps are checked too, so a bad app fails here rather than at start.
+      gateway::builtin_apps_from_config(config.transactuations.builtin);
+      for (const auto& file : config.transactuations.app_files) transactuation::load_apps_file(file);
       std::cout << "gatewayd: config " << config_path << " OK\n";
       return 0;
     }
@@ -101,6 +108,8 @@ int main(int argc, char** argv) {
     std::cerr << "gatewayd: config error: " << e.what() << "\n";
   } catch (const devices::HomeError& e) {
     std::cerr << "gatewayd: home file error: " << e.what() << "\n";
+  } catch (const transactuation::AppError& e) {
+    std::cerr << "gatewayd: app error: " << e.what() << "\n";
   } catch (const gateway::StoreError& e) {
     std::cerr << "gatewayd: database error: " << e.what() << "\n";
   } catch (const std::exception& e) {
