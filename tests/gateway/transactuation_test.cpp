@@ -203,14 +203,25 @@ TEST(GatewayTransactuations, AppsApiValidatesInstallsDisablesAndKeepsApps) {
   ASSERT_TRUE(wait_until([&] { return h.get_json("/api/v1/app-state")["state"].value("armed", false); }, 10s));
   ASSERT_EQ(h.request("DELETE", "/api/v1/apps/arm")->status, 204);
   EXPECT_EQ(h.request("GET", "/api/v1/apps/arm")->status, 404);
-  // homectl shows the runs.
-  ProcessOptions o;
-  o.executable = build_path("gateway/homectl").string();
-  o.args = {"--url", "http://127.0.0.1:" + std::to_string(h.http_port()), "--token", h.admin_token(), "runs"};
-  o.log_file = h.dir() / "homectl-runs.log";
-  ChildProcess runs(std::move(o));
-  ASSERT_TRUE(wait_until([&] { return !runs.running(); }, 15s));
-  EXPECT_NE(runs.log().find(std::to_string(id) + "  arm"), std::string::npos) << runs.log();
+  // homectl shows apps, runs and one run.
+  auto homectl = [&](std::vector<std::string> args) {
+    ProcessOptions o;
+    o.executable = build_path("gateway/homectl").string();
+    o.args = {"--url", "http://127.0.0.1:" + std::to_string(h.http_port()), "--token", h.admin_token()};
+    o.args.insert(o.args.end(), args.begin(), args.end());
+    o.log_file = h.dir() / ("homectl-" + args[0] + ".log");
+    ChildProcess p(std::move(o));
+    EXPECT_TRUE(wait_until([&] { return !p.running(); }, 15s));
+    return p.log();
+  };
+  const auto runs = homectl({"runs"});
+  EXPECT_NE(runs.find(std::to_string(id) + "  arm"), std::string::npos) << runs;
+  const auto one = homectl({"run", std::to_string(id)});
+  EXPECT_NE(one.find("status        committed"), std::string::npos) << one;
+  EXPECT_NE(one.find("\"armed\":true"), std::string::npos) << one;
+  ASSERT_EQ(h.request("POST", "/api/v1/apps", kArmApp)->status, 201);
+  const auto apps = homectl({"apps"});
+  EXPECT_NE(apps.find("arm   api     yes      api"), std::string::npos) << apps;
 }
 
 }  // namespace
