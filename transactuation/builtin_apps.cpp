@@ -70,7 +70,7 @@ AppDefinition energy_saver(const EnergySaverConfig& c) {
         }
         if (in.now - last.get<Time>() < c.idle || in.state_value("ecoMode") == true) return LogicResult::nothing();
         for (const auto& light : c.lights) result.actuations.push_back({light, "off", {}, {}, {}});
-        result.actuations.push_back({c.thermostat, "set_mode", {{"mode", "eco"}}, {}, {}});
+        result.actuations.push_back({c.thermostat, "set_setpoint", {{"setpoint", c.eco_setpoint}}, {}, {}});
         result.state_writes["ecoMode"] = true;
         return result;
       })

@@ -43,6 +43,8 @@ struct EnergySaverConfig {
   Time idle = 30 * 60 * kSecond;
   Time check_every = 60 * kSecond;
   Time freshness = 2 * 60 * kSecond;
+  // Eco is a setpoint, not a mode: the catalog's thermostat modes are off/heat/cool/auto.
+  double eco_setpoint = 17.0;
 };
 AppDefinition energy_saver(const EnergySaverConfig& config);
 

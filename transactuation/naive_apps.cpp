@@ -121,7 +121,7 @@ void EnergySaver::on_tick() {
     busy_ = false;
   };
   for (const auto& light : config_.lights) send_with_retries(home_, light, "off", Json::object(), 2 * kSecond, 3, done);
-  send_with_retries(home_, config_.thermostat, "set_mode", Json{{"mode", "eco"}}, 2 * kSecond, 3, done);
+  send_with_retries(home_, config_.thermostat, "set_setpoint", Json{{"setpoint", config_.eco_setpoint}}, 2 * kSecond, 3, done);
 }
 // END-APP energy_saver
 

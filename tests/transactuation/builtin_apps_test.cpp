@@ -98,7 +98,9 @@ TEST(BuiltinApps, EnergySaverNeverActsOnAStaleOccupancySensor) {
   h.runtime.tick(kNoon + 21 * kSecond);
   h.ack_all(kNoon + 22 * kSecond);
   ASSERT_EQ(h.sent.size(), 2u);
-  EXPECT_EQ(h.sent[1].args, (Json{{"mode", "eco"}}));
+  // The thermostat gets a command its catalog entry accepts (set_setpoint in 5..30 C).
+  EXPECT_EQ(h.sent[1].command, "set_setpoint");
+  EXPECT_EQ(h.sent[1].args, (Json{{"setpoint", 17.0}}));
   EXPECT_EQ(h.state("ecoMode"), true);
 }
 
