@@ -246,6 +246,8 @@ def main():
     parser.add_argument("--starts", type=int, default=5, help="gatewayd starts to time (the first is cold)")
     parser.add_argument("--quick", action="store_true", help="3 s windows, 3 starts")
     parser.add_argument("--json", help="also write the results to this file")
+    parser.add_argument("--no-cross", action="store_true",
+                        help="(run.sh) do not build the aarch64 binaries first; use what is in --aarch64-build")
     args = parser.parse_args()
     if args.quick:
         args.window, args.starts = 3.0, 3
