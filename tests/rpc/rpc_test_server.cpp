@@ -1,6 +1,8 @@
 // rpc_test_server: a KvService server in its own process, for tests that kill it with
 // SIGKILL mid-call. Prints "listening <port>" once it serves and "sleep started" when a
 // Sleep call begins, so a test can poll its log instead of guessing.
+#include <pthread.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -8,7 +10,6 @@
 #include <iostream>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "cloud/rpc/http_server.h"
 #include "cloud/rpc/skeleton.h"
@@ -22,8 +23,6 @@ void usage(std::ostream& out) {
          "  Serves the test KvService on 127.0.0.1:N until SIGTERM/SIGINT. The secret file holds\n"
          "  the cluster secret (never passed on the command line, so it stays out of ps).\n";
 }
-
-std::atomic<bool> g_stop{false};
 
 }  // namespace
 
@@ -65,8 +64,13 @@ int main(int argc, char** argv) {
     std::cerr << "rpc_test_server: cannot read a secret from " << secret_file << "\n";
     return 2;
   }
-  std::signal(SIGTERM, [](int) { g_stop = true; });
-  std::signal(SIGINT, [](int) { g_stop = true; });
+  // Block the stop signals before any thread starts (threads inherit the mask), so main can
+  // wait for one with sigwait instead of polling a flag.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   homestead::rpc::testing::KvStore store;
   homestead::rpc::testing::Gate gate;  // never opened: Sleep sleeps its full time
@@ -93,7 +97,8 @@ int main(int argc, char** argv) {
   }
   std::printf("listening %d\n", port);
   std::fflush(stdout);
-  while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  int received = 0;
+  sigwait(&stop_signals, &received);
   server.drain(std::chrono::seconds(5));
   gate.open();
   if (tcp) tcp->stop();
