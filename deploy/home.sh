@@ -10,6 +10,7 @@ MQTT_PORT=18830
 SPEED=1
 HOME_FILE="$ROOT/deploy/homes/default.json"
 LATENCY=realistic
+APPS=default
 
 usage() {
   cat <<'USAGE'
@@ -22,7 +23,11 @@ Commands:
   up              install dependencies and build if needed, generate secrets, start
                   everything, wait until it answers, write <data>/home.env
   down [--wipe]   stop everything this script started (by PID); --wipe also deletes <data>
-  status          what runs, with PIDs and ports
+  status [--watch]
+                  what runs, with PIDs; --watch: a live view of devices, sensor events,
+                  transactuations, the cloud leader and sync (Ctrl-C to stop)
+  restart NAME    restart one component with the command line it was started with
+                  (e.g. after a scenario kill -9'd it): gatewayd, firmware-sim, cloudd-N
   logs [NAME]     list logs, or print the log of one component (e.g. mosquitto)
 
 Options:
@@ -32,6 +37,9 @@ Options:
   --speed X       time acceleration for the simulated environment (default 1)
   --home FILE     home description (default deploy/homes/default.json)
   --latency MODE  device actuation latency: realistic (default) or zero
+  --apps FILE     built-in apps config for the gateway (default deploy/apps/builtin-default-home.json
+                  with the default home, none with another home; "none" runs none)
+  --interval S    status --watch: refresh period in seconds (default 1)
   --no-build      use the binaries already in build/<preset> (no install, no build)
   -h, --help      this text
 
@@ -42,7 +50,7 @@ USAGE
 command="${1:-}"
 [[ -n "$command" ]] || { usage; exit 2; }
 shift || true
-wipe=0 log_name="" NO_BUILD=0
+wipe=0 log_name="" NO_BUILD=0 WATCH=0 INTERVAL=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --data) DATA="$(mkdir -p "$2" && cd "$2" && pwd)"; shift 2 ;;
@@ -51,11 +59,14 @@ while [[ $# -gt 0 ]]; do
     --speed) SPEED="$2"; shift 2 ;;
     --home) HOME_FILE="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"; shift 2 ;;
     --latency) LATENCY="$2"; shift 2 ;;
+    --apps) APPS="$2"; shift 2 ;;
+    --watch) WATCH=1; shift ;;
+    --interval) INTERVAL="$2"; shift 2 ;;
     --wipe) wipe=1; shift ;;
     --no-build) NO_BUILD=1; shift ;;
     -h|--help) usage; exit 0 ;;
     -*) echo "home.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
-    *) if [[ "$command" == logs && -z "$log_name" ]]; then log_name="$1"; shift
+    *) if [[ ( "$command" == logs || "$command" == restart ) && -z "$log_name" ]]; then log_name="$1"; shift
        else echo "home.sh: unexpected argument '$1'" >&2; exit 2; fi ;;
   esac
 done
@@ -70,6 +81,15 @@ say() { echo "home: $*"; }
 
 pid_of() { [[ -f "$RUN/$1.pid" ]] && cat "$RUN/$1.pid" || true; }
 alive() { local pid; pid="$(pid_of "$1")"; [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; }
+
+# Starts a component in the background, remembering its command line in <run>/NAME.cmd so
+# `restart NAME` can start it again the same way.
+launch() {  # name command...
+  local name="$1"; shift
+  printf '%q ' "$@" >"$RUN/$name.cmd"
+  nohup "$@" >>"$LOGS/$name.log" 2>&1 &
+  echo $! >"$RUN/$name.pid"
+}
 
 wait_for_port() {  # port seconds
   local deadline=$((SECONDS + $2))
@@ -142,8 +162,8 @@ max_queued_messages 10000
 max_inflight_messages 100
 $( [[ $(id -u) == 0 ]] && echo "user root" )
 CONF
-  nohup mosquitto -c "$conf" >>"$LOGS/mosquitto.log" 2>&1 &
-  echo $! >"$RUN/mosquitto.pid"
+  launch mosquitto mosquitto -c "$conf"
+  echo "$MQTT_PORT" >"$RUN/mosquitto.port"
   if ! wait_for_port "$MQTT_PORT" 10; then
     say "mosquitto did not start; last log lines:"; tail -20 "$LOGS/mosquitto.log" >&2; exit 1
   fi
@@ -154,11 +174,9 @@ start_firmware_sim() {
   local fw; fw="$(binary firmware-sim)"
   if [[ -z "$fw" ]]; then say "firmware-sim: not built in this checkout yet; skipped"; return; fi
   FIRMWARE_SIM_PORT="$(free_port)"
-  nohup "$fw" --home "$HOME_FILE" --broker "127.0.0.1:$MQTT_PORT" --credentials "$SECRETS/devices.json" \
+  launch firmware-sim "$fw" --home "$HOME_FILE" --broker "127.0.0.1:$MQTT_PORT" --credentials "$SECRETS/devices.json" \
         --speed "$SPEED" --latency "$LATENCY" --control-port "$FIRMWARE_SIM_PORT" \
-        --control-token-file "$SECRETS/firmware-sim-control.token" --summary-interval-ms 10000 \
-        >>"$LOGS/firmware-sim.log" 2>&1 &
-  echo $! >"$RUN/firmware-sim.pid"
+        --control-token-file "$SECRETS/firmware-sim-control.token" --summary-interval-ms 10000
   if ! wait_for_port "$FIRMWARE_SIM_PORT" 20; then
     say "firmware-sim did not start; last log lines:"; tail -20 "$LOGS/firmware-sim.log" >&2; exit 1
   fi
@@ -192,8 +210,8 @@ start_cloud() {
  "members": [$members],
  "token_file": "$SECRETS/cloud-token", "cluster_secret_file": "$SECRETS/cluster-secret"}
 JSON
-    nohup "$cloudd" --config "$RUN/cloudd-$id.json" >>"$LOGS/cloudd-$id.log" 2>&1 &
-    echo $! >"$RUN/cloudd-$id.pid"
+    launch "cloudd-$id" "$cloudd" --config "$RUN/cloudd-$id.json"
+    echo "$http" >"$RUN/cloudd-$id.port"
     CLOUD_URLS+="${CLOUD_URLS:+,}http://127.0.0.1:$http"
   done <"$ports_file"
   while read -r id http peer; do
@@ -213,6 +231,23 @@ JSON
   say "cloud up: 3 cloudd members ($CLOUD_URLS), leader is member $leader"
 }
 
+# The gateway's "transactuations" section: the built-in apps of --apps and the API-triggered
+# arm/disarm apps of deploy/apps/modes.json.
+transactuation_settings() {
+  local apps="$APPS"
+  if [[ "$apps" == default ]]; then
+    if [[ "$HOME_FILE" == "$ROOT/deploy/homes/default.json" ]]; then apps="$ROOT/deploy/apps/builtin-default-home.json"
+    else apps=none; fi
+  fi
+  local builtin="{}" app_files="[]"
+  if [[ "$apps" != none ]]; then
+    [[ -f "$apps" ]] || { echo "home.sh: --apps: no such file '$apps'" >&2; exit 2; }
+    builtin="$(cat "$apps")"
+    app_files="[\"$ROOT/deploy/apps/modes.json\"]"
+  fi
+  echo "{\"builtin\": $builtin, \"app_files\": $app_files}"
+}
+
 start_gateway() {
   local gw; gw="$(binary gatewayd)"
   if [[ -z "$gw" ]]; then say "gatewayd: not built in this checkout yet; skipped"; return; fi
@@ -221,14 +256,15 @@ start_gateway() {
   mkdir -p "$DATA/gateway"
   cat >"$RUN/gateway.json" <<JSON
 {"home_file": "$HOME_FILE", "data_dir": "$DATA/gateway",
+ "transactuations": $(transactuation_settings),
  "mqtt": {"uri": "tcp://127.0.0.1:$MQTT_PORT", "username": "gateway", "password_file": "$SECRETS/mqtt-gateway"},
  "http": {"bind": "127.0.0.1", "port": $GATEWAY_PORT},
  "provisioning": {"enabled": true, "password_file": "$SECRETS/mosquitto.passwd", "acl_file": "$RUN/mosquitto.acl",
                   "base_password_file": "$SECRETS/mosquitto.base.passwd", "base_acl_file": "$RUN/mosquitto.base.acl",
                   "broker_pid_file": "$RUN/mosquitto.broker.pid"}}
 JSON
-  nohup "$gw" --config "$RUN/gateway.json" >>"$LOGS/gatewayd.log" 2>&1 &
-  echo $! >"$RUN/gatewayd.pid"
+  launch gatewayd "$gw" --config "$RUN/gateway.json"
+  echo "$GATEWAY_PORT" >"$RUN/gatewayd.port"
   if ! wait_for_port "$GATEWAY_PORT" 20; then
     say "gatewayd did not start; last log lines:"; tail -20 "$LOGS/gatewayd.log" >&2; exit 1
   fi
@@ -286,6 +322,8 @@ cmd_up() {
     echo "    $homectl state hall_light"
     echo "    $homectl command hall_light turn_on"
     echo "    $homectl watch"
+    echo "    deploy/home.sh status --watch        # live view: devices, transactuations, cloud, sync"
+    echo "    deploy/scenarios/burglary.sh          # scenarios: burglary fire power-cut internet-outage"
   fi
   say "raw MQTT: mosquitto_sub -h 127.0.0.1 -p $MQTT_PORT -u gateway -P \"\$(cat $SECRETS/mqtt-gateway)\" -t 'homestead/#' -v"
   say "stop with: deploy/home.sh down   (add --wipe to delete $DATA)"
@@ -313,6 +351,9 @@ cmd_down() {
 }
 
 cmd_status() {
+  if [[ $WATCH == 1 ]]; then
+    exec python3 "$ROOT/deploy/lib/home_watch.py" --data "$DATA" --interval "$INTERVAL"
+  fi
   local any=0
   for c in "${COMPONENTS[@]}"; do
     if alive "$c"; then
@@ -325,6 +366,25 @@ cmd_status() {
   done
   [[ -f "$DATA/home.env" ]] && echo "  environment: $DATA/home.env"
   [[ $any == 1 ]] || return 3
+}
+
+cmd_restart() {
+  local name="$log_name"
+  [[ -n "$name" ]] || { echo "home.sh: restart needs a component name (${COMPONENTS[*]})" >&2; exit 2; }
+  [[ -f "$RUN/$name.cmd" ]] || { echo "home.sh: '$name' was not started by 'up' in $DATA" >&2; exit 2; }
+  local pid; pid="$(pid_of "$name")"
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  local words; words="$(cat "$RUN/$name.cmd")"
+  eval "set -- $words"
+  launch "$name" "$@"
+  if [[ -f "$RUN/$name.port" ]] && ! wait_for_port "$(cat "$RUN/$name.port")" 20; then
+    say "$name did not come back; last log lines:"; tail -20 "$LOGS/$name.log" >&2; exit 1
+  fi
+  say "restarted $name (pid $(pid_of "$name"))"
 }
 
 cmd_logs() {
@@ -342,6 +402,7 @@ case "$command" in
   down) cmd_down ;;
   status) cmd_status ;;
   logs) cmd_logs ;;
+  restart) cmd_restart ;;
   -h|--help|help) usage ;;
   *) echo "home.sh: unknown command '$command'" >&2; usage >&2; exit 2 ;;
 esac

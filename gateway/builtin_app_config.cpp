@@ -25,9 +25,12 @@ class Settings {
   }
   std::string field(const std::string& key) const { return prefix_ + "." + key; }
 
-  std::string device(const std::string& key) const {
+  std::string device(const std::string& key, bool required = true) const {
     const auto it = doc_.find(key);
-    if (it == doc_.end()) throw tx::AppError(field(key), "missing");
+    if (it == doc_.end()) {
+      if (required) throw tx::AppError(field(key), "missing");
+      return {};
+    }
     if (!it->is_string() || it->get<std::string>().empty()) throw tx::AppError(field(key), "expected a device id");
     return *it;
   }
@@ -92,7 +95,7 @@ std::vector<tx::AppDefinition> builtin_apps_from_config(const json& builtin) {
     } else if (name == "fire_safety") {
       Settings s(doc, prefix, {"detectors", "sirens", "door_locks", "gas_valve", "freshness_s"});
       tx::apps::FireSafetyConfig c{s.sensors("detectors"), s.devices("sirens"), s.devices("door_locks", false),
-                                   s.device("gas_valve")};
+                                   s.device("gas_valve", false)};
       s.seconds("freshness_s", c.freshness);
       apps.push_back(tx::apps::fire_safety(c));
     } else if (name == "energy_saver") {

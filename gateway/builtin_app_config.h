@@ -2,7 +2,7 @@
 //
 //   "transactuations": { "builtin": {
 //     "intrusion_alarm": {"motion": ["hall_motion.motion"], "strobe": "landing_strobe", "siren": "hall_siren"},
-//     "fire_safety":     {"detectors": ["hall_smoke.smoke"], "sirens": ["hall_siren"], "door_locks": [...], "gas_valve": "..."},
+//     "fire_safety":     {"detectors": ["hall_smoke.smoke"], "sirens": ["hall_siren"], "door_locks": [...], "gas_valve": "..." (optional)},
 //     "energy_saver":    {"occupancy": [...], "lights": [...], "thermostat": "...", "idle_s": 1800},
 //     "climate_guard":   {"windows": ["living_window_contact.open"], "hvac": "thermostat"},
 //     "night_auto_lock": {"contacts": [...], "locks": [...]} } }

@@ -349,8 +349,8 @@ json TransactuationService::list_runs(const RunQuery& query) {
                      {"status", j.value("status", "")},
                      {"reason", j.value("reason", "")},
                      {"detail", j.value("detail", "")},
-                     {"triggered_at", j.value("triggered_at", 0)},
-                     {"finished_at", j.value("finished_at", 0)},
+                     {"triggered_at", j.value("triggered_at", std::int64_t{0})},
+                     {"finished_at", j.value("finished_at", std::int64_t{0})},
                      {"recovered", j.value("recovered", false)}});
     }
     return json{{"transactuations", out}};

@@ -38,7 +38,7 @@ AppDefinition fire_safety(const FireSafetyConfig& c) {
   for (const auto& sensor : c.detectors) app.on_sensor(sensor, [](const Reading& r) { return r.value == true; });
   std::vector<std::string> devices = c.sirens;
   devices.insert(devices.end(), c.door_locks.begin(), c.door_locks.end());
-  devices.push_back(c.gas_valve);
+  if (!c.gas_valve.empty()) devices.push_back(c.gas_valve);
   return app.sense(c.detectors).fresh_within(c.freshness).require(Quorum::any())
       .writes_state({"fireAlarm"}).actuates(devices)
       .logic([c](const LogicInput& in) {
@@ -46,7 +46,7 @@ AppDefinition fire_safety(const FireSafetyConfig& c) {
         LogicResult result;
         for (const auto& siren : c.sirens) result.actuations.push_back({siren, "on", {}, {}, {{"fireAlarm", true}}});
         for (const auto& lock : c.door_locks) result.actuations.push_back({lock, "unlock", {}, {}, {}});
-        result.actuations.push_back({c.gas_valve, "close", {}, {}, {}});
+        if (!c.gas_valve.empty()) result.actuations.push_back({c.gas_valve, "close", {}, {}, {}});
         return result;
       })
       .actuating(Quorum::all()).on_failure(OnFailure::commit_partial, false)

@@ -29,7 +29,7 @@ struct FireSafetyConfig {
   std::vector<SensorRef> detectors;  // attribute true = alarm
   std::vector<std::string> sirens;
   std::vector<std::string> door_locks;
-  std::string gas_valve;
+  std::string gas_valve;  // optional: empty = the home has none
   Time freshness = 30 * kSecond;
 };
 AppDefinition fire_safety(const FireSafetyConfig& config);
