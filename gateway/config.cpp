@@ -8,7 +8,7 @@ namespace {
 
 GatewayConfig from_config(const config::Config& c) {
   c.reject_unknown("", {"home_file", "data_dir", "stale_after_s", "log_level", "mqtt", "http", "storage", "commands",
-                        "provisioning", "transactuations"});
+                        "provisioning", "transactuations", "cloud"});
   if (c.has("mqtt")) {
     c.reject_unknown("mqtt", {"uri", "username", "password_file", "client_id", "keepalive_s", "reconnect_min_ms",
                               "reconnect_max_ms", "max_buffered_messages", "ca_file"});
@@ -29,6 +29,10 @@ GatewayConfig from_config(const config::Config& c) {
   if (c.has("transactuations")) {
     c.reject_unknown("transactuations",
                      {"enabled", "log_file", "app_files", "builtin", "flush_interval_ms", "history", "utc_offset_s"});
+  }
+  if (c.has("cloud")) {
+    c.reject_unknown("cloud", {"enabled", "urls", "home_id", "gateway_id", "token_file", "sync_interval_ms", "batch_max",
+                               "outbox_max_items", "outbox_full_policy", "request_timeout_ms"});
   }
   GatewayConfig g;
   g.home_file = c.get_string("home_file", g.home_file);
@@ -111,6 +115,33 @@ GatewayConfig from_config(const config::Config& c) {
   t.flush_interval_ms = static_cast<int>(c.get_int("transactuations.flush_interval_ms", t.flush_interval_ms, 1, 10'000));
   t.history = static_cast<int>(c.get_int("transactuations.history", t.history, 1, 1'000'000));
   t.utc_offset_s = c.get_int("transactuations.utc_offset_s", t.utc_offset_s, -14 * 3600, 14 * 3600);
+
+  auto& cl = g.cloud;
+  cl.enabled = c.get_bool("cloud.enabled", cl.enabled);
+  cl.urls = c.get_string_list("cloud.urls", cl.urls);
+  cl.home_id = c.get_string("cloud.home_id", cl.home_id);
+  cl.gateway_id = c.get_string("cloud.gateway_id", cl.gateway_id);
+  cl.token_file = c.get_string("cloud.token_file", cl.token_file);
+  cl.sync_interval_ms = static_cast<int>(c.get_int("cloud.sync_interval_ms", cl.sync_interval_ms, 1, 3'600'000));
+  cl.batch_max = static_cast<int>(c.get_int("cloud.batch_max", cl.batch_max, 1, 100'000));
+  cl.outbox_max_items = c.get_int("cloud.outbox_max_items", cl.outbox_max_items, 1, INT64_MAX);
+  cl.outbox_full_policy = c.get_string("cloud.outbox_full_policy", cl.outbox_full_policy);
+  if (cl.outbox_full_policy != "drop_oldest_reported") {
+    throw config::ConfigError("cloud.outbox_full_policy", c.source() + ": field 'cloud.outbox_full_policy': expected "
+                                                                       "drop_oldest_reported, got \"" +
+                                                                       cl.outbox_full_policy + "\"");
+  }
+  cl.request_timeout_ms = static_cast<int>(c.get_int("cloud.request_timeout_ms", cl.request_timeout_ms, 10, 600'000));
+  if (cl.enabled) {
+    const std::pair<const char*, bool> required[] = {
+        {"urls", cl.urls.empty()}, {"gateway_id", cl.gateway_id.empty()}, {"token_file", cl.token_file.empty()}};
+    for (const auto& [name, missing] : required) {
+      if (missing) {
+        throw config::ConfigError(std::string("cloud.") + name,
+                                  c.source() + ": field 'cloud." + name + "': required when cloud.enabled is true");
+      }
+    }
+  }
   return g;
 }
 

@@ -74,6 +74,20 @@ struct TransactuationSettings {
   std::int64_t utc_offset_s = 0;    // local time = UTC + offset (time-of-day windows)
 };
 
+// Sync with the cloud (docs/sync-protocol.md, "Gateway side"). Off unless enabled.
+struct CloudSettings {
+  bool enabled = false;
+  std::vector<std::string> urls;  // cloudd http addresses, "http://host:port" or "host:port"
+  std::string home_id;            // default: the home file's id
+  std::string gateway_id;         // required when enabled
+  std::string token_file;         // required when enabled: the token the cloud admin API issued
+  int sync_interval_ms = 200;
+  int batch_max = 256;
+  std::int64_t outbox_max_items = 1'000'000;
+  std::string outbox_full_policy = "drop_oldest_reported";  // the only policy
+  int request_timeout_ms = 2000;
+};
+
 struct GatewayConfig {
   std::string home_file = "/etc/homestead/home.json";
   std::string data_dir = "/var/lib/homestead";
@@ -85,6 +99,7 @@ struct GatewayConfig {
   CommandSettings commands;
   ProvisioningSettings provisioning;
   TransactuationSettings transactuations;
+  CloudSettings cloud;
 
   std::filesystem::path db_path() const;
   std::filesystem::path admin_token_path() const;

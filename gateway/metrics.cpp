@@ -32,6 +32,13 @@ constexpr FamilySpec kFamilies[] = {
     {"homestead_http_rejected_total", "counter", "REST requests rejected, by reason"},
     {"homestead_devices", "gauge", "registered devices"},
     {"homestead_devices_online", "gauge", "devices whose status is online"},
+    {"homestead_sync_connected", "gauge", "1 while the last call to the cloud succeeded"},
+    {"homestead_sync_outbox_depth", "gauge", "sync outbox rows waiting for the cloud"},
+    {"homestead_sync_outbox_oldest_age_seconds", "gauge", "age of the oldest sync outbox row"},
+    {"homestead_sync_outbox_dropped", "gauge", "reported rows dropped by the outbox bound (durable count)"},
+    {"homestead_sync_items_pushed_total", "counter", "outbox items the cloud confirmed applied"},
+    {"homestead_sync_errors_total", "counter", "failed sync calls, by kind"},
+    {"homestead_sync_conflicts_total", "counter", "conflicts between cloud desired and local changes, resolved"},
 };
 
 std::string format_value(double v) {

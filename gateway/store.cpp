@@ -3,6 +3,8 @@
 #include <array>
 #include <string_view>
 
+#include "gateway/sqlite_util.h"
+
 namespace homestead::gateway {
 namespace {
 
@@ -32,77 +34,10 @@ CREATE TABLE app_state(app TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL
 )sql",
 };
 
-[[noreturn]] void fail(sqlite3* db, const std::string& what) {
-  throw StoreError("sqlite: " + what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
-}
-
-void exec(sqlite3* db, std::string_view sql) {
-  char* error = nullptr;
-  if (sqlite3_exec(db, std::string(sql).c_str(), nullptr, nullptr, &error) != SQLITE_OK) {
-    std::string message = error ? error : "unknown error";
-    sqlite3_free(error);
-    throw StoreError("sqlite: " + message + " in: " + std::string(sql.substr(0, 80)));
-  }
-}
-
-// A prepared statement with positional binds; finalised on scope exit.
-class Statement {
- public:
-  Statement(sqlite3* db, std::string_view sql) : db_(db) {
-    if (sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr) != SQLITE_OK) {
-      fail(db, "prepare " + std::string(sql.substr(0, 60)));
-    }
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-
-  Statement& bind(int i, const std::string& v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
-  }
-  Statement& bind(int i, std::int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
-  }
-  // True while there is a row.
-  bool step() {
-    const int rc = sqlite3_step(stmt_);
-    if (rc == SQLITE_ROW) return true;
-    if (rc == SQLITE_DONE) return false;
-    fail(db_, "step");
-  }
-  void run() {
-    step();
-    reset();
-  }
-  void reset() {
-    sqlite3_reset(stmt_);
-    sqlite3_clear_bindings(stmt_);
-  }
-  std::string text(int col) const {
-    const auto* p = sqlite3_column_text(stmt_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)))
-             : std::string();
-  }
-  std::int64_t integer(int col) const { return sqlite3_column_int64(stmt_, col); }
-
- private:
-  sqlite3* db_;
-  sqlite3_stmt* stmt_ = nullptr;
-};
-
-sqlite3* open_connection(const std::filesystem::path& path) {
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
-      SQLITE_OK) {
-    std::string message = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    throw StoreError("sqlite: cannot open " + path.string() + ": " + message);
-  }
-  sqlite3_busy_timeout(db, 5000);
-  return db;
-}
+using sqlite::exec;
+using sqlite::fail;
+using sqlite::open_connection;
+using sqlite::Statement;
 
 DeviceRecord device_from(const Statement& s) {
   DeviceRecord d;
@@ -234,21 +169,17 @@ std::vector<DeviceRecord> Store::devices() {
   return out;
 }
 
-void Store::insert_readings(const std::vector<Reading>& batch) {
+void Store::insert_readings(const std::vector<Reading>& batch, const SameTransaction& also) {
   if (batch.empty()) return;
   std::lock_guard lock(writer_mutex_);
-  exec(writer_, "BEGIN IMMEDIATE");
-  try {
-    Statement s(writer_, "INSERT INTO readings(device, received_ms, device_ts_ms, seq, state) VALUES(?1,?2,?3,?4,?5)");
-    for (const auto& r : batch) {
-      s.bind(1, r.device).bind(2, r.received_ms).bind(3, r.device_ts_ms).bind(4, static_cast<std::int64_t>(r.seq));
-      s.bind(5, r.state).run();
-    }
-    exec(writer_, "COMMIT");
-  } catch (...) {
-    sqlite3_exec(writer_, "ROLLBACK", nullptr, nullptr, nullptr);
-    throw;
+  sqlite::WriteTransaction txn(writer_);
+  Statement s(writer_, "INSERT INTO readings(device, received_ms, device_ts_ms, seq, state) VALUES(?1,?2,?3,?4,?5)");
+  for (const auto& r : batch) {
+    s.bind(1, r.device).bind(2, r.received_ms).bind(3, r.device_ts_ms).bind(4, static_cast<std::int64_t>(r.seq));
+    s.bind(5, r.state).run();
   }
+  if (also) also(writer_);
+  txn.commit();
 }
 
 std::vector<Reading> Store::readings(const ReadingQuery& q) {

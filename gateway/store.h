@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -51,8 +52,11 @@ class Store {
   std::optional<DeviceRecord> device(const std::string& id);
   std::vector<DeviceRecord> devices();
 
-  // Readings: one transaction (one fsync) per batch.
-  void insert_readings(const std::vector<Reading>& batch);
+  // Readings: one transaction (one fsync) per batch. `also` runs inside that transaction on
+  // the writer connection (the sync outbox appends the batch's reported changes there, so a
+  // stored reading can never miss the outbox).
+  using SameTransaction = std::function<void(sqlite3* db)>;
+  void insert_readings(const std::vector<Reading>& batch, const SameTransaction& also = {});
   std::vector<Reading> readings(const ReadingQuery& query);
   std::int64_t reading_count();
   // Deletes readings older than `min_received_ms`, then the oldest beyond `max_rows`.
