@@ -47,8 +47,8 @@ gw() {  # METHOD PATH [JSON]
   curl -sS -X "$1" -H "Authorization: Bearer $GW_TOKEN" -H 'Content-Type: application/json' \
        ${3:+-d "$3"} "$GATEWAY_URL$2"
 }
-fw() {  # METHOD PATH [JSON]   firmware-sim's control API
-  curl -sS -X "$1" -H "Authorization: Bearer $FW_TOKEN" -H 'Content-Type: application/json' \
+fw() {  # METHOD PATH [JSON]   firmware-sim's control API (inside the home namespace with --netns)
+  ${HOMESTEAD_NETNS_HOME:+ip netns exec "$HOMESTEAD_NETNS_HOME"} curl -sS -X "$1" -H "Authorization: Bearer $FW_TOKEN" -H 'Content-Type: application/json' \
        ${3:+-d "$3"} "$FIRMWARE_SIM_URL$2"
 }
 cloud() {  # METHOD PATH [JSON]  any cloud member that answers
