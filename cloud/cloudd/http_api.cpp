@@ -8,6 +8,8 @@
 
 #include "cloud/cloudd/dht_routes.h"
 #include "cloud/cloudd/secrets.h"
+#include "cloud/cloudd/services_routes.h"
+#include "cloud/cloudd/sync_rpc.h"
 #include "common/log/log.h"
 
 namespace homestead::cloudd {
@@ -154,6 +156,7 @@ HttpApi::HttpApi(RaftServer& raft, const CloudConfig& config, std::string token,
       token_(std::move(token)),
       secret_(cluster_secret),
       forwarder_(std::move(cluster_secret), config.request_timeout_ms),
+      sync_(std::make_unique<SyncRpc>(raft, std::chrono::milliseconds(config.request_timeout_ms))),
       server_(std::make_unique<httplib::Server>()) {
   install_routes();
 }
@@ -184,6 +187,8 @@ void HttpApi::install_routes() {
 
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (req.path == "/ping") return httplib::Server::HandlerResponse::Unhandled;
+    // The Sync RPC authenticates gateways by their own tokens (sync_rpc.h).
+    if (req.path.rfind("/rpc/v1/", 0) == 0) return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     const std::string presented = auth.rfind(prefix, 0) == 0 ? auth.substr(prefix.size()) : std::string();
@@ -191,7 +196,7 @@ void HttpApi::install_routes() {
       return httplib::Server::HandlerResponse::Unhandled;
     }
     res.set_header("WWW-Authenticate", "Bearer");
-    reply(res, 401, {{"error", "missing or wrong bearer token"}});
+    reply(res, 401, {{"error", {{"code", "unauthorized"}, {"message", "missing or wrong bearer token"}}}});
     return httplib::Server::HandlerResponse::Handled;
   });
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
@@ -209,6 +214,9 @@ void HttpApi::install_routes() {
 
   s.Get("/ping", [](const httplib::Request&, httplib::Response& res) { res.set_content("pong\n", "text/plain"); });
   install_dht_routes(s, dht_, config_.request_timeout_ms);
+  services_routes_ = install_services_routes(s, raft_, forwarder_, timeout);
+  install_metrics_route(s, raft_, *sync_);
+  sync_->mount(s);
 
   // Runs a write here if this node leads, else forwards it to the leader.
   auto write = [this, timeout](const httplib::Request& req, httplib::Response& res, const std::string& path,

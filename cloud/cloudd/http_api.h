@@ -14,6 +14,8 @@
 //   POST   /api/v1/cluster/transfer-leader [{"to": id}]
 //   GET    /api/v1/dht/ring, /api/v1/dht/lookup/{home}[?raw=true]  (dht_routes.h)
 //   GET    /ping                                                (no auth)
+//   /api/v1/homes..., /api/v1/leases..., GET /metrics            (services_routes.h, issue 8)
+//   POST   /rpc/v1/Sync/<Method>   the Sync RPC (sync_rpc.h); its own auth: gateway tokens
 //
 // Keys are percent-encoded in the path and may contain '/'. Every other route needs
 // "Authorization: Bearer <token>". Writes sent to a follower are forwarded to the leader.
@@ -38,6 +40,7 @@ class Server;
 namespace homestead::cloudd {
 
 class DhtService;
+class SyncRpc;
 
 class HttpApi {
  public:
@@ -58,6 +61,8 @@ class HttpApi {
   std::string token_;
   std::string secret_;
   LeaderForwarder forwarder_;
+  std::unique_ptr<SyncRpc> sync_;
+  std::shared_ptr<void> services_routes_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
 };

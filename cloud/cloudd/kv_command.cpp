@@ -58,6 +58,7 @@ std::string encode_command(const Command& c) {
       out.bytes(c.http_address);
       break;
     case CommandKind::drop_member: out.varint(c.member_id); break;
+    case CommandKind::service: out.bytes(c.value); break;
   }
   return out.take();
 }
@@ -66,7 +67,7 @@ Command decode_command(std::string_view bytes) {
   raft::ByteReader in(bytes, "kv command");
   Command c;
   const auto kind = in.byte();
-  if (kind < 1 || kind > 5) throw raft::CodecError("kv command: unknown kind " + std::to_string(kind));
+  if (kind < 1 || kind > 6) throw raft::CodecError("kv command: unknown kind " + std::to_string(kind));
   c.kind = static_cast<CommandKind>(kind);
   c.client_id = in.varint();
   c.seq = in.varint();
@@ -98,6 +99,7 @@ Command decode_command(std::string_view bytes) {
       c.http_address = in.bytes();
       break;
     case CommandKind::drop_member: c.member_id = in.varint(); break;
+    case CommandKind::service: c.value = in.bytes(); break;
   }
   if (!in.done()) throw raft::CodecError("kv command: trailing bytes");
   return c;

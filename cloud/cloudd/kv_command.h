@@ -10,7 +10,9 @@
 
 namespace homestead::cloudd {
 
-enum class CommandKind : std::uint8_t { put = 1, remove = 2, txn = 3, set_member = 4, drop_member = 5 };
+// service: one cloud services operation (cloud/services/ops.h) as JSON text in `value`,
+// applied by the services state machine at the proposer's time (`time_us`).
+enum class CommandKind : std::uint8_t { put = 1, remove = 2, txn = 3, set_member = 4, drop_member = 5, service = 6 };
 
 struct Compare {
   enum class Target : std::uint8_t { value = 0, mod_revision = 1 };
@@ -37,7 +39,7 @@ struct Command {
   std::uint64_t ack = 0;
   std::int64_t time_us = 0;  // the proposer's wall clock; drives session expiry deterministically
   std::string key;           // put/remove
-  std::string value;         // put
+  std::string value;         // put; service: the operation's JSON text
   std::vector<Compare> compares;
   std::vector<TxnOp> success;
   std::vector<TxnOp> failure;

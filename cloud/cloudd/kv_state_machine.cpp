@@ -69,6 +69,16 @@ CommandResult KvStateMachine::execute(const Command& c) {
     case CommandKind::drop_member:
       members_.erase(c.member_id);
       return nlohmann::json{{"member", c.member_id}}.dump();
+    case CommandKind::service: {
+      nlohmann::json op;
+      try {
+        op = nlohmann::json::parse(c.value);
+      } catch (const nlohmann::json::parse_error& e) {
+        // A proposer bug, not a replica divergence: every replica answers the same.
+        return nlohmann::json{{"error", {{"code", "invalid"}, {"message", "operation is not JSON"}}}}.dump();
+      }
+      return services_.apply(op, c.time_us / 1000).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
   }
   return "{}";
 }
@@ -119,6 +129,7 @@ std::uint64_t KvStateMachine::state_hash() const {
     h = mix(mix(mix(mix(h, key), kv.value), kv.create_revision), kv.mod_revision);
   }
   for (const auto& [id, m] : members_) h = mix(mix(mix(h, id), m.peer_address), m.http_address);
+  h = mix(h, services_.state_hash());
   return mix(h, sessions_.to_json().dump());
 }
 
@@ -141,6 +152,8 @@ std::string KvStateMachine::snapshot() const {
   // CBOR, not JSON text: saved replies are binary values, which JSON text cannot round-trip.
   const std::vector<std::uint8_t> sessions = nlohmann::json::to_cbor(sessions_.to_json());
   out.bytes(std::string_view(reinterpret_cast<const char*>(sessions.data()), sessions.size()));
+  // Appended last, so snapshots taken before the services existed still restore.
+  out.bytes(services_.snapshot());
   return out.take();
 }
 
@@ -172,7 +185,16 @@ void KvStateMachine::restore(std::string_view data) {
   } catch (const std::exception& e) {
     throw raft::CodecError(std::string("kv snapshot: sessions: ") + e.what());
   }
+  services::ServicesState services;
+  if (!in.done()) {
+    try {
+      services.restore(in.bytes());
+    } catch (const std::runtime_error& e) {
+      throw raft::CodecError(std::string("kv snapshot: ") + e.what());
+    }
+  }
   data_ = std::move(restored);
+  services_ = std::move(services);
   members_ = std::move(members);
   revision_ = revision;
 }

@@ -16,6 +16,7 @@
 
 #include "cloud/cloudd/kv_command.h"
 #include "cloud/rpc/duplicate_filter.h"
+#include "cloud/services/services_state.h"
 
 namespace homestead::cloudd {
 
@@ -50,6 +51,9 @@ class KvStateMachine {
   std::uint64_t revision() const { return revision_; }
   const std::map<std::uint64_t, MemberInfo>& members() const { return members_; }
   std::size_t size() const { return data_.size(); }
+  // The cloud services (issue 8): their own state, applied from `service` commands, kept in
+  // this machine's snapshot and state hash.
+  const services::ServicesState& services() const { return services_; }
   // Order-sensitive hash over keys, values, revisions and sessions: equal on replicas
   // that applied the same entries.
   std::uint64_t state_hash() const;
@@ -68,6 +72,7 @@ class KvStateMachine {
   std::uint64_t revision_ = 0;
   std::map<std::uint64_t, MemberInfo> members_;
   rpc::DuplicateFilter sessions_;
+  services::ServicesState services_;
 };
 
 }  // namespace homestead::cloudd

@@ -48,7 +48,7 @@ std::string encode_path_key(const std::string& key) {
 void LeaderForwarder::forward(const httplib::Request& request, const std::string& path, const std::string& leader_http,
                               httplib::Response& response) const {
   httplib::Headers headers{{"Authorization", "Bearer " + secret_}, {kForwardedHeader, "1"}};
-  for (const char* name : {"X-Client-Id", "X-Request-Seq", "X-Client-Ack"}) {
+  for (const char* name : {"X-Client-Id", "X-Request-Seq", "X-Client-Ack", "If-Match"}) {
     if (request.has_header(name)) headers.emplace(name, request.get_header_value(name));
   }
   std::string target = path;
@@ -65,6 +65,7 @@ void LeaderForwarder::forward(const httplib::Request& request, const std::string
   httplib::Result result = [&] {
     if (request.method == "PUT") return client.Put(target.c_str(), headers, request.body, "application/json");
     if (request.method == "POST") return client.Post(target.c_str(), headers, request.body, "application/json");
+    if (request.method == "PATCH") return client.Patch(target.c_str(), headers, request.body, "application/json");
     if (request.method == "DELETE") return client.Delete(target.c_str(), headers);
     return client.Get(target.c_str(), headers);
   }();
@@ -80,6 +81,7 @@ void LeaderForwarder::forward(const httplib::Request& request, const std::string
     return;
   }
   response.status = result->status;
+  if (result->has_header("ETag")) response.set_header("ETag", result->get_header_value("ETag"));
   response.set_content(result->body, "application/json");
 }
 

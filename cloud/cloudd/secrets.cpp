@@ -10,8 +10,6 @@
 #include <stdexcept>
 
 namespace homestead::cloudd {
-namespace {
-
 std::string random_hex(std::size_t bytes) {
   std::ifstream urandom("/dev/urandom", std::ios::binary);
   std::string raw(bytes, '\0');
@@ -26,6 +24,8 @@ std::string random_hex(std::size_t bytes) {
   }
   return out;
 }
+
+namespace {
 
 std::string trim(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();

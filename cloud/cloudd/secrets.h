@@ -11,6 +11,9 @@ namespace homestead::cloudd {
 // naming the file when it cannot be read or written, or is empty.
 std::string load_or_create_secret(const std::filesystem::path& path);
 
+// `bytes` random bytes from /dev/urandom as lower-case hex (tokens, secrets).
+std::string random_hex(std::size_t bytes);
+
 // Constant-time comparison, so response timing does not reveal how much of a guess matched.
 bool secrets_equal(const std::string& a, const std::string& b);
 

@@ -163,19 +163,22 @@ void shut_down_connections_on(int port) {
   }
 }
 
-}  // namespace
+// The /rpc/v1 routes in front of one rpc::Server, shared by HttpListener and by servers that
+// mount RPC next to their own routes (install_rpc_routes).
+struct RpcRoutes {
+  explicit RpcRoutes(Server& server) : server(server) {}
 
-struct HttpListener::Impl {
-  Impl(Server& server, HttpListenerOptions options) : server(server), options(options) {}
-
-  bool authorized(const httplib::Request& req, httplib::Response& res) {
+  // The caller's principal, or nullopt after answering `unauthenticated`.
+  std::optional<std::string> authorized(const httplib::Request& req, httplib::Response& res) {
     const std::string token = bearer_token(req);
-    if (!token.empty() && server.authenticate(token)) return true;
+    if (!token.empty()) {
+      if (auto principal = server.principal_for(token)) return principal;
+    }
     server.count_refusal(ErrorKind::unauthenticated);
     kLog.warn("refused call: missing or wrong credential", {{"peer", req.remote_addr}});
     send_error(res, ErrorKind::unauthenticated,
                token.empty() ? "missing credential: send 'Authorization: Bearer <token>'" : "wrong credential");
-    return false;
+    return std::nullopt;
   }
 
   void refuse(httplib::Response& res, ErrorKind kind, const std::string& message) {
@@ -184,7 +187,8 @@ struct HttpListener::Impl {
   }
 
   void call(const httplib::Request& req, httplib::Response& res) {
-    if (!authorized(req, res)) return;
+    auto principal = authorized(req, res);
+    if (!principal) return;
     const auto codec = codec_from_content_type(req.get_header_value("Content-Type"));
     if (!codec) {
       refuse(res, ErrorKind::bad_request,
@@ -215,6 +219,7 @@ struct HttpListener::Impl {
       return;
     }
     CallContext context;
+    context.principal = std::move(*principal);
     context.peer = req.remote_addr + ":" + std::to_string(req.remote_port);
     context.client_id = request.client_id;
     context.seq = request.seq;
@@ -239,6 +244,27 @@ struct HttpListener::Impl {
       return;
     }
     res.set_content(encode(server.describe(), *codec), std::string(content_type(*codec)));
+  }
+
+  Server& server;
+};
+
+}  // namespace
+
+void install_rpc_routes(httplib::Server& http, Server& server) {
+  auto routes = std::make_shared<RpcRoutes>(server);
+  http.Post(R"(/rpc/v1/([A-Za-z0-9_.\-]+)/([A-Za-z0-9_.\-]+))",
+            [routes](const httplib::Request& req, httplib::Response& res) { routes->call(req, res); });
+  http.Get(std::string(http::kDescribePath),
+           [routes](const httplib::Request& req, httplib::Response& res) { routes->describe(req, res); });
+}
+
+struct HttpListener::Impl {
+  Impl(Server& server, HttpListenerOptions options) : server(server), options(options) {}
+
+  void refuse(httplib::Response& res, ErrorKind kind, const std::string& message) {
+    server.count_refusal(kind);
+    send_error(res, kind, message);
   }
 
   Server& server;
@@ -271,10 +297,7 @@ HttpListener::HttpListener(Server& server, const std::string& host, int port, Ht
     res.set_header("Connection", "close");
     return httplib::Server::HandlerResponse::Handled;
   });
-  http.Post(R"(/rpc/v1/([A-Za-z0-9_.\-]+)/([A-Za-z0-9_.\-]+))",
-            [impl](const httplib::Request& req, httplib::Response& res) { impl->call(req, res); });
-  http.Get(std::string(http::kDescribePath),
-           [impl](const httplib::Request& req, httplib::Response& res) { impl->describe(req, res); });
+  install_rpc_routes(http, server);
   // httplib's own refusals (no such path, body over the limit, unparsable request) get an
   // error kind too, so clients classify them like ours.
   http.set_error_handler(httplib::Server::HandlerWithResponse([impl](const httplib::Request&, httplib::Response& res) {

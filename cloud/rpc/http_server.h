@@ -21,7 +21,18 @@
 
 #include "cloud/rpc/server.h"
 
+namespace httplib {
+class Server;
+}
+
 namespace homestead::rpc {
+
+// Installs POST /rpc/v1/<Service>/<Method> and GET /rpc/v1/_describe for `server` on an
+// existing httplib server (e.g. a daemon's admin API, so clients use one address). The
+// caller owns that server's tuning (TCP_NODELAY, keep-alive count, thread pool); `server`
+// must outlive it. Authentication is the rpc::Server's (credentials + authenticator), so a
+// host server with its own auth must let /rpc/v1/ paths through.
+void install_rpc_routes(httplib::Server& http, Server& server);
 
 struct HttpListenerOptions {
   // Connection threads: at least the number of keep-alive connections clients will hold.

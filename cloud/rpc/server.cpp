@@ -19,8 +19,8 @@ void Server::add_description(nlohmann::json service_description) {
 
 nlohmann::json Server::describe() const { return {{"rpc", "homestead/v1"}, {"services", descriptions_}}; }
 
-bool Server::authenticate(std::string_view presented) const {
-  if (options_.allow_anonymous) return true;
+std::optional<std::string> Server::principal_for(std::string_view presented) const {
+  if (options_.allow_anonymous) return std::string();
   bool match = false;
   for (const auto& credential : options_.credentials) {
     // Touch every byte whatever differs, so timing does not reveal a matching prefix.
@@ -31,7 +31,9 @@ bool Server::authenticate(std::string_view presented) const {
     }
     match |= diff == 0 && !credential.empty();
   }
-  return match;
+  if (match) return std::string();
+  if (options_.authenticator && !presented.empty()) return options_.authenticator(presented);
+  return std::nullopt;
 }
 
 void Server::count_refusal(ErrorKind kind) {

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
@@ -46,6 +47,9 @@ struct RawReply {
 
 struct CallContext {
   std::string peer;  // "127.0.0.1:40312"
+  // Who the credential belongs to: "" for the shared credentials (ServerOptions::credentials,
+  // or anonymous), else what ServerOptions::authenticator returned (e.g. "home/gateway").
+  std::string principal;
   std::uint64_t client_id = 0;
   std::uint64_t seq = 0;
   std::uint64_t ack = 0;
@@ -59,6 +63,10 @@ struct ServerOptions {
   // default; a server with no credentials refuses every call unless allow_anonymous is set.
   std::vector<std::string> credentials;
   bool allow_anonymous = false;
+  // Optional per-client credentials (e.g. gateway tokens held in a replicated registry):
+  // returns the principal a presented token belongs to, or nullopt. Tried after
+  // `credentials`; it must compare in constant time itself.
+  std::function<std::optional<std::string>(std::string_view token)> authenticator;
   std::size_t max_request_bytes = 4 << 20;
   std::size_t workers = 4;
   std::size_t queue_capacity = 4096;
@@ -83,8 +91,10 @@ class Server {
   void add_description(nlohmann::json service_description);
   nlohmann::json describe() const;
 
-  // Constant-time against each configured credential.
-  bool authenticate(std::string_view presented) const;
+  // Constant-time against each configured credential, then the authenticator hook.
+  bool authenticate(std::string_view presented) const { return principal_for(presented).has_value(); }
+  // The principal of a presented credential ("" for the shared ones); nullopt when refused.
+  std::optional<std::string> principal_for(std::string_view presented) const;
   const ServerOptions& options() const { return options_; }
 
   // Runs the call on a worker; `done` is called exactly once (inline when refused).

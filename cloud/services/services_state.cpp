@@ -138,6 +138,9 @@ json ServicesState::apply(const json& op, std::int64_t now_ms) {
     throw ServiceError("invalid", "unknown operation \"" + name + "\"", "op");
   } catch (const ServiceError& e) {
     return e.to_json();
+  } catch (const json::exception& e) {
+    // A field of the wrong type the typed checks above did not name (e.g. "name": 5).
+    return ServiceError("invalid", std::string("malformed operation: ") + e.what()).to_json();
   }
 }
 

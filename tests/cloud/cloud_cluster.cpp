@@ -120,12 +120,14 @@ HttpAnswer CloudCluster::request(std::uint64_t id, const std::string& method, co
   httplib::Result result = [&] {
     if (method == "PUT") return client->Put(path.c_str(), extra, text, "application/json");
     if (method == "POST") return client->Post(path.c_str(), extra, text, "application/json");
+    if (method == "PATCH") return client->Patch(path.c_str(), extra, text, "application/json");
     if (method == "DELETE") return client->Delete(path.c_str(), extra);
     return client->Get(path.c_str(), extra);
   }();
   HttpAnswer answer;
   if (!result) return answer;
   answer.status = result->status;
+  answer.etag = result->get_header_value("ETag");
   answer.body = json::parse(result->body, nullptr, false);
   return answer;
 }

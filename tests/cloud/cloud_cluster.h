@@ -33,6 +33,7 @@ struct ClusterOptions {
 struct HttpAnswer {
   int status = 0;  // 0: no answer (connection failed or timed out)
   nlohmann::json body;
+  std::string etag;  // the ETag header, if any
 };
 
 class CloudCluster {

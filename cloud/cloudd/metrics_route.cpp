@@ -1,0 +1,58 @@
+// GET /metrics for cloudd: Prometheus text exposition (version 0.0.4).
+#include <httplib.h>
+
+#include <sstream>
+
+#include "cloud/cloudd/services_routes.h"
+#include "cloud/cloudd/sync_rpc.h"
+
+namespace homestead::cloudd {
+namespace {
+
+void metric(std::ostringstream& out, const char* name, const char* type, const char* help, std::uint64_t value,
+            const std::string& labels = {}) {
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
+      << name << labels << ' ' << value << '\n';
+}
+
+}  // namespace
+
+void install_metrics_route(httplib::Server& http, RaftServer& raft, const SyncRpc& sync) {
+  http.Get("/metrics", [&raft, &sync](const httplib::Request&, httplib::Response& res) {
+    const ClusterStatus st = raft.status(std::chrono::seconds(2));
+    std::ostringstream out;
+    metric(out, "homestead_raft_role", "gauge", "1 for this member's current Raft role", 1,
+           "{role=\"" + std::string(raft::to_string(st.role)) + "\"}");
+    metric(out, "homestead_raft_is_leader", "gauge", "1 when this member leads", st.role == raft::Role::leader);
+    metric(out, "homestead_raft_term", "gauge", "current Raft term", st.term);
+    metric(out, "homestead_raft_commit_index", "gauge", "highest committed log index", st.commit_index);
+    metric(out, "homestead_raft_applied_index", "gauge", "highest applied log index", st.applied_index);
+    metric(out, "homestead_raft_members", "gauge", "members in the configuration", st.members.size());
+    raft.read([&](const KvStateMachine& state) {
+      const auto& sv = state.services();
+      const auto& c = sv.counters();
+      metric(out, "homestead_services_homes", "gauge", "registered homes", sv.homes().size());
+      metric(out, "homestead_services_gateways", "gauge", "registered gateways", sv.gateway_count());
+      metric(out, "homestead_services_devices", "gauge", "devices with a shadow", sv.device_count());
+      metric(out, "homestead_services_audit_records", "gauge", "transactuation records in the audit log",
+             sv.audit_count());
+      metric(out, "homestead_services_conflicts", "gauge", "conflict resolutions recorded", sv.conflict_count());
+      metric(out, "homestead_sync_pushes_total", "counter", "Sync/Push batches applied", c.pushes);
+      metric(out, "homestead_sync_items_applied_total", "counter", "outbox items applied", c.items_applied);
+      metric(out, "homestead_sync_duplicates_total", "counter", "outbox items received again and skipped",
+             c.duplicates);
+      metric(out, "homestead_sync_rejected_total", "counter", "pushes stopped by a gap or an invalid item",
+             c.rejected);
+      metric(out, "homestead_services_desired_changes_total", "counter", "desired-state changes", c.desired_changes);
+      metric(out, "homestead_services_lease_grants_total", "counter", "new lease grants", c.lease_grants);
+      return 0;
+    });
+    const rpc::ServerStats rpc_stats = sync.server().stats();
+    metric(out, "homestead_sync_rpc_calls_total", "counter", "Sync RPC calls executed", rpc_stats.executed);
+    metric(out, "homestead_sync_rpc_refused_auth_total", "counter", "Sync RPC calls refused for credentials",
+           rpc_stats.refused_auth);
+    res.set_content(out.str(), "text/plain; version=0.0.4");
+  });
+}
+
+}  // namespace homestead::cloudd

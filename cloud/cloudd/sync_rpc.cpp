@@ -1,0 +1,90 @@
+#include "cloud/cloudd/sync_rpc.h"
+
+#include "cloud/cloudd/service_writer.h"
+#include "cloud/rpc/http_server.h"
+#include "cloud/rpc/skeleton.h"
+#include "cloud/services/ops.h"
+#include "cloud/services/sync_api.h"
+
+namespace homestead::cloudd {
+namespace {
+
+using sync_api::SyncService;
+
+// The principal the authenticator gave must be exactly the home/gateway the request names.
+void check_caller(const rpc::CallContext& context, const std::string& home, const std::string& gateway) {
+  if (context.principal != home + "/" + gateway) {
+    throw rpc::RemoteError("forbidden: the token of " + (context.principal.empty() ? "(none)" : context.principal) +
+                           " cannot act for " + home + "/" + gateway);
+  }
+}
+
+// Leases named "home/<h>/..." belong to home <h>: a gateway may only take its own home's.
+void check_lease_name(const std::string& home, const std::string& name) {
+  if (name.rfind("home/", 0) == 0 && name.rfind("home/" + home + "/", 0) != 0) {
+    throw rpc::RemoteError("forbidden: lease \"" + name + "\" belongs to another home");
+  }
+}
+
+nlohmann::json write_or_throw(RaftServer& raft, const nlohmann::json& op, std::chrono::milliseconds timeout) {
+  const ServiceWrite write = propose_service_op(raft, op, timeout);
+  switch (write.status) {
+    case ServiceWrite::Status::ok:
+      if (write.refused()) {
+        const auto& error = write.result["error"];
+        throw rpc::RemoteError(error.value("code", std::string("error")) + ": " +
+                               error.value("message", std::string()));
+      }
+      return write.result;
+    case ServiceWrite::Status::not_leader: throw rpc::RemoteError("not_leader " + write.leader_http);
+    case ServiceWrite::Status::not_applied: throw rpc::RemoteError("unavailable: not applied: " + write.reason);
+    case ServiceWrite::Status::unknown: throw rpc::RemoteError("unavailable: outcome unknown: " + write.reason);
+  }
+  throw rpc::RemoteError("unavailable");
+}
+
+}  // namespace
+
+SyncRpc::SyncRpc(RaftServer& raft, std::chrono::milliseconds timeout) : raft_(raft), timeout_(timeout) {
+  rpc::ServerOptions options;
+  options.workers = 1;  // calls run on the HTTP connection threads (rpc::Server::execute)
+  options.authenticator = [this](std::string_view token) -> std::optional<std::string> {
+    const std::string hash = services::sha256_hex(token);
+    return raft_.read([&](const KvStateMachine& state) -> std::optional<std::string> {
+      const services::Gateway* gateway = state.services().gateway_by_token_hash(hash);
+      if (!gateway) return std::nullopt;
+      return gateway->home + "/" + gateway->id;
+    });
+  };
+  server_ = std::make_unique<rpc::Server>(std::move(options));
+
+  rpc::Skeleton<SyncService> sync;
+  sync.on<SyncService::Push>([this](const sync_api::PushRequest& request, const rpc::CallContext& context) {
+    check_caller(context, request.home_id, request.gateway_id);
+    return rpc::from_document<sync_api::PushReply>(write_or_throw(raft_, services::ops::push(request), timeout_));
+  });
+  sync.on<SyncService::Pull>([this](const sync_api::PullRequest& request, const rpc::CallContext& context) {
+    check_caller(context, request.home_id, request.gateway_id);
+    return raft_.read([&](const KvStateMachine& state) { return state.services().pull(request); });
+  });
+  sync.on<SyncService::AcquireLease>([this](const sync_api::LeaseRequest& request, const rpc::CallContext& context) {
+    check_caller(context, request.home_id, request.gateway_id);
+    check_lease_name(request.home_id, request.name);
+    return rpc::from_document<sync_api::LeaseReply>(write_or_throw(
+        raft_, services::ops::acquire_lease(request.home_id, request.gateway_id, request.name, request.ttl_ms),
+        timeout_));
+  });
+  sync.on<SyncService::ReleaseLease>([this](const sync_api::LeaseRequest& request, const rpc::CallContext& context) {
+    check_caller(context, request.home_id, request.gateway_id);
+    check_lease_name(request.home_id, request.name);
+    return rpc::from_document<sync_api::LeaseReply>(write_or_throw(
+        raft_, services::ops::release_lease(request.home_id, request.gateway_id, request.name), timeout_));
+  });
+  sync.install(*server_);
+}
+
+SyncRpc::~SyncRpc() = default;
+
+void SyncRpc::mount(httplib::Server& http) { rpc::install_rpc_routes(http, *server_); }
+
+}  // namespace homestead::cloudd
