@@ -27,6 +27,9 @@ class CloudSync : public ::testing::Test {
   static void SetUpTestSuite() {
     ClusterOptions options;
     options.members = 3;
+    // Small, so members snapshot during the burst and the restarted leader catches up by
+    // InstallSnapshot: the services state must travel inside the KV snapshot.
+    options.snapshot_entries = 50;
     cluster_ = new CloudCluster(options);
     cluster_->start_all();
     ASSERT_NE(cluster_->wait_for_leader(20s), 0u);
@@ -151,6 +154,8 @@ TEST_F(CloudSync, PushesThroughAFollowerExactlyOnceAcrossDuplicatesAndALeaderKil
   EXPECT_NE(leader(), victim);
   cluster_->restart(victim);
   ASSERT_TRUE(cluster_->wait_converged(30s));
+  EXPECT_NE(cluster_->log(victim).find("installing snapshot"), std::string::npos)
+      << "the restarted member should have caught up from a snapshot";
 
   // Every member, the restarted one included: the audit log is exactly the
   // transactuation items 3, 6, ..., in seq order, and every shadow holds its last report.
