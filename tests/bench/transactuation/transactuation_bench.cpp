@@ -23,8 +23,8 @@ using namespace homestead::transactuation::bench;
 namespace {
 
 struct Args {
-  int trials = 1000;
-  int zero_trials = 2000;
+  int trials = 500;
+  int zero_trials = 1000;
   int throughput_transactuations = 2000;
   std::uint64_t seed = 1;
   std::filesystem::path dir = std::filesystem::temp_directory_path();
@@ -32,8 +32,8 @@ struct Args {
 
 void usage() {
   std::cout << "usage: transactuation_bench [--trials N] [--zero-trials N] [--throughput N] [--seed S] [--dir DIR]\n"
-               "  --trials N       trials per app with realistic device latencies (default 1000, at most 2000)\n"
-               "  --zero-trials N  trials per app with zero-latency devices (default 2000, at most 2000)\n"
+               "  --trials N       trials per app with realistic device latencies (default 500, at most 2000)\n"
+               "  --zero-trials N  trials per app with zero-latency devices (default 1000, at most 2000)\n"
                "  --throughput N   transactuations per throughput row (default 2000)\n"
                "  --seed S         seed of the sampled device latencies (default 1)\n"
                "  --dir DIR        where the SQLite intent logs go (default the temp dir; use the disk\n"
