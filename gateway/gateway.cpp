@@ -54,16 +54,25 @@ Gateway::Gateway(GatewayConfig config)
   store_ = std::make_unique<Store>(config_.db_path());
   load_home();
   bootstrap_admin_token();
+  ReadingWriter::Hooks hooks;
+  if (config_.cloud.enabled) {
+    hooks.in_transaction = [this](sqlite3* db, const std::vector<Reading>& batch) { queue_reported(db, batch); };
+    hooks.after_commit = [this] {
+      if (!sync_) return;
+      // Only now are the rows in the outbox: the conflict detector's "pushed yet?" test
+      // relies on a change being noted after its row committed.
+      const auto now = wall_ms();
+      for (const auto& [device, changed] : committed_changes_) sync_->note_local_changes(device, changed, now);
+      committed_changes_.clear();
+      sync_->wake();
+    };
+  }
   writer_ = std::make_unique<ReadingWriter>(*store_, metrics_, config_.storage.batch_max_rows,
-                                            config_.storage.flush_interval_ms);
+                                            config_.storage.flush_interval_ms, std::move(hooks));
   if (config_.transactuations.enabled) {
     transactuations_ = std::make_unique<TransactuationService>(
         config_, home_.id,
-        [this](const std::string& device) -> const devices::KindInfo* {
-          std::lock_guard lock(core_mutex_);
-          const auto* state = cache_.find(device);
-          return state ? state->kind : nullptr;
-        },
+        [this](const std::string& device) { return device_kind_or_null(device); },
         [this](const std::string& topic, const std::string& payload) {
           if (!link_ || !link_->publish(topic, payload, 1, false)) return false;
           metrics_.add("homestead_mqtt_messages_out_total", "kind=\"transactuation\"");
@@ -71,9 +80,80 @@ Gateway::Gateway(GatewayConfig config)
         },
         metrics_);
   }
+  setup_sync();
 }
 
 Gateway::~Gateway() { stop(); }
+
+void Gateway::setup_sync() {
+  if (!config_.cloud.enabled) return;
+  if (config_.cloud.home_id.empty()) config_.cloud.home_id = home_.id;
+  outbox_ = std::make_unique<Outbox>(config_.db_path(), config_.cloud.outbox_max_items);
+  // The newest stored reading of each device went to the outbox in its own transaction, so
+  // it is the baseline: a retained state re-delivered after a restart is not a change.
+  for (const auto& d : store_->devices()) {
+    for (const auto& r : store_->readings({d.id, 0, INT64_MAX, 1})) {
+      reported_changes_.changed(d.id, nlohmann::json::parse(r.state, nullptr, false));
+    }
+  }
+  if (transactuations_) {
+    std::vector<std::string> actuators;
+    for (const auto& d : home_.devices)
+      if (d.kind->actuator) actuators.push_back(d.id);
+    transactuations_->install_builtin(cloud_desired_app(actuators));
+    transactuations_->set_record_sink([this](const auto& records) { queue_transactuations(records); });
+    desired_runner_ = std::make_unique<TransactuationDesiredRunner>(*transactuations_);
+  }
+  sync_ = std::make_unique<SyncClient>(
+      config_.cloud, *outbox_, desired_runner_.get(),
+      [this](const std::string& device) { return device_kind_or_null(device); }, metrics_);
+  logger.info("cloud sync configured", {{"home", config_.cloud.home_id},
+                                        {"gateway", config_.cloud.gateway_id},
+                                        {"urls", std::to_string(config_.cloud.urls.size())}});
+}
+
+const devices::KindInfo* Gateway::device_kind_or_null(const std::string& device) {
+  std::lock_guard lock(core_mutex_);
+  const auto* state = cache_.find(device);
+  return state ? state->kind : nullptr;
+}
+
+void Gateway::queue_reported(sqlite3* db, const std::vector<Reading>& batch) {
+  std::vector<OutboxEntry> entries;
+  committed_changes_.clear();  // a failed batch's notes never reach the detector
+  for (const auto& r : batch) {
+    auto state = nlohmann::json::parse(r.state, nullptr, false);
+    auto changed = reported_changes_.changed(r.device, state);
+    if (!changed) continue;
+    const nlohmann::json body = {
+        {"device", r.device}, {"state", *changed}, {"device_ts_ms", r.device_ts_ms}, {"device_seq", r.seq}};
+    entries.push_back({kItemReported, r.received_ms, body.dump(), {}});
+    committed_changes_.emplace_back(r.device, *changed);
+  }
+  const auto result = Outbox::append_in(db, entries, config_.cloud.outbox_max_items);
+  if (result.dropped > 0) logger.warn("sync outbox full: reported rows dropped", {{"dropped", std::to_string(result.dropped)}});
+}
+
+void Gateway::queue_transactuations(const std::vector<std::pair<std::uint64_t, nlohmann::json>>& records) {
+  std::vector<OutboxEntry> entries;
+  for (const auto& [id, record] : records) {
+    entries.push_back({kItemTransactuation, wall_ms(), record.dump(), "txn:" + std::to_string(id)});
+  }
+  outbox_->append(entries);
+  if (sync_) sync_->wake();
+}
+
+nlohmann::json Gateway::sync_conflicts() {
+  if (!outbox_) throw ApiError(503, "sync_disabled", "cloud sync is not enabled (config section 'cloud')");
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& c : outbox_->conflicts(100)) out.push_back(c.to_json());
+  return {{"conflicts", out}};
+}
+
+nlohmann::json Gateway::sync_status() {
+  if (!sync_) return {{"enabled", false}, {"connected", false}};
+  return sync_->status();
+}
 
 void Gateway::load_home() {
   const auto now = wall_ms();
@@ -140,6 +220,7 @@ void Gateway::start() {
     stopping_ = false;
   }
   ticker_ = std::thread([this] { ticker(); });
+  if (sync_) sync_->start();
 }
 
 void Gateway::stop() {
@@ -149,6 +230,7 @@ void Gateway::stop() {
   }
   ticker_wake_.notify_all();
   if (ticker_.joinable()) ticker_.join();
+  if (sync_) sync_->stop();
   if (transactuations_) transactuations_->stop();
   if (link_) link_->stop();
   if (writer_) writer_->stop();
@@ -322,6 +404,7 @@ void Gateway::update_gauges() {
   metrics_.set("homestead_commands_pending", {}, static_cast<double>(pending));
   metrics_.set("homestead_readings_queue_depth", {}, static_cast<double>(writer_->queue_depth()));
   metrics_.set("homestead_mqtt_connected", {}, link_up() ? 1 : 0);
+  if (sync_) sync_->refresh_gauges();
 }
 
 std::string Gateway::render_metrics() {
@@ -439,7 +522,7 @@ nlohmann::json Gateway::health() {
             {"path", config_.db_path().string()},
             {"schema_version", schema},
             {"readings_queue", writer_->queue_depth()}}},
-          {"sync", {{"state", "not_configured"}}},
+          {"sync", sync_status()},
           {"devices", {{"registered", devices}, {"online", online}}}};
 }
 

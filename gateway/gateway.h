@@ -20,12 +20,16 @@
 #include "gateway/auth.h"
 #include "gateway/command_tracker.h"
 #include "gateway/config.h"
+#include "gateway/cloud_desired.h"
 #include "gateway/metrics.h"
 #include "gateway/mqtt_link.h"
+#include "gateway/outbox.h"
 #include "gateway/provisioning.h"
 #include "gateway/reading_writer.h"
 #include "gateway/state_cache.h"
 #include "gateway/store.h"
+#include "gateway/sync_client.h"
+#include "gateway/sync_rules.h"
 #include "gateway/transactuation_service.h"
 
 namespace homestead::gateway {
@@ -52,6 +56,8 @@ class Gateway {
   bool link_up() const { return link_ && link_->connected(); }
   // nullptr when transactuations.enabled is false.
   TransactuationService* transactuations() { return transactuations_.get(); }
+  // nullptr when cloud.enabled is false.
+  SyncClient* sync() { return sync_.get(); }
 
   // --- operations behind the REST API; throw ApiError ---
   nlohmann::json list_devices();
@@ -69,6 +75,9 @@ class Gateway {
   nlohmann::json get_command(const std::string& id, std::chrono::milliseconds wait);
   nlohmann::json create_token(const nlohmann::json& body);
   nlohmann::json health();
+  // GET /api/v1/sync (docs/sync-protocol.md).
+  nlohmann::json sync_status();
+  nlohmann::json sync_conflicts();
   std::string render_metrics();
 
   // What ingest does with one message; public for the benchmark harness and tests.
@@ -85,7 +94,12 @@ class Gateway {
   void persist_command(const CommandRecord& record);
   void ticker();
   void update_gauges();
+  // Cloud sync: outbox, sync client, the hooks that feed the outbox.
+  void setup_sync();
+  void queue_reported(sqlite3* db, const std::vector<Reading>& batch);
+  void queue_transactuations(const std::vector<std::pair<std::uint64_t, nlohmann::json>>& records);
   const devices::KindInfo* device_kind(const std::string& id);
+  const devices::KindInfo* device_kind_or_null(const std::string& device);
   nlohmann::json device_json(const DeviceRecord& d);
 
   GatewayConfig config_;
@@ -98,6 +112,13 @@ class Gateway {
   std::unique_ptr<MqttLink> link_;
   // Started at the first broker connect, so recovery's status queries can leave at once.
   std::unique_ptr<TransactuationService> transactuations_;
+  std::unique_ptr<Outbox> outbox_;
+  std::unique_ptr<TransactuationDesiredRunner> desired_runner_;
+  std::unique_ptr<SyncClient> sync_;
+  // Reading-writer thread only: the reported baseline, and the changes of the batch being
+  // committed (handed to the conflict detector after the commit).
+  ReportedChanges reported_changes_;
+  std::vector<std::pair<std::string, nlohmann::json>> committed_changes_;
 
   // Ingest state: the cache and the open commands change together (an ack updates both).
   std::mutex core_mutex_;

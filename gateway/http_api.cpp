@@ -134,6 +134,8 @@ const std::map<std::string, Handler>& handlers() {
          reply(c, 202, runtime(g).trigger(c.id(), payload));
        }},
       {"GET /api/v1/app-state", [](Gateway& g, Call& c) { reply(c, 200, runtime(g).app_state()); }},
+      {"GET /api/v1/sync", [](Gateway& g, Call& c) { reply(c, 200, g.sync_status()); }},
+      {"GET /api/v1/sync/conflicts", [](Gateway& g, Call& c) { reply(c, 200, g.sync_conflicts()); }},
       {"GET /api/v1/transactuations",
        [](Gateway& g, Call& c) {
          RunQuery q;

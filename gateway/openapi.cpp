@@ -43,6 +43,14 @@ const std::vector<RouteSpec>& route_specs() {
        "Start a transactuation of the app now (API trigger); optional JSON body is the trigger payload", 202, {},
        false},
       {"GET", "/api/v1/app-state", Scope::read, "The committed app state (key: value)", 200, {}, false},
+      {"GET", "/api/v1/sync", Scope::read,
+       "Cloud sync: enabled, connected, cloud_url, leader, outbox {depth, oldest_age_ms, bytes, dropped}, next_seq, "
+       "applied_through, last_success_ms, last_error, desired_cursor, conflicts_resolved, desired_applied, "
+       "desired_failed",
+       200, {}, false},
+      {"GET", "/api/v1/sync/conflicts", Scope::read,
+       "Conflicts between cloud desired changes and local changes, newest first (up to 100), with their resolution",
+       200, {}, false},
       {"GET", "/api/v1/transactuations", Scope::read,
        "Transactuations, newest first; status=running|committed|committed_partial|aborted, app=NAME, limit=1..1000",
        200, {"status", "app", "limit"}, false},

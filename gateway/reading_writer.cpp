@@ -9,11 +9,12 @@ namespace {
 const log::Logger logger("storage");
 }
 
-ReadingWriter::ReadingWriter(Store& store, Metrics& metrics, int batch_max_rows, int flush_interval_ms)
+ReadingWriter::ReadingWriter(Store& store, Metrics& metrics, int batch_max_rows, int flush_interval_ms, Hooks hooks)
     : store_(store),
       metrics_(metrics),
       batch_max_rows_(static_cast<std::size_t>(batch_max_rows)),
-      flush_interval_ms_(flush_interval_ms) {}
+      flush_interval_ms_(flush_interval_ms),
+      hooks_(std::move(hooks)) {}
 
 ReadingWriter::~ReadingWriter() { stop(); }
 
@@ -70,7 +71,12 @@ void ReadingWriter::run() {
     const auto start = std::chrono::steady_clock::now();
     bool ok = true;
     try {
-      store_.insert_readings(batch);
+      if (hooks_.in_transaction) {
+        store_.insert_readings(batch, [&](sqlite3* db) { hooks_.in_transaction(db, batch); });
+      } else {
+        store_.insert_readings(batch);
+      }
+      if (hooks_.after_commit) hooks_.after_commit();
     } catch (const std::exception& e) {
       ok = false;
       metrics_.add("homestead_db_errors_total");

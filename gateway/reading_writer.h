@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -19,7 +20,13 @@ namespace homestead::gateway {
 
 class ReadingWriter {
  public:
-  ReadingWriter(Store& store, Metrics& metrics, int batch_max_rows, int flush_interval_ms);
+  // Optional: runs inside each batch's transaction (the sync outbox appends the batch's
+  // reported changes there), and after the batch has committed.
+  struct Hooks {
+    std::function<void(sqlite3* db, const std::vector<Reading>& batch)> in_transaction;
+    std::function<void()> after_commit;
+  };
+  ReadingWriter(Store& store, Metrics& metrics, int batch_max_rows, int flush_interval_ms, Hooks hooks = {});
   ~ReadingWriter();
   ReadingWriter(const ReadingWriter&) = delete;
   ReadingWriter& operator=(const ReadingWriter&) = delete;
@@ -37,6 +44,7 @@ class ReadingWriter {
   Metrics& metrics_;
   const std::size_t batch_max_rows_;
   const int flush_interval_ms_;
+  Hooks hooks_;
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Reading> queue_;

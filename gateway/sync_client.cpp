@@ -161,6 +161,7 @@ rpc::Result<typename M::Response> SyncClient::invoke(const typename M::Request& 
       std::string hint = error.message.substr(at + kNotLeader.size());
       hint.erase(0, hint.find_first_not_of(' '));
       hint = hint.substr(0, hint.find_first_of(" \n"));
+      if (!hint.empty() && hint.rfind("http://", 0) != 0) hint = "http://" + hint;  // as the urls are written
       metrics_.add("homestead_sync_errors_total", "kind=\"not_leader\"");
       if (hint.empty() || hint == endpoint_.address) {
         next_url();
@@ -218,10 +219,17 @@ void SyncClient::round() {
 }
 
 bool SyncClient::push_round() {
+  const auto started = now_ms();
   // Bounded per round so pulls still happen under a steady stream of reports.
   for (int batch = 0; batch < 64; ++batch) {
     const auto rows = outbox_.next_batch(static_cast<std::size_t>(settings_.batch_max));
-    if (rows.empty()) return true;
+    if (rows.empty()) {
+      // Drained: the cloud has every local change committed before this round started.
+      std::lock_guard lock(mutex_);
+      detector_.cloud_caught_up(started, now_ms());
+      synced_through_ms_ = started;
+      return true;
+    }
     sync_api::PushRequest request{settings_.home_id, settings_.gateway_id, {}};
     request.items.reserve(rows.size());
     for (const auto& row : rows) request.items.push_back({row.seq, row.kind, row.at_ms, row.body});
@@ -251,7 +259,6 @@ bool SyncClient::push_round() {
 void SyncClient::pull_round() {
   if (!pending_.empty()) return;
   const auto cursor = outbox_.stats().desired_cursor;
-  const auto sent = now_ms();
   const auto reply = invoke<sync_api::SyncService::Pull>({settings_.home_id, settings_.gateway_id, cursor, 100});
   if (!reply.ok()) {
     note_error(reply.error());
@@ -263,10 +270,12 @@ void SyncClient::pull_round() {
     if (change.cursor <= cursor) continue;
     auto desired = nlohmann::json::parse(change.desired, nullptr, false);
     PendingChange pending{change, {}, 0};
-    if (desired.is_object()) pending.conflicts = detector_.check(change.device, desired);
+    if (desired.is_object()) {
+      pending.conflicts = detector_.check(change.device, desired, change.at_ms);
+      detector_.cloud_asked(change.device, desired);
+    }
     pending_.push_back(std::move(pending));
   }
-  detector_.pull_succeeded(sent);
 }
 
 void SyncClient::desired_round() {
@@ -352,6 +361,8 @@ void SyncClient::update_gauges(const OutboxStats& stats) {
                stats.oldest_at_ms == 0 ? 0.0 : static_cast<double>(now_ms() - stats.oldest_at_ms) / 1000.0);
 }
 
+void SyncClient::refresh_gauges() { update_gauges(outbox_.stats()); }
+
 nlohmann::json SyncClient::status() {
   const auto stats = outbox_.stats();
   const auto now = now_ms();
@@ -371,6 +382,7 @@ nlohmann::json SyncClient::status() {
           {"next_seq", stats.next_seq},
           {"applied_through", stats.applied_through},
           {"last_success_ms", last_success_ms_},
+          {"synced_through_ms", synced_through_ms_},
           {"last_error", last_error_},
           {"desired_cursor", stats.desired_cursor},
           {"conflicts_resolved", stats.conflicts_resolved},

@@ -71,11 +71,13 @@ class SyncClient {
   // One round of push + pull + desired handling, on the caller's thread (tests drive it).
   void round();
 
-  // A local change of a device's attributes (from the reported-state path).
+  // A local change of a device's attributes, called once its outbox row has committed.
   void note_local_changes(const std::string& device, const nlohmann::json& attributes, std::int64_t at_ms);
 
   // GET /api/v1/sync.
   nlohmann::json status();
+  // Outbox gauges for /metrics (also refreshed after every round).
+  void refresh_gauges();
 
   rpc::Result<sync_api::LeaseReply> acquire_lease(const std::string& name, std::uint32_t ttl_ms);
   rpc::Result<sync_api::LeaseReply> release_lease(const std::string& name);
@@ -124,6 +126,9 @@ class SyncClient {
   std::string cloud_url_;
   std::string leader_;
   std::int64_t last_success_ms_ = 0;
+  // The cloud has every outbox row committed before this time (start of the last push
+  // round that drained the outbox).
+  std::int64_t synced_through_ms_ = 0;
   std::string last_error_;
   int failures_ = 0;
 

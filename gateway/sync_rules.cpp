@@ -16,25 +16,45 @@ std::optional<nlohmann::json> ReportedChanges::changed(const std::string& device
   return out;
 }
 
-void ConflictDetector::note_local(const std::string& device, const nlohmann::json& attributes, std::int64_t at_ms) {
+void ConflictDetector::note_local(const std::string& device, const nlohmann::json& attributes, std::int64_t noted_ms) {
   if (!attributes.is_object()) return;
-  for (const auto& [attribute, value] : attributes.items()) changes_[{device, attribute}] = {value, at_ms};
+  for (const auto& [attribute, value] : attributes.items()) {
+    Key key{device, attribute};
+    const auto asked = asked_.find(key);
+    // The device reaching what the cloud asked for is the cloud's change, not a local one.
+    const bool cloud_value = asked != asked_.end() && asked->second == value;
+    changes_[key] = {value, noted_ms, cloud_value ? 1 : 0};
+  }
 }
 
-void ConflictDetector::pull_succeeded(std::int64_t sent_ms) {
-  std::erase_if(changes_, [&](const auto& entry) { return entry.second.at_ms < sent_ms; });
+void ConflictDetector::cloud_caught_up(std::int64_t started_ms, std::int64_t now_ms) {
+  for (auto& [key, local] : changes_) {
+    if (local.seen_ms == 0 && local.noted_ms < started_ms) local.seen_ms = now_ms;
+  }
 }
 
-std::vector<DetectedConflict> ConflictDetector::check(const std::string& device, const nlohmann::json& desired) const {
+void ConflictDetector::cloud_asked(const std::string& device, const nlohmann::json& desired) {
+  if (!desired.is_object()) return;
+  for (const auto& [attribute, value] : desired.items()) asked_[{device, attribute}] = value;
+}
+
+std::vector<DetectedConflict> ConflictDetector::check(const std::string& device, const nlohmann::json& desired,
+                                                      std::int64_t desired_at_ms) const {
   std::vector<DetectedConflict> out;
   if (!desired.is_object()) return out;
   for (const auto& [attribute, value] : desired.items()) {
     const auto it = changes_.find({device, attribute});
-    if (it != changes_.end() && it->second.value != value) {
-      out.push_back({attribute, it->second.value, value, it->second.at_ms});
-    }
+    if (it == changes_.end() || it->second.value == value) continue;
+    const bool seen_before_desired = it->second.seen_ms != 0 && it->second.seen_ms <= desired_at_ms;
+    if (!seen_before_desired) out.push_back({attribute, it->second.value, value, it->second.noted_ms});
   }
   return out;
+}
+
+std::size_t ConflictDetector::unseen() const {
+  std::size_t n = 0;
+  for (const auto& [key, local] : changes_) n += local.seen_ms == 0 ? 1 : 0;
+  return n;
 }
 
 namespace {

@@ -36,23 +36,36 @@ struct DetectedConflict {
   std::int64_t local_at_ms = 0;
 };
 
+// A conflict is a pulled desired value for (device, attribute) that differs from a local
+// change the cloud had not seen when the desired change was made: one not yet pushed (the
+// outbox had not drained past it) by the desired change's time. Changes to a value the cloud
+// itself asked for are not local changes. One entry per (device, attribute): bounded by the
+// home's attributes.
 class ConflictDetector {
  public:
-  // A local change (device report, local app, local command) of these attributes.
-  void note_local(const std::string& device, const nlohmann::json& attributes, std::int64_t at_ms);
-  // A pull that was sent at `sent_ms` succeeded: changes noted before then are no longer
-  // "made after the last successful pull".
-  void pull_succeeded(std::int64_t sent_ms);
-  // The attributes of a desired change that a local change set to a different value.
-  std::vector<DetectedConflict> check(const std::string& device, const nlohmann::json& desired) const;
-  std::size_t tracked() const { return changes_.size(); }
+  // A local change (device report, local app, local command) of these attributes, committed
+  // to the outbox at `noted_ms`.
+  void note_local(const std::string& device, const nlohmann::json& attributes, std::int64_t noted_ms);
+  // A push that started at `started_ms` drained the outbox at `now_ms`: every change noted
+  // before `started_ms` has been applied by the cloud since `now_ms`.
+  void cloud_caught_up(std::int64_t started_ms, std::int64_t now_ms);
+  // The cloud asks for these values (a pulled desired change): reports of them are not
+  // local changes.
+  void cloud_asked(const std::string& device, const nlohmann::json& desired);
+  // The attributes of a desired change made at `desired_at_ms` that conflict.
+  std::vector<DetectedConflict> check(const std::string& device, const nlohmann::json& desired,
+                                      std::int64_t desired_at_ms) const;
+  std::size_t unseen() const;
 
  private:
+  using Key = std::pair<std::string, std::string>;
   struct Local {
     nlohmann::json value;
-    std::int64_t at_ms = 0;
+    std::int64_t noted_ms = 0;
+    std::int64_t seen_ms = 0;  // 0 = the cloud has not applied it yet
   };
-  std::map<std::pair<std::string, std::string>, Local> changes_;
+  std::map<Key, Local> changes_;
+  std::map<Key, nlohmann::json> asked_;
 };
 
 class DesiredError : public std::runtime_error {

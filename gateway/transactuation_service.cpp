@@ -115,14 +115,17 @@ void TransactuationService::start() {
   const auto now = now_us();
   // Ids of transactuations recovery re-opens: intents without an outcome.
   std::set<tx::TxnId> open;
+  std::vector<std::pair<std::uint64_t, json>> finished_records;
   for (const auto& record : log_->load()) {
     if (record.kind == tx::LogKind::outcome) {
       open.erase(record.txn);
       history_[record.txn] = record.body;
+      if (record_sink_) finished_records.emplace_back(record.txn, record.body);
     } else {
       open.insert(record.txn);
     }
   }
+  if (record_sink_ && !finished_records.empty()) record_sink_(finished_records);
   while (history_.size() > static_cast<std::size_t>(config_.transactuations.history)) history_.erase(history_.begin());
   driver_->recover(now);
   for (auto id : open)
@@ -210,9 +213,23 @@ void TransactuationService::pump(tx::Time now) {
   seen_up_to_ = runtime_->next_txn_id();
 }
 
+void TransactuationService::install_builtin(tx::AppDefinition app) {
+  apps_[app.name] = {"builtin", json::object()};
+  runtime_->install(std::move(app));
+}
+
 void TransactuationService::finished(const tx::TransactuationRecord& record) {
   running_.erase(record.id);
   history_[record.id] = run_json(record);
+  if (record_sink_) {
+    try {
+      record_sink_({{record.id, history_[record.id]}});
+    } catch (const std::exception& e) {
+      // start() hands it over again from the intent log.
+      metrics_.add("homestead_db_errors_total");
+      logger.error("transactuation record not queued for the cloud", {{"id", std::to_string(record.id)}, {"error", e.what()}});
+    }
+  }
   while (history_.size() > static_cast<std::size_t>(config_.transactuations.history)) history_.erase(history_.begin());
   metrics_.add("homestead_transactuations_total", "status=\"" + std::string(tx::to_string(record.status)) +
                                                       "\",reason=\"" + tx::to_string(record.reason) + "\"");

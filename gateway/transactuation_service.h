@@ -48,6 +48,15 @@ class TransactuationService {
   TransactuationService(const TransactuationService&) = delete;
   TransactuationService& operator=(const TransactuationService&) = delete;
 
+  // Every finished transactuation record goes here (id, record JSON): on the runtime thread
+  // when it finishes, and at start() for every outcome in the intent log, so a record whose
+  // hand-over a crash interrupted is handed over again (the sink drops repeats by id).
+  using RecordSink = std::function<void(const std::vector<std::pair<std::uint64_t, nlohmann::json>>& records)>;
+  // Call before start().
+  void set_record_sink(RecordSink sink) { record_sink_ = std::move(sink); }
+  // Installs an app built in C++ (e.g. cloud_desired), origin "builtin". Call before start().
+  void install_builtin(transactuation::AppDefinition app);
+
   // Recovery (status queries for every open transactuation) and the runtime thread. Call once
   // the broker link exists: recovery's queries go out through it (and are retried if not).
   void start();
@@ -93,6 +102,7 @@ class TransactuationService {
   std::unique_ptr<MqttDeviceBus> bus_;
   std::unique_ptr<transactuation::Driver> driver_;
   std::map<std::string, AppInfo> apps_;
+  RecordSink record_sink_;
   std::set<std::string> disabled_;
 
   // Runtime-thread-only bookkeeping for the API.

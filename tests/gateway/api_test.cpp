@@ -246,7 +246,9 @@ TEST(GatewayApi, OpenApiDescribesEveryRouteTheServerAnswers) {
       // issue 5: transactuations
       "GET /api/v1/apps", "POST /api/v1/apps", "GET /api/v1/apps/{id}", "DELETE /api/v1/apps/{id}",
       "POST /api/v1/apps/{id}/enable", "POST /api/v1/apps/{id}/disable", "POST /api/v1/apps/{id}/trigger",
-      "GET /api/v1/app-state", "GET /api/v1/transactuations", "GET /api/v1/transactuations/{id}"};
+      "GET /api/v1/app-state", "GET /api/v1/transactuations", "GET /api/v1/transactuations/{id}",
+      // issue 8: cloud sync
+      "GET /api/v1/sync", "GET /api/v1/sync/conflicts"};
   std::set<std::string> documented;
   for (const auto& [path, ops] : doc["paths"].items()) {
     for (const auto& [method, op] : ops.items()) {

@@ -182,23 +182,31 @@ TEST(SyncRules, ReportedChangesCarryOnlyChangedAttributes) {
   EXPECT_EQ(*changes.changed("door", {{"lock", "locked"}}), (json{{"lock", "locked"}}));
 }
 
-TEST(SyncRules, ConflictOnlyForADifferentLocalValueSinceTheLastPull) {
+TEST(SyncRules, ConflictOnlyForADifferentLocalValueTheCloudHadNotSeen) {
   hg::ConflictDetector d;
   d.note_local("thermo", {{"setpoint", 23.5}, {"mode", "heat"}}, 100);
-  // Same value as desired: no conflict; different: conflict with both values.
-  auto c = d.check("thermo", {{"setpoint", 19.0}, {"mode", "heat"}});
+  // Same value as desired: no conflict; different and never pushed: conflict with both values.
+  auto c = d.check("thermo", {{"setpoint", 19.0}, {"mode", "heat"}}, 500);
   ASSERT_EQ(c.size(), 1u);
   EXPECT_EQ(c[0].attribute, "setpoint");
   EXPECT_EQ(c[0].local_value, 23.5);
   EXPECT_EQ(c[0].desired_value, 19.0);
   EXPECT_EQ(c[0].local_at_ms, 100);
-  EXPECT_TRUE(d.check("lamp", {{"setpoint", 19.0}}).empty());
-  // A pull sent after the change saw it: later desired changes are not conflicts with it.
-  d.note_local("thermo", {{"mode", "cool"}}, 300);
-  d.pull_succeeded(200);
-  EXPECT_TRUE(d.check("thermo", {{"setpoint", 19.0}}).empty());
-  EXPECT_EQ(d.check("thermo", {{"mode", "off"}}).size(), 1u);
-  EXPECT_EQ(d.tracked(), 1u);
+  EXPECT_TRUE(d.check("lamp", {{"setpoint", 19.0}}, 500).empty());
+  EXPECT_EQ(d.unseen(), 2u);
+  // A push started at 150 drained the outbox at 160: the cloud has the change since 160.
+  d.note_local("thermo", {{"mode", "cool"}}, 170);  // noted after the push started: not in it
+  d.cloud_caught_up(150, 160);
+  EXPECT_EQ(d.unseen(), 1u);
+  EXPECT_TRUE(d.check("thermo", {{"setpoint", 19.0}}, 500).empty());  // desired made after 160
+  EXPECT_EQ(d.check("thermo", {{"setpoint", 19.0}}, 155).size(), 1u);  // made before the cloud saw it
+  EXPECT_EQ(d.check("thermo", {{"mode", "off"}}, 500).size(), 1u);
+  // The device reaching a value the cloud asked for is not a local change.
+  d.cloud_asked("thermo", {{"setpoint", 21.0}});
+  d.note_local("thermo", {{"setpoint", 21.0}}, 600);
+  EXPECT_TRUE(d.check("thermo", {{"setpoint", 22.0}}, 601).empty());
+  d.note_local("thermo", {{"setpoint", 25.0}}, 700);
+  EXPECT_EQ(d.check("thermo", {{"setpoint", 22.0}}, 701).size(), 1u);
 }
 
 TEST(SyncRules, DesiredValuesMapToCatalogCommands) {
