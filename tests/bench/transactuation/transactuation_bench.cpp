@@ -9,7 +9,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
 #include <string>
 
 #include "tests/bench/transactuation/latency_bench.h"
@@ -28,16 +31,19 @@ struct Args {
   int throughput_transactuations = 2000;
   std::uint64_t seed = 1;
   std::filesystem::path dir = std::filesystem::temp_directory_path();
+  std::filesystem::path json_out;  // empty = no JSON file
 };
 
 void usage() {
   std::cout << "usage: transactuation_bench [--trials N] [--zero-trials N] [--throughput N] [--seed S] [--dir DIR]\n"
+               "                           [--json FILE]\n"
                "  --trials N       trials per app with realistic device latencies (default 500, at most 2000)\n"
                "  --zero-trials N  trials per app with zero-latency devices (default 1000, at most 2000)\n"
                "  --throughput N   transactuations per throughput row (default 2000)\n"
                "  --seed S         seed of the sampled device latencies (default 1)\n"
                "  --dir DIR        where the SQLite intent logs go (default the temp dir; use the disk\n"
-               "                   the gateway would use, the fsync cost depends on it)\n";
+               "                   the gateway would use, the fsync cost depends on it)\n"
+               "  --json FILE      also write every number (and the targets) to FILE as JSON\n";
 }
 
 int positive(const std::string& flag, const std::string& text, int most) {
@@ -71,6 +77,8 @@ Args parse(int argc, char** argv) {
       args.seed = std::strtoull(argv[++i], nullptr, 10);
     } else if (arg == "--dir" && has_value) {
       args.dir = argv[++i];
+    } else if (arg == "--json" && has_value) {
+      args.json_out = argv[++i];
     } else {
       std::cerr << "transactuation_bench: unknown or incomplete argument \"" << arg << "\" (see --help)\n";
       std::exit(2);
@@ -99,6 +107,8 @@ double ms(Time us) { return static_cast<double>(us) / 1000.0; }
 int run(const Args& args) {
   const auto db = args.dir / ("tx-bench-" + std::to_string(::getpid()) + ".db");
   const auto root = source_root();
+  nlohmann::json out = {{"seed", args.seed}, {"trials", args.trials}, {"zero_trials", args.zero_trials},
+                        {"unit", "us"}};
 
   std::printf("transactuation benchmark: seed %llu, %d trials/app realistic, %d zero-latency; intent log in %s\n",
               static_cast<unsigned long long>(args.seed), args.trials, args.zero_trials, args.dir.c_str());
@@ -109,6 +119,7 @@ int run(const Args& args) {
   std::printf("durable flush on this disk (SQLite WAL, synchronous=FULL, one intent + one outcome record):"
               " p50 %lld us, p99 %lld us\n\n",
               static_cast<long long>(flush.p50), static_cast<long long>(flush.p99));
+  out["durable_flush"] = {{"p50", flush.p50}, {"p99", flush.p99}};
 
   std::map<std::string, double> loc_ratio;
   std::map<std::string, std::pair<int, int>> loc;
@@ -137,6 +148,12 @@ int run(const Args& args) {
     std::printf("%-16s %9.2f %9.2f %9.2f %9.2f %8.2f%% %-7s %8.3f%% %8.1fx\n", app.c_str(), ms(naive.p50),
                 ms(naive.p99), ms(txn.p50), ms(txn.p99), overhead, overhead <= 2.0 ? "meets" : "MISSES",
                 static_cast<double>(percentiles(per_trial).p50) / 10000.0, loc_ratio[app]);
+    std::fflush(stdout);
+    out["realistic"][app] = {{"naive", {{"p50", naive.p50}, {"p99", naive.p99}}},
+                             {"transactuation", {{"p50", txn.p50}, {"p99", txn.p99}}},
+                             {"overhead_percent", overhead},
+                             {"per_trial_overhead_percent_p50", static_cast<double>(percentiles(per_trial).p50) / 10000.0},
+                             {"target_overhead_percent", 2.0}};
   }
 
   std::printf("\n(b) zero-latency devices, us. Target: added p50 <= one durable flush + 100 us. Per trial, \"fsync\"\n"
@@ -160,6 +177,15 @@ int run(const Args& args) {
                 static_cast<long long>(percentiles(s.path_append).p50),
                 static_cast<long long>(percentiles(s.path_core).p50), static_cast<long long>(beyond_p50),
                 beyond_p50 <= 100 ? "meets" : "MISSES", loc_ratio[app]);
+    std::fflush(stdout);
+    out["zero_latency"][app] = {{"naive", {{"p50", naive.p50}, {"p99", naive.p99}}},
+                                {"transactuation", {{"p50", txn.p50}, {"p99", txn.p99}}},
+                                {"added_p50", txn.p50 - naive.p50},
+                                {"fsync_on_path_p50", percentiles(s.path_sync).p50},
+                                {"log_writes_p50", percentiles(s.path_append).p50},
+                                {"core_p50", percentiles(s.path_core).p50},
+                                {"beyond_fsync_p50", beyond_p50},
+                                {"target_beyond_fsync", 100}};
   }
 
   std::printf("\n(c) throughput, zero-latency devices, %d transactuations, 64 outstanding"
@@ -172,6 +198,10 @@ int run(const Args& args) {
       std::printf("%-10s %8d%% %10.0f %10.3f %10lld %10lld%s\n", batched ? "batched" : "per-input", conflicts,
                   r.per_second, r.syncs_per_txn, static_cast<long long>(r.p50), static_cast<long long>(r.p99),
                   batched && conflicts == 0 ? (r.per_second >= 2000 ? "  meets" : "  MISSES") : "");
+      std::fflush(stdout);
+      out["throughput"].push_back({{"mode", batched ? "batched" : "per-input"}, {"conflict_percent", conflicts},
+                                   {"per_second", r.per_second}, {"fsyncs_per_transactuation", r.syncs_per_txn},
+                                   {"p50", r.p50}, {"p99", r.p99}});
     }
   }
 
@@ -181,6 +211,7 @@ int run(const Args& args) {
   int naive_total = 0, txn_total = 0;
   for (const auto& app : builtin_app_names()) {
     std::printf("%-16s %6d %6d %6.1fx\n", app.c_str(), loc[app].first, loc[app].second, loc_ratio[app]);
+    out["lines_of_code"][app] = {{"naive", loc[app].first}, {"transactuation", loc[app].second}, {"ratio", loc_ratio[app]}};
     naive_total += loc[app].first;
     txn_total += loc[app].second;
   }
@@ -188,6 +219,13 @@ int run(const Args& args) {
   std::printf("(the climate_guard block of builtin_apps.cpp also holds SafeHome's cool_down routine, which the\n"
               " naive version does not implement; the other blocks hold the same behaviour in both files)\n");
   remove_database(db);
+  if (!args.json_out.empty()) {
+    out["target_throughput_per_second"] = 2000;
+    out["target_loc_ratio"] = {2.0, 3.0};
+    std::ofstream file(args.json_out);
+    file << out.dump(2) << "\n";
+    if (!file) throw std::runtime_error("cannot write " + args.json_out.string());
+  }
   return 0;
 }
 
