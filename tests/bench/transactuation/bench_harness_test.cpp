@@ -38,6 +38,8 @@ TEST(LatencyBench, ATrialTakesItsSlowestDeviceForBothVersions) {
   EXPECT_LT(samples.transactuation[0], 120 * kMillisecond + kGatewayWork);
   ASSERT_EQ(samples.path_sync.size(), 1u);
   EXPECT_GT(samples.path_sync[0], 0);  // the intent's fsync is on the path
+  ASSERT_EQ(samples.path_sync_count.size(), 1u);
+  EXPECT_EQ(samples.path_sync_count[0], 1);  // and only it: the outcome is group-committed later
 }
 
 TEST(LatencyBench, ARetryWaitsForTheOneAckInsteadOfRestartingTheDevice) {

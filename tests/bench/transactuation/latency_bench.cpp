@@ -274,6 +274,7 @@ class TransactuationRig : public DeviceBus {
     path_append_.push_back(committed_.append_time - start.append_time);
     path_sync_.push_back(committed_.sync_time - start.sync_time);
     path_core_.push_back(committed_.core_time - start.core_time);
+    path_sync_count_.push_back(static_cast<int>(committed_.syncs - start.syncs));
     clock_.skip_to(clock_.now() + kGapBetweenTrials);
     driver_.flush_if_due(clock_.now());
     return committed_.time - start.time;
@@ -297,6 +298,7 @@ class TransactuationRig : public DeviceBus {
   const std::vector<Time>& path_append() const { return path_append_; }
   const std::vector<Time>& path_sync() const { return path_sync_; }
   const std::vector<Time>& path_core() const { return path_core_; }
+  const std::vector<int>& path_sync_count() const { return path_sync_count_; }
 
  private:
   void ack(const Command& command) {
@@ -331,8 +333,11 @@ class TransactuationRig : public DeviceBus {
   // knows how much of its trigger -> commit time went to the log.
   struct Stamp {
     Time time = 0, append_time = 0, sync_time = 0, core_time = 0;
+    std::size_t syncs = 0;
   };
-  Stamp stamp(Time now) const { return Stamp{now, timed_log_.append_time, timed_log_.sync_time, core_time_}; }
+  Stamp stamp(Time now) const {
+    return Stamp{now, timed_log_.append_time, timed_log_.sync_time, core_time_, timed_log_.syncs.size()};
+  }
 
   const Scenario& scenario_;
   SkippingClock clock_{kStartOfRun};
@@ -345,6 +350,7 @@ class TransactuationRig : public DeviceBus {
   TxnId measured_ = 0;
   TxnId first_of_trial_ = 0;
   std::vector<Time> path_append_, path_sync_, path_core_;
+  std::vector<int> path_sync_count_;
   Time core_time_ = 0;  // total time inside the runtime's input calls
   SqliteIntentLog log_;
   TimedLog timed_log_{log_};
@@ -382,6 +388,7 @@ LatencySamples measure_latency(const std::string& app, const std::vector<TrialLa
   samples.path_append = transactuation.path_append();
   samples.path_sync = transactuation.path_sync();
   samples.path_core = transactuation.path_core();
+  samples.path_sync_count = transactuation.path_sync_count();
   return samples;
 }
 

@@ -36,6 +36,7 @@ struct LatencySamples {
   std::vector<Time> path_append;
   std::vector<Time> path_sync;
   std::vector<Time> path_core;  // inside the runtime core's input calls (on_reading, on_ack, tick)
+  std::vector<int> path_sync_count;  // how many syncs (fsyncs) happened between trigger and commit
 };
 
 // Runs `latencies.size()` trials of `app`, alternating naive and transactuation trial by
