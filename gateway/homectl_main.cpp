@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include "gateway/homectl_cloud.h"
+
 namespace {
 
 using nlohmann::json;
@@ -33,6 +35,10 @@ Commands:
                                    committed_partial, aborted)
   run ID                           one transactuation: trigger, readings with ages,
                                    actuations with outcomes, state writes, outcome, timings
+  sync                             cloud sync: connected, leader, outbox depth/age/dropped,
+                                   positions, desired changes, conflicts resolved
+  sync conflicts                   conflicts between cloud desired and local changes
+  --cloud COMMAND ...              the cloud admin API instead (homectl --cloud --help)
 
 Options:
   --url URL           gateway URL (env HOMECTL_URL; config "url"; default http://127.0.0.1:8080)
@@ -224,6 +230,27 @@ int run(const Options& o) {
     auto j = api.call("GET", "/api/v1/health");
     if (o.json_out) return std::cout << j.dump(2) << "\n", 0;
     print_fields(j);
+  } else if (cmd == "sync") {
+    if (o.args.size() > 1 && o.args[1] == "conflicts") {
+      auto j = api.call("GET", "/api/v1/sync/conflicts");
+      if (o.json_out) return std::cout << j.dump(2) << "\n", 0;
+      std::vector<std::vector<std::string>> rows;
+      for (const auto& c : j["conflicts"]) {
+        rows.push_back({cell(c["device"]), cell(c["attribute"]), cell(c["local_value"]), cell(c["desired_value"]),
+                        cell(c["resolution"]), cell(c["detail"])});
+      }
+      print_table({"DEVICE", "ATTRIBUTE", "LOCAL", "DESIRED", "RESOLUTION", "DETAIL"}, rows);
+      return 0;
+    }
+    if (o.args.size() > 1) usage_error("sync: unknown subcommand '" + o.args[1] + "' (known: conflicts)");
+    auto j = api.call("GET", "/api/v1/sync");
+    if (o.json_out) return std::cout << j.dump(2) << "\n", 0;
+    // The outbox object flattened, so the table shows depth/age/dropped on their own lines.
+    if (j.contains("outbox")) {
+      for (const auto& [k, v] : j["outbox"].items()) j["outbox_" + k] = v;
+      j.erase("outbox");
+    }
+    print_fields(j);
   } else if (cmd == "command") {
     need(2);
     json body = {{"command", o.args[2]}, {"args", json::object()}};
@@ -331,4 +358,13 @@ int run(const Options& o) {
 
 }  // namespace
 
-int main(int argc, char** argv) { return run(parse_args(argc, argv)); }
+int main(int argc, char** argv) {
+  // `homectl --cloud ...`: everything after --cloud belongs to the cloud admin commands.
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--cloud") {
+      return homestead::gateway::run_cloud_command(std::vector<std::string>(argv + i + 1, argv + argc), std::cout,
+                                                   std::cerr);
+    }
+  }
+  return run(parse_args(argc, argv));
+}

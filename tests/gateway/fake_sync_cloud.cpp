@@ -32,8 +32,15 @@ void FakeSyncCloud::start() {
       return push(r);
     });
     skeleton.on<SyncService::Pull>([this](const sync_api::PullRequest& r) { return pull(r); });
-    auto lease = [](const sync_api::LeaseRequest& r) {
-      return sync_api::LeaseReply{true, r.gateway_id, 0, 1};
+    auto lease = [this, leader](const sync_api::LeaseRequest& r) {
+      std::lock_guard lock(mutex_);
+      if (!leader) {
+        ++not_leader_;
+        throw rpc::RemoteError("not_leader 127.0.0.1:" + std::to_string(ports_[0]));
+      }
+      check_identity(r.home_id, r.gateway_id);
+      ++lease_calls_;
+      return sync_api::LeaseReply{true, r.gateway_id, 0, lease_calls_};
     };
     skeleton.on<SyncService::AcquireLease>(lease);
     skeleton.on<SyncService::ReleaseLease>(lease);

@@ -60,6 +60,7 @@ class FakeSyncCloud {
   std::uint64_t duplicates_ = 0;
   std::uint64_t not_leader_ = 0;
   std::uint64_t refused_ = 0;
+  std::uint64_t lease_calls_ = 0;
   std::vector<sync_api::DesiredChange> desired_;
 };
 

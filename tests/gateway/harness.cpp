@@ -1,6 +1,7 @@
 #include "tests/gateway/harness.h"
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <fstream>
 #include <mqtt/async_client.h>
@@ -114,6 +115,24 @@ double GatewayHarness::metric(const std::string& series) {
 
 std::string GatewayHarness::context() {
   return "--- gatewayd log ---\n" + gatewayd_.log_tail(30) + "\n--- broker log ---\n" + broker_->log_tail(10);
+}
+
+HomectlRun run_homectl(const GatewayHarness& h, std::vector<std::string> args,
+                       std::vector<std::pair<std::string, std::string>> env) {
+  static int n = 0;
+  ProcessOptions o;
+  o.executable = build_path("gateway/homectl").string();
+  o.args = std::move(args);
+  o.env = std::move(env);
+  o.env.emplace_back("HOME", h.dir().path().string());
+  o.log_file = h.dir() / ("homectl." + std::to_string(++n) + ".log");
+  ChildProcess p(std::move(o));
+  HomectlRun r;
+  EXPECT_TRUE(wait_until([&] { return !p.running(); }, 30s)) << "homectl did not finish";
+  const int status = p.exit_status();
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.output = p.log();
+  return r;
 }
 
 FakeDevice::FakeDevice(const std::string& broker_uri, const std::string& home, const std::string& id,

@@ -64,6 +64,15 @@ class GatewayHarness {
   std::unique_ptr<httplib::Client> client_;
 };
 
+// homectl run to completion against the harness's gatewayd (HOME set to the test dir, so no
+// stray ~/.config is read); output is stdout and stderr together.
+struct HomectlRun {
+  int exit_code = -1;
+  std::string output;
+};
+HomectlRun run_homectl(const GatewayHarness& h, std::vector<std::string> args,
+                       std::vector<std::pair<std::string, std::string>> env = {});
+
 // One simulated device: its own MQTT connection, retained state and status, and an
 // automatic ack for every command (merging the command's args into its state).
 class FakeDevice {

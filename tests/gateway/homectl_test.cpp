@@ -1,7 +1,6 @@
 // homectl against a real gatewayd: tables and --json, commands with outcome and exit status,
 // watch, and URL/token from flags, environment and a config file.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <fstream>
 
@@ -11,29 +10,11 @@ using namespace homestead::testing;
 using nlohmann::json;
 
 namespace {
-
-struct Run {
-  int exit_code = -1;
-  std::string output;
-};
-
-Run homectl(const GatewayHarness& h, std::vector<std::string> args, std::vector<std::pair<std::string, std::string>> env = {}) {
-  static int n = 0;
-  ProcessOptions o;
-  o.executable = build_path("gateway/homectl").string();
-  o.args = std::move(args);
-  o.env = std::move(env);
-  o.env.emplace_back("HOME", h.dir().path().string());  // no stray ~/.config
-  o.log_file = h.dir() / ("homectl." + std::to_string(++n) + ".log");
-  ChildProcess p(std::move(o));
-  Run r;
-  EXPECT_TRUE(wait_until([&] { return !p.running(); }, 30s)) << "homectl did not finish";
-  const int status = p.exit_status();
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.output = p.log();
-  return r;
+using Run = HomectlRun;
+Run homectl(const GatewayHarness& h, std::vector<std::string> args,
+            std::vector<std::pair<std::string, std::string>> env = {}) {
+  return run_homectl(h, std::move(args), std::move(env));
 }
-
 }  // namespace
 
 TEST(Homectl, ListsShowsCommandsAndWatches) {

@@ -324,4 +324,21 @@ TEST(GatewaySync, OfflineLocalChangeConflictingWithCloudDesiredIsResolvedByTheRu
   EXPECT_EQ(item["resolution"], "desired_applied");
   EXPECT_EQ(item["local_value"], 23);
   EXPECT_EQ(home.h.metric("homestead_sync_conflicts_total"), 1);
+
+  // homectl shows the same.
+  const std::vector<std::string> base = {"--url", "http://127.0.0.1:" + std::to_string(home.h.http_port()), "--token",
+                                         home.h.admin_token()};
+  auto args = base;
+  args.insert(args.end(), {"sync", "conflicts"});
+  const auto table = run_homectl(home.h, args);
+  EXPECT_EQ(table.exit_code, 0) << table.output;
+  EXPECT_NE(table.output.find("thermostat"), std::string::npos) << table.output;
+  EXPECT_NE(table.output.find("desired_applied"), std::string::npos) << table.output;
+  args = base;
+  args.insert(args.end(), {"--json", "sync"});
+  const auto js = run_homectl(home.h, args);
+  ASSERT_EQ(js.exit_code, 0) << js.output;
+  const auto doc = json::parse(js.output.substr(js.output.find('{')));
+  EXPECT_EQ(doc["conflicts_resolved"], 1);
+  EXPECT_EQ(doc["desired_cursor"], 1);
 }
