@@ -137,7 +137,11 @@ void Gateway::queue_reported(sqlite3* db, const std::vector<Reading>& batch) {
 void Gateway::queue_transactuations(const std::vector<std::pair<std::uint64_t, nlohmann::json>>& records) {
   std::vector<OutboxEntry> entries;
   for (const auto& [id, record] : records) {
-    entries.push_back({kItemTransactuation, wall_ms(), record.dump(), "txn:" + std::to_string(id)});
+    // The contract's audit fields (sync_api.h): "outcome" is the record's final status.
+    nlohmann::json body = record;
+    body["id"] = id;
+    body["outcome"] = record.value("status", "");
+    entries.push_back({kItemTransactuation, wall_ms(), body.dump(), "txn:" + std::to_string(id)});
   }
   outbox_->append(entries);
   if (sync_) sync_->wake();

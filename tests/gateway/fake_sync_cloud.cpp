@@ -71,6 +71,26 @@ void FakeSyncCloud::check_identity(const std::string& home, const std::string& g
   if (home != home_id_ || gateway != gateway_id_) throw rpc::RemoteError("forbidden: " + home + "/" + gateway);
 }
 
+namespace {
+
+// The body fields cloudd's services check (cloud/services/services_state.cpp), so a gateway
+// whose items the real cloud would refuse fails here too.
+std::string item_problem(const sync_api::OutboxItem& item) {
+  const auto body = nlohmann::json::parse(item.body, nullptr, false);
+  if (!body.is_object()) return "body is not a JSON object";
+  auto needs_string = [&](const char* name) {
+    return body.contains(name) && body[name].is_string() && !body[name].get<std::string>().empty();
+  };
+  if (item.kind == "reported") return needs_string("device") && body.contains("state") && body["state"].is_object() ? "" : "bad reported body";
+  if (item.kind == "transactuation") return needs_string("app") && needs_string("outcome") ? "" : "bad transactuation body";
+  if (item.kind == "conflict") {
+    return needs_string("device") && needs_string("attribute") && needs_string("resolution") ? "" : "bad conflict body";
+  }
+  return "unknown kind " + item.kind;
+}
+
+}  // namespace
+
 sync_api::PushReply FakeSyncCloud::push(const sync_api::PushRequest& r) {
   int hold_ms = 0;
   sync_api::PushReply reply;
@@ -86,6 +106,9 @@ sync_api::PushReply FakeSyncCloud::push(const sync_api::PushRequest& r) {
       if (item.seq <= through) {
         ++duplicates_;
         ++reply.duplicates;
+      } else if (const auto problem = item_problem(item); !problem.empty()) {
+        reply.rejected = "seq " + std::to_string(item.seq) + ": " + problem;
+        break;
       } else if (item.seq == through + 1) {
         applied_.push_back(item);
         through = item.seq;

@@ -29,7 +29,9 @@ struct Fixture {
   Fixture() {
     cloud.start();
     outbox = std::make_unique<hg::Outbox>(dir / "g.db", 1000);
-    for (int i = 1; i <= 3; ++i) outbox->append({{hg::kItemReported, i, json{{"n", i}}.dump(), {}}});
+    for (int i = 1; i <= 3; ++i) {
+      outbox->append({{hg::kItemReported, i, json{{"device", "temp"}, {"state", {{"temperature", i}}}}.dump(), {}}});
+    }
   }
   hg::CloudSettings settings(const std::string& token, const std::string& home = "t") {
     const auto file = dir / ("token." + std::to_string(++files));
