@@ -90,7 +90,9 @@ AppDefinition climate_guard(const ClimateGuardConfig& c) {
       })
       .actuating(Quorum::all()).actuation_timeout(2 * kSecond, 3).build();
 }
+// END-APP climate_guard
 
+// SafeHome's cool-down routine (no hand-written twin, so not in the line-count table).
 AppDefinition cool_down(const std::vector<std::string>& window_actuators, const std::string& hvac) {
   std::vector<std::string> devices = window_actuators;
   devices.push_back(hvac);
@@ -104,7 +106,6 @@ AppDefinition cool_down(const std::vector<std::string>& window_actuators, const 
       })
       .actuating(Quorum::all()).on_failure(OnFailure::abort, false).build();
 }
-// END-APP climate_guard
 
 // BEGIN-APP night_auto_lock
 AppDefinition night_auto_lock(const NightAutoLockConfig& c) {

@@ -73,7 +73,7 @@ void FireSafety::on_reading(const Reading& reading) {
   std::vector<Step> steps;
   for (const auto& siren : config_.sirens) steps.push_back({siren, "on", true});
   for (const auto& lock : config_.door_locks) steps.push_back({lock, "unlock", false});
-  steps.push_back({config_.gas_valve, "close", false});
+  if (!config_.gas_valve.empty()) steps.push_back({config_.gas_valve, "close", false});
   struct Progress {
     std::size_t pending = 0;
     bool any_siren = false;
