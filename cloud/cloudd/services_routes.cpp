@@ -113,7 +113,13 @@ std::optional<std::uint64_t> if_match(const httplib::Request& req) {
   return value;
 }
 
-std::string etag(std::uint64_t version) { return "\"" + std::to_string(version) + "\""; }
+// Built by appending: g++ 12 -O3 reports a false -Wrestrict on "\"" + std::string.
+std::string etag(std::uint64_t version) {
+  std::string tag(1, '"');
+  tag += std::to_string(version);
+  tag += '"';
+  return tag;
+}
 
 class Routes {
  public:

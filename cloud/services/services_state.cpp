@@ -205,10 +205,7 @@ Device& ServicesState::device_for_write(const std::string& home, const std::stri
 
 void ServicesState::record_history(Device& device, HistoryEntry entry) {
   device.history.push_back(std::move(entry));
-  if (device.history.size() > kHistoryLimit) {
-    device.history.erase(device.history.begin(),
-                         device.history.begin() + static_cast<std::ptrdiff_t>(device.history.size() - kHistoryLimit));
-  }
+  while (device.history.size() > kHistoryLimit) device.history.pop_front();
 }
 
 json ServicesState::set_desired(const std::string& home_id, const std::string& device_id, const json& desired,
@@ -267,7 +264,7 @@ sync_api::PushReply ServicesState::push(const sync_api::PushRequest& request) {
       reply.rejected = "item seq " + std::to_string(item.seq) + ": " + problem;
       break;
     }
-    apply_item(gateway, item);
+    apply_item(gateway, item, body);
     gateway.applied_through = item.seq;
     ++reply.applied;
   }
@@ -283,9 +280,8 @@ sync_api::PushReply ServicesState::push(const sync_api::PushRequest& request) {
   return reply;
 }
 
-// Only called for items item_problem() accepted.
-void ServicesState::apply_item(Gateway& gateway, const sync_api::OutboxItem& item) {
-  const json body = json::parse(item.body);
+// Only called for items item_problem() accepted (`body` is the item's parsed body).
+void ServicesState::apply_item(Gateway& gateway, const sync_api::OutboxItem& item, const json& body) {
   if (item.kind == "reported") {
     Device& device = device_for_write(gateway.home, body.at("device").get<std::string>());
     if (body.contains("type") && body.at("type").is_string() && device.type.empty()) {

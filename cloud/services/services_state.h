@@ -15,6 +15,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -83,7 +84,7 @@ struct Device {
   std::uint64_t desired_cursor = 0;  // the home cursor of this device's last desired change
   std::int64_t reported_ms = 0;
   std::int64_t desired_ms = 0;
-  std::vector<HistoryEntry> history;  // oldest first, at most kHistoryLimit
+  std::deque<HistoryEntry> history;  // oldest first, at most kHistoryLimit (deque: O(1) trim)
 };
 
 struct AuditRecord {
@@ -191,7 +192,7 @@ class ServicesState {
   Home& require_home(const std::string& id);
   Device& device_for_write(const std::string& home, const std::string& id);
   void record_history(Device& device, HistoryEntry entry);
-  void apply_item(Gateway& gateway, const sync_api::OutboxItem& item);
+  void apply_item(Gateway& gateway, const sync_api::OutboxItem& item, const json& body);
 
   std::map<std::string, Home> homes_;
   std::map<Key, Gateway> gateways_;

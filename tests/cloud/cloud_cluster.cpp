@@ -75,7 +75,7 @@ std::string CloudCluster::write_config(std::uint64_t id) {
                     {"heartbeat_ticks", options_.heartbeat_ticks},
                     {"snapshot_entries", options_.snapshot_entries},
                     {"request_timeout_ms", options_.request_timeout_ms},
-                    {"http_threads", 32},
+                    {"http_threads", options_.http_threads},
                     {"dht", {{"stabilize_ms", options_.dht_stabilize_ms}}}};
   const auto path = dir_ / ("node" + std::to_string(id) + ".json");
   std::ofstream(path) << config.dump(2);

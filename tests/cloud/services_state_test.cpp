@@ -180,6 +180,17 @@ TEST_F(Services, VersionNeverGoesBackAndHistoryHasOneRowPerVersion) {
   EXPECT_EQ(history[1].change, (json{{"level", 1}}));
 }
 
+TEST_F(Services, HistoryKeepsTheNewestThousandVersions) {
+  std::vector<OutboxItem> items;
+  for (std::uint64_t s = 1; s <= kHistoryLimit + 100; ++s) items.push_back(reported(s, "busy", {{"n", s}}));
+  push("h1", "gw1", items);
+  const auto& history = state.device("h1", "busy")->history;
+  ASSERT_EQ(history.size(), kHistoryLimit);
+  EXPECT_EQ(history.front().version, 101u);
+  EXPECT_EQ(history.back().version, kHistoryLimit + 100);
+  EXPECT_EQ(history.back().change, (json{{"n", kHistoryLimit + 100}}));
+}
+
 TEST_F(Services, PullReturnsDesiredChangesAfterTheCursor) {
   for (int i = 1; i <= 5; ++i) state.apply(ops::set_desired("h1", "d" + std::to_string(i), {{"on", true}}, std::nullopt), 500 + i);
   state.apply(ops::set_desired("h2", "other", {{"on", true}}, std::nullopt), 600);
