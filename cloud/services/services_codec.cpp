@@ -1,6 +1,6 @@
-// ServicesState as a document: snapshot (CBOR of the JSON form), restore, and the state hash
-// (FNV-1a over the canonical JSON text: nlohmann's object keys are sorted, so equal states
-// give equal text on every replica).
+// ServicesState as a document: snapshot (CBOR of the JSON form), restore, and the full state
+// hash (FNV-1a over the canonical JSON text: nlohmann's object keys are sorted, so equal
+// states give equal text on every replica).
 #include <openssl/sha.h>
 
 #include "cloud/services/services_state.h"
@@ -102,6 +102,7 @@ json ServicesState::to_json() const {
           {"leases", std::move(leases)},
           {"next_fencing_token", next_fencing_token_},
           {"now_ms", now_ms_},
+          {"op_chain", std::to_string(op_chain_)},
           {"counters",
            {{"pushes", counters_.pushes},
             {"items_applied", counters_.items_applied},
@@ -172,6 +173,7 @@ ServicesState ServicesState::from_json(const json& doc) {
   }
   s.next_fencing_token_ = doc.at("next_fencing_token").get<std::uint64_t>();
   s.now_ms_ = doc.at("now_ms").get<std::int64_t>();
+  s.op_chain_ = std::stoull(doc.at("op_chain").get<std::string>());
   const json& c = doc.at("counters");
   s.counters_ = Counters{c.at("pushes").get<std::uint64_t>(),          c.at("items_applied").get<std::uint64_t>(),
                          c.at("duplicates").get<std::uint64_t>(),      c.at("rejected").get<std::uint64_t>(),
@@ -191,10 +193,12 @@ void ServicesState::restore(std::string_view data) {
     throw std::runtime_error(std::string("services snapshot: ") + e.what());
   } catch (const rpc::SchemaError& e) {
     throw std::runtime_error(std::string("services snapshot: ") + e.what());
+  } catch (const std::logic_error& e) {  // std::stoull on a bad op_chain
+    throw std::runtime_error(std::string("services snapshot: ") + e.what());
   }
 }
 
-std::uint64_t ServicesState::state_hash() const {
+std::uint64_t ServicesState::full_state_hash() const {
   std::uint64_t h = 1469598103934665603ull;
   for (const unsigned char c : to_json().dump(-1, ' ', false, json::error_handler_t::replace)) h = (h ^ c) * 1099511628211ull;
   return h;

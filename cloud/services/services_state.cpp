@@ -102,6 +102,9 @@ json ServiceError::to_json() const {
 
 json ServicesState::apply(const json& op, std::int64_t now_ms) {
   now_ms_ = std::max(now_ms_, now_ms);  // proposers' clocks differ: never let time go back
+  for (const unsigned char c : op.dump(-1, ' ', false, json::error_handler_t::replace) + '@' + std::to_string(now_ms_)) {
+    op_chain_ = (op_chain_ ^ c) * 1099511628211ull;
+  }
   try {
     if (!op.is_object()) throw ServiceError("invalid", "operation must be a JSON object");
     const std::string name = string_member(op, "op");

@@ -180,7 +180,12 @@ class ServicesState {
   // Desired attributes whose value differs from reported (absent in reported counts).
   static json delta(const Device& device);
 
-  std::uint64_t state_hash() const;
+  // A hash chain over every applied operation and its time (O(1): cloudd asks for it on
+  // the Raft loop thread for /api/v1/cluster and /metrics, where an O(state) walk would
+  // stall heartbeats). Equal on replicas that applied the same operations; travels in the
+  // snapshot. full_state_hash() walks the whole state (tests compare replicas with it).
+  std::uint64_t state_hash() const { return op_chain_; }
+  std::uint64_t full_state_hash() const;
   std::string snapshot() const;  // CBOR of to_json()
   // Throws std::runtime_error on a malformed snapshot (the state is then unchanged).
   void restore(std::string_view data);
@@ -203,6 +208,7 @@ class ServicesState {
   std::map<std::string, Lease> leases_;
   std::uint64_t next_fencing_token_ = 1;
   std::int64_t now_ms_ = 0;  // max of every operation's time: never goes back
+  std::uint64_t op_chain_ = 1469598103934665603ull;  // FNV-1a offset basis
   Counters counters_;
 };
 

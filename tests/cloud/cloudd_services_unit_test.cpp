@@ -85,8 +85,15 @@ TEST(ServiceCommand, SnapshotCarriesTheServicesAndTheHashCoversThem) {
   EXPECT_EQ(restored.state_hash(), without);
 
   // A corrupt services section is refused as a codec error, not a crash.
+  // (A truncated one: the section's length prefix promises bytes that are not there; and
+  // one whose CBOR is garbage.)
   std::string corrupt = kv.snapshot();
-  corrupt[corrupt.size() - 3] ^= 0x5a;
+  corrupt.resize(corrupt.size() - 5);
+  KvStateMachine truncated;
+  EXPECT_THROW(truncated.restore(corrupt), raft::CodecError);
+  raft::ByteWriter garbage_section;
+  garbage_section.bytes("\xff\xff not cbor");
+  corrupt = old_format.substr(0, legacy.size()) + garbage_section.take();
   KvStateMachine victim;
   EXPECT_THROW(victim.restore(corrupt), raft::CodecError);
 }

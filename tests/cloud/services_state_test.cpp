@@ -327,6 +327,7 @@ TEST(ServicesDeterminism, SameOperationsSameStateHash) {
     for (std::size_t i = log.size() / 2; i < log.size(); ++i) answers_b.push_back(c.apply(log[i].first, log[i].second));
     EXPECT_EQ(answers_a, answers_b);
     EXPECT_EQ(a.state_hash(), c.state_hash());
+    EXPECT_EQ(a.full_state_hash(), c.full_state_hash());
     EXPECT_EQ(a.to_json(), c.to_json());
     // Swapping two pushes of one gateway changes the outcome and so the hash.
     ServicesState d;
@@ -334,6 +335,7 @@ TEST(ServicesDeterminism, SameOperationsSameStateHash) {
     std::swap(swapped[1], swapped[2]);
     for (const auto& [op, t] : swapped) d.apply(op, t);
     EXPECT_NE(d.state_hash(), a.state_hash());
+    EXPECT_NE(d.full_state_hash(), a.full_state_hash());
   });
 }
 
