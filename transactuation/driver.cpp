@@ -14,26 +14,52 @@ void Driver::pump(Time now) {
   // Handling one Ready can never produce another (no input reaches the runtime here), but a
   // callback may trigger more work, so drain until empty.
   for (Ready ready = runtime_.take_ready(); !ready.empty(); ready = runtime_.take_ready()) {
-    if (!ready.records.empty()) {
-      log_.append(ready.records);
-      stats_.records += ready.records.size();
-      if (!unsynced_since_) unsynced_since_ = now;
-    }
-    if (ready.sync && unsynced_since_) {
-      log_.sync();  // the intent is durable before any command below leaves
-      ++stats_.syncs;
-      unsynced_since_.reset();
-    }
-    for (const auto& command : ready.commands) bus_.send(command);
-    for (const auto& query : ready.queries) bus_.query(query);
-    stats_.commands += ready.commands.size();
-    stats_.queries += ready.queries.size();
-    stats_.finished += ready.finished.size();
-    if (on_finished_) {
-      for (const auto& record : ready.finished) on_finished_(record);
+    if (ready.sync) {
+      // Everything before the sync point goes to disk with it, outcomes included: an intent
+      // later in this Ready may have read their writes, so they must be as durable as it.
+      ready.serialise_outcomes();
+      append(ready.records, now);
+      if (unsynced_since_) {
+        log_.sync();  // the intent is durable before any command below leaves
+        ++stats_.syncs;
+        unsynced_since_.reset();
+      }
+      send_and_report(ready);
+    } else {
+      // Only outcome records (intents always ask for a sync), which are group-committed:
+      // reporting first and serialising + appending them afterwards takes that work off the
+      // trigger -> commit path and changes nothing a crash could see (unsynced either way).
+      try {
+        send_and_report(ready);
+      } catch (...) {
+        // A throwing callback must not leave reported outcomes out of the log.
+        ready.serialise_outcomes();
+        append(ready.records, now);
+        throw;
+      }
+      ready.serialise_outcomes();
+      append(ready.records, now);
     }
   }
   flush_if_due(now);
+}
+
+void Driver::append(const std::vector<LogRecord>& records, Time now) {
+  if (records.empty()) return;
+  log_.append(records);
+  stats_.records += records.size();
+  if (!unsynced_since_) unsynced_since_ = now;
+}
+
+void Driver::send_and_report(const Ready& ready) {
+  for (const auto& command : ready.commands) bus_.send(command);
+  for (const auto& query : ready.queries) bus_.query(query);
+  stats_.commands += ready.commands.size();
+  stats_.queries += ready.queries.size();
+  stats_.finished += ready.finished.size();
+  if (on_finished_) {
+    for (const auto& record : ready.finished) on_finished_(record);
+  }
 }
 
 void Driver::flush_if_due(Time now) {

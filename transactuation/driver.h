@@ -55,6 +55,9 @@ class Driver {
   const DriverStats& stats() const { return stats_; }
 
  private:
+  void append(const std::vector<LogRecord>& records, Time now);
+  void send_and_report(const Ready& ready);
+
   Runtime& runtime_;
   IntentLog& log_;
   DeviceBus& bus_;

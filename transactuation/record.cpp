@@ -186,15 +186,20 @@ TransactuationRecord record_from_json(const Json& j) {
   return r;
 }
 
+LogKind parse_log_kind(const std::string& text) { return parse_enum(text, kKinds, "log record kind"); }
+
+std::string body_text(const LogRecord& record) { return record.text.empty() ? record.body.dump() : record.text; }
+
 std::string encode_log_record(const LogRecord& record) {
-  return Json{{"kind", to_string(record.kind)}, {"txn", record.txn}, {"body", record.body}}.dump();
+  // Spliced by hand so an already serialised body is not parsed and dumped again.
+  return std::string("{\"kind\":\"") + to_string(record.kind) + "\",\"txn\":" + std::to_string(record.txn) +
+         ",\"body\":" + body_text(record) + "}";
 }
 
 LogRecord decode_log_record(const std::string& text) {
   try {
     const Json j = Json::parse(text);
-    return LogRecord{parse_enum(j.at("kind").get<std::string>(), kKinds, "log record kind"), j.at("txn").get<TxnId>(),
-                     j.at("body")};
+    return LogRecord{parse_log_kind(j.at("kind").get<std::string>()), j.at("txn").get<TxnId>(), j.at("body"), {}};
   } catch (const std::exception& e) {
     throw std::runtime_error(std::string("bad intent-log record: ") + e.what());
   }

@@ -68,6 +68,9 @@ struct TransactuationRecord {
 
 Json to_json(const TransactuationRecord& record);
 TransactuationRecord record_from_json(const Json& json);  // throws std::exception on bad input
+// to_json(record).dump() without building the JSON tree (same values; it is on the commit
+// path for intent records).
+std::string encode_record(const TransactuationRecord& record);
 
 enum class LogKind {
   intent,      // about to send these actuations; durable before any of them leaves
@@ -75,13 +78,20 @@ enum class LogKind {
   outcome      // finished; committed state writes become part of the app state
 };
 const char* to_string(LogKind kind);
+LogKind parse_log_kind(const std::string& text);  // throws std::runtime_error
 
+// A record of the intent log. What the runtime hands out carries `text` (the record already
+// serialised, which is what the log stores); what IntentLog::load() returns carries the
+// parsed `body`. Whoever stores a record uses body_text(), which takes either.
 struct LogRecord {
   LogKind kind = LogKind::intent;
   TxnId txn = 0;
-  Json body;  // to_json(record) at that moment
+  Json body;         // to_json(record) at that moment, parsed
+  std::string text;  // the same, serialised; empty when only `body` is set
 };
 
+// The record's JSON text: `text` if set, else body.dump().
+std::string body_text(const LogRecord& record);
 std::string encode_log_record(const LogRecord& record);
 LogRecord decode_log_record(const std::string& text);  // throws std::runtime_error
 

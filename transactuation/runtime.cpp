@@ -73,8 +73,20 @@ Ready Runtime::take_ready() {
   return out;
 }
 
+void Ready::serialise_outcomes() {
+  for (auto& record : records) {
+    if (record.kind != LogKind::outcome || !record.text.empty() || !record.body.is_null()) continue;
+    for (const auto& done : finished) {
+      if (done.id == record.txn) record.text = encode_record(done);
+    }
+  }
+}
+
 void Runtime::append(LogKind kind, const Txn& txn, bool sync) {
-  ready_.records.push_back(LogRecord{kind, txn.rec.id, to_json(txn.rec)});
+  // An intent or compensate record is serialised now (the record changes later); an outcome
+  // record is left for Ready::serialise_outcomes, off the commit path.
+  ready_.records.push_back(
+      LogRecord{kind, txn.rec.id, Json(), kind == LogKind::outcome ? std::string() : encode_record(txn.rec)});
   ready_.sync = ready_.sync || sync;
 }
 
@@ -481,8 +493,8 @@ void Runtime::finish(Txn& txn, Status status, Reason reason, std::string detail,
     for (const auto& run : *runs) inflight_.erase(run.cmd_id);
   }
   append(LogKind::outcome, txn, /*sync=*/false);
-  ready_.finished.push_back(txn.rec);
   const TxnId id = txn.rec.id;
+  ready_.finished.push_back(std::move(txn.rec));  // txn is erased below: no copy needed
   locks_.release(id);
   txns_.erase(id);  // txn is dangling from here on
 }
@@ -502,7 +514,9 @@ void Runtime::recover(const std::vector<LogRecord>& log, Time now) {
   std::set<TxnId> compensating;
   TxnId max_id = 0;
   for (const LogRecord& record : log) {
-    TransactuationRecord rec = record_from_json(record.body);
+    // Records straight from a Ready carry only their text; loaded ones carry the body.
+    TransactuationRecord rec =
+        record_from_json(record.body.is_null() && !record.text.empty() ? Json::parse(record.text) : record.body);
     max_id = std::max(max_id, rec.id);
     for (const auto* runs : {&rec.actuations, &rec.compensations}) {
       for (const auto& run : *runs) {

@@ -8,7 +8,8 @@
 //   3. send `commands` and `queries` to the devices;
 //   4. hand `finished` records to whoever waits for outcomes (on-commit / on-abort).
 // Outcome records are appended without `sync`: they become durable with the next sync or the
-// adapter's periodic group flush. That keeps only the intent record on the critical path and
+// adapter's periodic group flush. A Ready without `sync` holds no intent, so its outcome
+// records may be appended after step 4 (the Driver does: the commit is reported first). That keeps only the intent record on the critical path and
 // is safe: a lost outcome is re-decided by recovery from its durable intent, and any later
 // transactuation that saw its state writes appends its own intent after it, so syncing that
 // intent also makes the earlier outcome durable.
@@ -42,6 +43,10 @@ struct RuntimeOptions {
 };
 
 struct Ready {
+  // Intent and compensate records come serialised (`text`). An outcome record comes empty:
+  // its record is the `finished` entry of the same txn, and serialise_outcomes() fills it
+  // in. That lets the adapter report a commit before it spends time serialising it (the
+  // outcome is not synced before the report anyway, see above).
   std::vector<LogRecord> records;
   bool sync = false;
   std::vector<Command> commands;
@@ -50,6 +55,7 @@ struct Ready {
   bool empty() const {
     return records.empty() && commands.empty() && queries.empty() && finished.empty();
   }
+  void serialise_outcomes();
 };
 
 class Runtime {

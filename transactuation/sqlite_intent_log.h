@@ -34,11 +34,14 @@ class SqliteIntentLog : public IntentLog {
 
  private:
   void exec(const char* sql);
+  void step_done(sqlite3_stmt* statement, const char* what);  // steps, resets, throws unless DONE
   [[noreturn]] void fail(const std::string& what);
 
   std::filesystem::path path_;
   sqlite3* db_ = nullptr;
   sqlite3_stmt* insert_ = nullptr;
+  sqlite3_stmt* begin_ = nullptr;
+  sqlite3_stmt* commit_ = nullptr;
   bool in_transaction_ = false;
   std::uint64_t epoch_ = 0;
   std::uint64_t syncs_ = 0;

@@ -20,6 +20,11 @@ struct Outbox {
   // Fails the test if a command leaves before a synced intent announced it.
   void take(Runtime& runtime) {
     Ready ready = runtime.take_ready();
+    ready.serialise_outcomes();
+    for (auto& record : ready.records) {
+      EXPECT_FALSE(record.text.empty()) << "a record of txn " << record.txn << " left unserialised";
+      record.body = Json::parse(record.text);
+    }
     records.insert(records.end(), ready.records.begin(), ready.records.end());
     if (ready.sync) {
       ++syncs;
