@@ -1,0 +1,130 @@
+// End to end with the real cloud: three cloudd processes (tests/cloud fixture), Mosquitto,
+// gatewayd and the firmware-sim default home. The cloud admin API creates the home and the
+// gateway (its token goes to gatewayd's token file); then:
+//   - device state reaches the cloud's shadows and transactuation records its audit log;
+//   - a desired change set through the cloud API (PATCH shadow) reaches the device through
+//     a cloud_desired transactuation and comes back as reported state (delta empty);
+//   - kill -9 of the cloud leader: the gateway follows the new leader and later records
+//     still arrive exactly once.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <fstream>
+
+#include "tests/cloud/cloud_cluster.h"
+#include "tests/gateway/firmware_sim_home.h"
+#include "tests/gateway/harness.h"
+
+using namespace homestead::testing;
+using homestead::cloud_testing::CloudCluster;
+using homestead::cloud_testing::ClusterOptions;
+using homestead::cloud_testing::HttpAnswer;
+using nlohmann::json;
+
+namespace {
+
+// Retries answers that mean "no leader yet" or "not applied".
+HttpAnswer call(CloudCluster& c, const std::string& method, const std::string& path, const json& body = nullptr) {
+  HttpAnswer answer;
+  wait_until(
+      [&] {
+        for (auto id : c.ids()) {
+          if (!c.running(id)) continue;
+          answer = c.request(id, method, path, body);
+          if (answer.status != 503 && answer.status != 0) return true;
+        }
+        return false;
+      },
+      20s, 50ms);
+  return answer;
+}
+
+struct CloudHome {
+  CloudCluster cluster{ClusterOptions{}};
+  TempDir secrets{"cloudtoken"};
+  std::filesystem::path token_file = secrets / "gateway.token";
+  std::unique_ptr<GatewayHarness> h;
+  std::unique_ptr<FirmwareSimHome> sim;
+
+  void start() {
+    cluster.start_all();
+    ASSERT_NE(cluster.wait_for_leader(30s), 0u);
+    ASSERT_EQ(call(cluster, "POST", "/api/v1/homes", {{"id", "default"}}).status, 201);
+    const auto gw = call(cluster, "POST", "/api/v1/homes/default/gateways", {{"id", "gw1"}});
+    ASSERT_EQ(gw.status, 201) << gw.body.dump();
+    std::ofstream(token_file) << gw.body["token"].get<std::string>() << "\n";
+    ::chmod(token_file.c_str(), 0600);
+    json urls = json::array();
+    for (auto id : cluster.ids()) urls.push_back("http://127.0.0.1:" + std::to_string(cluster.http_port(id)));
+    h = std::make_unique<GatewayHarness>(json{{"home_file", FirmwareSimHome::home_file().string()},
+                                              {"cloud",
+                                               {{"enabled", true},
+                                                {"urls", urls},
+                                                {"gateway_id", "gw1"},
+                                                {"token_file", token_file.string()},
+                                                {"sync_interval_ms", 50},
+                                                {"request_timeout_ms", 3000}}}});
+    sim = std::make_unique<FirmwareSimHome>(*h);
+    h->start_gateway();
+    sim->start("zero");
+    ASSERT_TRUE(sim->wait_all_reported()) << sim->process().log_tail() << h->context();
+  }
+  json shadow(const std::string& device) {
+    return call(cluster, "GET", "/api/v1/homes/default/devices/" + device + "/shadow").body;
+  }
+  json audit(const std::string& app) { return call(cluster, "GET", "/api/v1/homes/default/audit?app=" + app).body; }
+  json sync_status() { return h->get_json("/api/v1/sync"); }
+};
+
+std::size_t records_of(const json& audit) { return audit.contains("records") ? audit["records"].size() : 0; }
+
+}  // namespace
+
+TEST(GatewayCloudSync, StateRecordsAndDesiredFlowThroughRealCloudd) {
+  CloudHome home;
+  home.start();
+  // Reported state reaches the shadow.
+  json shadow;
+  ASSERT_TRUE(wait_until([&] {
+    shadow = home.shadow("thermostat");
+    return shadow.contains("reported") && shadow["reported"].contains("setpoint");
+  }, 30s)) << shadow.dump(2) << home.sync_status().dump(2);
+  const auto before = home.sim->control("GET", "/devices/thermostat")["state"]["setpoint"];
+  EXPECT_EQ(shadow["reported"]["setpoint"], before);
+
+  // A user sets the thermostat from the cloud.
+  const double target = before.get<double>() == 18.5 ? 19.5 : 18.5;
+  const auto patch = call(home.cluster, "PATCH", "/api/v1/homes/default/devices/thermostat/shadow",
+                          {{"desired", {{"setpoint", target}}}});
+  ASSERT_EQ(patch.status, 200) << patch.body.dump();
+  ASSERT_TRUE(wait_until([&] { return home.sim->control("GET", "/devices/thermostat")["state"]["setpoint"] == target; },
+                         30s))
+      << home.sync_status().dump(2) << home.h->context();
+  // The run's record reaches the audit log and the new state the shadow; delta is gone.
+  ASSERT_TRUE(wait_until([&] {
+    shadow = home.shadow("thermostat");
+    return shadow["reported"]["setpoint"] == target && records_of(home.audit("cloud_desired")) == 1;
+  }, 30s)) << shadow.dump(2) << home.audit("cloud_desired").dump(2) << home.sync_status().dump(2);
+  EXPECT_TRUE(!shadow.contains("delta") || shadow["delta"].empty() || !shadow["delta"].contains("setpoint"))
+      << shadow.dump(2);
+  const auto status = home.sync_status();
+  EXPECT_EQ(status["desired_applied"], 1);
+  EXPECT_EQ(status["connected"], true);
+
+  // Kill -9 the cloud leader: the gateway follows the new one; later reports still arrive.
+  const auto leader = home.cluster.wait_for_leader(20s);
+  ASSERT_NE(leader, 0u);
+  home.cluster.kill9(leader);
+  ASSERT_NE(home.cluster.wait_for_leader(30s, leader), 0u);
+  home.sim->event("hall_motion", "motion");
+  home.sim->event("hall_motion", "motion_clear");
+  json after;
+  ASSERT_TRUE(wait_until([&] {
+    after = home.sync_status();
+    return after["connected"] == true && after["outbox"]["depth"] == 0 &&
+           after["applied_through"].get<std::uint64_t>() > status["applied_through"].get<std::uint64_t>();
+  }, 40s)) << after.dump(2) << home.h->context();
+  const auto motion = home.shadow("hall_motion");
+  EXPECT_EQ(motion["reported"]["motion"], false) << motion.dump(2);
+  EXPECT_NE(after["leader"], "http://127.0.0.1:" + std::to_string(home.cluster.http_port(leader)));
+}
