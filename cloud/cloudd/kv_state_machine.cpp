@@ -77,7 +77,7 @@ CommandResult KvStateMachine::execute(const Command& c) {
         // A proposer bug, not a replica divergence: every replica answers the same.
         return nlohmann::json{{"error", {{"code", "invalid"}, {"message", "operation is not JSON"}}}}.dump();
       }
-      return services_.apply(op, c.time_us / 1000).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+      return services_.apply(op, c.time_us / 1000, c.value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
   }
   return "{}";

@@ -100,11 +100,17 @@ json ServiceError::to_json() const {
   return {{"error", std::move(error)}};
 }
 
-json ServicesState::apply(const json& op, std::int64_t now_ms) {
+json ServicesState::apply(const json& op, std::int64_t now_ms, std::string_view op_text) {
   now_ms_ = std::max(now_ms_, now_ms);  // proposers' clocks differ: never let time go back
-  for (const unsigned char c : op.dump(-1, ' ', false, json::error_handler_t::replace) + '@' + std::to_string(now_ms_)) {
-    op_chain_ = (op_chain_ ^ c) * 1099511628211ull;
+  auto chain = [this](std::string_view bytes) {
+    for (const unsigned char c : bytes) op_chain_ = (op_chain_ ^ c) * 1099511628211ull;
+  };
+  if (op_text.empty()) {
+    chain(op.dump(-1, ' ', false, json::error_handler_t::replace));
+  } else {
+    chain(op_text);
   }
+  chain("@" + std::to_string(now_ms_));
   try {
     if (!op.is_object()) throw ServiceError("invalid", "operation must be a JSON object");
     const std::string name = string_member(op, "op");

@@ -136,8 +136,9 @@ inline constexpr std::size_t kHistoryLimit = 1000;
 class ServicesState {
  public:
   // Applies one operation (see ops.h) at the proposer's time `now_ms`. Never throws for a
-  // refused operation: the answer is {"error": {...}}.
-  json apply(const json& op, std::int64_t now_ms);
+  // refused operation: the answer is {"error": {...}}. `op_text`, when the caller has it
+  // (the Raft entry's bytes), feeds the hash chain instead of re-encoding `op`.
+  json apply(const json& op, std::int64_t now_ms, std::string_view op_text = {});
 
   // --- typed operations (apply() dispatches to these; they throw ServiceError) ---
   json create_home(const std::string& id, const std::string& name);
