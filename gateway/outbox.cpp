@@ -199,6 +199,20 @@ void Outbox::finish_desired(std::uint64_t cursor, bool applied, const std::vecto
   txn.commit();
 }
 
+void Outbox::set_desired_run(std::uint64_t cursor, std::uint64_t run_id) {
+  std::lock_guard lock(mutex_);
+  sqlite::WriteTransaction txn(db_);
+  set_meta(db_, "desired_run_cursor", static_cast<std::int64_t>(cursor));
+  set_meta(db_, "desired_run_id", static_cast<std::int64_t>(run_id));
+  txn.commit();
+}
+
+std::pair<std::uint64_t, std::uint64_t> Outbox::desired_run() {
+  std::lock_guard lock(mutex_);
+  return {static_cast<std::uint64_t>(meta(db_, "desired_run_cursor")),
+          static_cast<std::uint64_t>(meta(db_, "desired_run_id"))};
+}
+
 std::vector<ConflictRecord> Outbox::conflicts(int limit) {
   std::lock_guard lock(mutex_);
   Statement s(db_,

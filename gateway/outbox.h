@@ -108,6 +108,11 @@ class Outbox {
   // count it, and record its conflicts (locally and as "conflict" outbox rows).
   void finish_desired(std::uint64_t cursor, bool applied, const std::vector<ConflictRecord>& conflicts,
                       std::int64_t now_ms);
+  // The run started for desired change `cursor` (kept until the cursor passes it), so a
+  // restart waits for that run's outcome instead of starting the change again.
+  void set_desired_run(std::uint64_t cursor, std::uint64_t run_id);
+  // {cursor, run id}; {0, 0} when none.
+  std::pair<std::uint64_t, std::uint64_t> desired_run();
   // Newest first.
   std::vector<ConflictRecord> conflicts(int limit);
   OutboxStats stats();

@@ -265,11 +265,13 @@ void SyncClient::pull_round() {
     return;
   }
   note_success();
+  const auto [run_cursor, run_id] = outbox_.desired_run();
   std::lock_guard lock(mutex_);
   for (const auto& change : reply->changes) {
     if (change.cursor <= cursor) continue;
     auto desired = nlohmann::json::parse(change.desired, nullptr, false);
-    PendingChange pending{change, {}, 0};
+    // A run started before a restart: wait for its outcome rather than run the change twice.
+    PendingChange pending{change, {}, change.cursor == run_cursor ? run_id : 0};
     if (desired.is_object()) {
       pending.conflicts = detector_.check(change.device, desired, change.at_ms);
       detector_.cloud_asked(change.device, desired);
@@ -324,6 +326,7 @@ void SyncClient::desired_round() {
         return;  // e.g. the runtime is not up yet: next round
       }
       p.run_id = std::get<std::uint64_t>(started);
+      outbox_.set_desired_run(p.change.cursor, p.run_id);
     }
     const auto outcome = runner_->outcome(p.run_id);
     if (!outcome) return;

@@ -64,7 +64,11 @@ class ScriptedRunner : public hg::DesiredRunner {
     payloads.push_back(payload);
     return static_cast<std::uint64_t>(100 + payloads.size());
   }
-  std::optional<Outcome> outcome(std::uint64_t) override { return done; }
+  std::vector<std::uint64_t> asked;
+  std::optional<Outcome> outcome(std::uint64_t run_id) override {
+    asked.push_back(run_id);
+    return done;
+  }
 };
 
 const homestead::devices::KindInfo* thermostat_kind(const std::string& device) {
@@ -130,6 +134,16 @@ TEST(SyncClient, DesiredCursorAdvancesOnlyWhenTheRunHasAnOutcome) {
   // null (removed in the cloud) actuates nothing; setpoint becomes its catalog command.
   EXPECT_EQ(p["actuations"], json::parse(R"([{"device":"thermo","command":"set_setpoint","args":{"setpoint":19.5}}])"));
   EXPECT_EQ(client.status()["desired_cursor"], 0);
+  {
+    // A restart while the run is open: the new client waits for run 101, never starts another.
+    ScriptedRunner after_restart;
+    hg::SyncClient again(f.settings(kToken), *f.outbox, &after_restart, thermostat_kind, f.metrics);
+    again.round();
+    EXPECT_TRUE(after_restart.payloads.empty());
+    ASSERT_FALSE(after_restart.asked.empty());
+    EXPECT_EQ(after_restart.asked.back(), 101u);
+    EXPECT_EQ(again.status()["desired_cursor"], 0);
+  }
   runner.done = hg::DesiredRunner::Outcome{true, "committed"};
   client.round();
   EXPECT_EQ(client.status()["desired_cursor"], 1);
