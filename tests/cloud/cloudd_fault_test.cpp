@@ -91,7 +91,12 @@ class Client {
   void shared_put(std::uint64_t seq, int n, const std::vector<std::uint64_t>& ids) {
     KvOperation op;
     op.client = index_;
-    op.input = KvInput{KvInput::Kind::put, "reg-" + std::to_string(rng_() % 4), "c" + std::to_string(index_) + "-" + std::to_string(n), std::nullopt};
+    // Appended, not "c" + std::string: g++ 12 -O3 reports a false -Wrestrict on the latter.
+    std::string value = "c";
+    value += std::to_string(index_);
+    value += '-';
+    value += std::to_string(n);
+    op.input = KvInput{KvInput::Kind::put, "reg-" + std::to_string(rng_() % 4), value, std::nullopt};
     op.call = now_us();
     const int status = put(seq, op.input.key, op.input.value, ids, op.call + 8'000'000);
     op.ret = now_us();
