@@ -1,5 +1,7 @@
 #include "gateway/sync_client.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <chrono>
 #include <fstream>
@@ -20,6 +22,11 @@ std::int64_t now_ms() {
 std::string read_token(const std::string& path) {
   std::ifstream in(path);
   if (!in) throw std::runtime_error("cloud.token_file: cannot read " + path);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    // The path and mode, never the token.
+    logger.warn("cloud token file is readable by group or others; chmod 600 it", {{"file", path}});
+  }
   std::string line;
   std::getline(in, line);
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
