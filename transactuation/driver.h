@@ -21,6 +21,9 @@ class IntentLog {
   virtual void sync() = 0;
   // Every durable record, in append order.
   virtual std::vector<LogRecord> load() = 0;
+  // Called off the critical path (after a group flush) so a log can do now the set-up work
+  // the next append() would otherwise pay for on a trigger -> commit path (SQLite: BEGIN).
+  virtual void prepare_append() {}
 };
 
 class DeviceBus {

@@ -34,7 +34,9 @@ void Runtime::install(AppDefinition app) {
   validate(app);
   if (apps_.count(app.name)) throw AppError("name", "an app named \"" + app.name + "\" is already installed");
   const std::string name = app.name;
-  apps_[name].definition = std::make_shared<const AppDefinition>(std::move(app));
+  InstalledApp& installed = apps_[name];
+  installed.locks = lock_set(app);
+  installed.definition = std::make_shared<const AppDefinition>(std::move(app));
 }
 
 bool Runtime::remove(const std::string& name) { return apps_.erase(name) > 0; }
@@ -96,7 +98,7 @@ TxnId Runtime::trigger(const std::string& name, Json payload, Time now) {
   auto it = apps_.find(name);
   if (it == apps_.end()) throw AppError("app", "no app named \"" + name + "\"");
   if (!it->second.enabled) throw AppError("app", "app \"" + name + "\" is disabled");
-  const TxnId id = start(it->second.definition, Json{{"kind", "api"}, {"payload", std::move(payload)}}, now);
+  const TxnId id = start(it->second, Json{{"kind", "api"}, {"payload", std::move(payload)}}, now);
   advance(now);
   return id;
 }
@@ -108,9 +110,9 @@ void Runtime::on_reading(const Reading& reading, Time now) {
   for (auto& [name, app] : apps_) {
     if (!app.enabled) continue;
     for (const auto& trigger : app.definition->sensor_triggers) {
-      if (trigger.sensor != reading.ref()) continue;
+      if (trigger.sensor.device != reading.device || trigger.sensor.attribute != reading.attribute) continue;
       if (trigger.predicate && !trigger.predicate(reading)) continue;
-      start(app.definition,
+      start(app,
             Json{{"kind", "sensor"}, {"device", reading.device}, {"attribute", reading.attribute},
                  {"value", reading.value}},
             now);
@@ -176,7 +178,7 @@ void Runtime::tick(Time now) {
     if (now >= *app.next_fire) {
       // One run per tick even if ticks were missed: a late gateway does not replay a burst.
       while (*app.next_fire <= now) *app.next_fire += *app.definition->every;
-      if (app.enabled) start(app.definition, Json{{"kind", "schedule"}}, now);
+      if (app.enabled) start(app, Json{{"kind", "schedule"}}, now);
     }
   }
   advance(now);
@@ -204,17 +206,17 @@ std::optional<Time> Runtime::next_deadline() const {
 
 // ---- the life of a transactuation ----
 
-TxnId Runtime::start(const std::shared_ptr<const AppDefinition>& app, Json trigger, Time now) {
+TxnId Runtime::start(const InstalledApp& app, Json trigger, Time now) {
   const TxnId id = next_id_++;
   Txn txn;
-  txn.app = app;
+  txn.app = app.definition;
   txn.rec.id = id;
-  txn.rec.app = app->name;
+  txn.rec.app = app.definition->name;
   txn.rec.trigger = std::move(trigger);
   txn.rec.triggered_at = now;
-  txn.rec.actuating = app->actuating;
-  txn.rec.locks = lock_set(*app);
-  txn.lock_deadline = now + app->lock_timeout;
+  txn.rec.actuating = app.definition->actuating;
+  txn.rec.locks = app.locks;
+  txn.lock_deadline = now + app.definition->lock_timeout;
   locks_.enqueue(id, txn.rec.locks);
   txns_.emplace(id, std::move(txn));
   return id;
@@ -269,7 +271,7 @@ bool Runtime::step_sensing(Txn& txn, Time now) {
   }
   const SensingCheck check = check_sensing(policy, [this](const SensorRef& ref) { return latest(ref); }, now);
   if (check.satisfied) {
-    run_logic(txn, check.usable, now);
+    run_logic(txn, std::move(check.usable), now);
     return true;
   }
   if (now >= txn.sensing_deadline) {
@@ -280,13 +282,13 @@ bool Runtime::step_sensing(Txn& txn, Time now) {
   return false;
 }
 
-void Runtime::run_logic(Txn& txn, const std::map<SensorRef, Reading>& usable, Time now) {
+void Runtime::run_logic(Txn& txn, std::map<SensorRef, Reading> usable, Time now) {
   const AppDefinition& app = *txn.app;
   LogicInput input;
   input.txn = txn.rec.id;
   input.now = now;
   input.trigger = txn.rec.trigger;
-  input.readings = usable;
+  input.readings = std::move(usable);
   for (const auto* keys : {&app.state_reads, &app.state_writes}) {
     for (const auto& key : *keys) {
       auto it = state_.find(key);
@@ -294,27 +296,38 @@ void Runtime::run_logic(Txn& txn, const std::map<SensorRef, Reading>& usable, Ti
     }
   }
   txn.rec.logic_at = now;
-  for (const auto& [ref, reading] : usable) txn.rec.readings.push_back(ReadingUsed{reading, now - reading.effective_time()});
-  txn.rec.state_read = input.state;
+  txn.rec.readings.reserve(input.readings.size());
+  for (const auto& [ref, reading] : input.readings) {
+    txn.rec.readings.push_back(ReadingUsed{reading, now - reading.effective_time()});
+  }
 
   LogicResult result;
+  std::optional<std::string> failure;
   try {
     result = app.logic(input);
   } catch (const std::exception& e) {
-    finish(txn, Status::aborted, Reason::logic, std::string("logic failed: ") + e.what(), {}, now);
+    failure = std::string("logic failed: ") + e.what();
+  }
+  txn.rec.state_read = std::move(input.state);  // the logic is done with its input
+  if (failure) {
+    finish(txn, Status::aborted, Reason::logic, std::move(*failure), {}, now);
     return;
   }
   // Touching anything undeclared would bypass the locks, so it aborts before anything is sent.
-  const std::set<std::string> actuators(app.actuators.begin(), app.actuators.end());
-  const std::set<std::string> writable(app.state_writes.begin(), app.state_writes.end());
+  // (The declared lists are a handful of names: a linear search beats building sets.)
+  auto declared = [](const std::vector<std::string>& list, const std::string& name) {
+    return std::find(list.begin(), list.end(), name) != list.end();
+  };
   std::vector<std::string> violations;
   for (const auto& [key, value] : result.state_writes) {
-    if (!writable.count(key)) violations.push_back("writes undeclared state key \"" + key + "\"");
+    if (!declared(app.state_writes, key)) violations.push_back("writes undeclared state key \"" + key + "\"");
   }
   for (const auto& actuation : result.actuations) {
-    if (!actuators.count(actuation.device)) violations.push_back("commands undeclared device \"" + actuation.device + "\"");
+    if (!declared(app.actuators, actuation.device)) {
+      violations.push_back("commands undeclared device \"" + actuation.device + "\"");
+    }
     for (const auto& [key, value] : actuation.writes_on_success) {
-      if (!writable.count(key)) violations.push_back("writes undeclared state key \"" + key + "\"");
+      if (!declared(app.state_writes, key)) violations.push_back("writes undeclared state key \"" + key + "\"");
     }
   }
   if (!violations.empty()) {
@@ -382,7 +395,10 @@ bool Runtime::drive_actuations(Txn& txn, std::vector<ActuationRun>& runs, bool i
   }
   // Send what may go now: per device in list order; with `sequential`, one at a time and
   // only after everything before it succeeded.
-  std::set<std::string> busy_devices;
+  std::vector<const std::string*> busy_devices;  // a handful: linear search
+  auto busy = [&](const std::string& device) {
+    return std::any_of(busy_devices.begin(), busy_devices.end(), [&](const std::string* d) { return *d == device; });
+  };
   for (std::size_t i = 0; i < runs.size(); ++i) {
     ActuationRun& run = runs[i];
     if (policy.sequential && !is_compensation) {
@@ -404,11 +420,11 @@ bool Runtime::drive_actuations(Txn& txn, std::vector<ActuationRun>& runs, bool i
       }
       continue;
     }
-    if (run.state == ActuationState::pending && !busy_devices.count(run.actuation.device)) {
+    if (run.state == ActuationState::pending && !busy(run.actuation.device)) {
       send(txn, run, now);
       progressed = true;
     }
-    if (!resolved(run.state)) busy_devices.insert(run.actuation.device);
+    if (!resolved(run.state) && !busy(run.actuation.device)) busy_devices.push_back(&run.actuation.device);
   }
   if (std::all_of(runs.begin(), runs.end(), [](const ActuationRun& r) { return resolved(r.state); })) {
     if (is_compensation) {

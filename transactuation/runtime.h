@@ -94,6 +94,7 @@ class Runtime {
   enum class Phase { locking, sensing, actuating, compensating, recovering };
   struct InstalledApp {
     std::shared_ptr<const AppDefinition> definition;
+    std::vector<LockRequest> locks;  // derived once at install: every run of it needs them
     bool enabled = true;
     std::optional<Time> next_fire;
   };
@@ -106,11 +107,11 @@ class Runtime {
     bool recovering_compensations = false;
   };
 
-  TxnId start(const std::shared_ptr<const AppDefinition>& app, Json trigger, Time now);
+  TxnId start(const InstalledApp& app, Json trigger, Time now);
   void advance(Time now);
   bool step(Txn& txn, Time now);
   bool step_sensing(Txn& txn, Time now);
-  void run_logic(Txn& txn, const std::map<SensorRef, Reading>& usable, Time now);
+  void run_logic(Txn& txn, std::map<SensorRef, Reading> usable, Time now);
   bool drive_actuations(Txn& txn, std::vector<ActuationRun>& runs, bool is_compensation, Time now);
   bool drive_recovery(Txn& txn, Time now);
   void decide(Txn& txn, Time now);

@@ -82,6 +82,33 @@ TEST(SqliteIntentLog, RecordsBecomeVisibleOnlyAtSyncAndSurviveReopen) {
   EXPECT_EQ(records[2].body, sample(2, LogKind::intent).body);
 }
 
+TEST(SqliteIntentLog, PreparedTransactionCommitsOnlyWhatWasAppendedAndBlocksNoReader) {
+  homestead::testing::TempDir dir("txprep");
+  const auto db = dir / "gateway.db";
+  SqliteIntentLog log(db);
+  log.prepare_append();  // the write lock is held from here on, nothing appended yet
+  log.sync();
+  EXPECT_EQ(log.syncs(), 0u);  // nothing to make durable: no COMMIT, no fsync
+  EXPECT_EQ(committed_rows(db), 0);  // a second connection still reads
+  LogRecord intent = sample(1, LogKind::intent);
+  intent.text = intent.body.dump();  // as the runtime hands it out: serialised, no body
+  intent.body = Json();
+  log.append({intent});
+  EXPECT_EQ(committed_rows(db), 0);
+  log.sync();
+  EXPECT_EQ(log.syncs(), 1u);
+  EXPECT_EQ(committed_rows(db), 1);
+  log.prepare_append();
+  log.prepare_append();  // idempotent
+  log.append({sample(2, LogKind::outcome)});
+  log.sync();
+  EXPECT_EQ(committed_rows(db), 2);
+  const auto records = log.load();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].body, sample(1, LogKind::intent).body);
+  EXPECT_EQ(records[1].kind, LogKind::outcome);
+}
+
 TEST(SqliteIntentLog, BadFileGivesAClearError) {
   homestead::testing::TempDir dir("txlog");
   try {

@@ -221,6 +221,7 @@ class TimedLog : public IntentLog {
     sync_time += syncs.back();
   }
   std::vector<LogRecord> load() override { return inner_.load(); }
+  void prepare_append() override { inner_.prepare_append(); }
   std::vector<Time> syncs;
   Time append_time = 0, sync_time = 0;  // totals, microseconds
 
