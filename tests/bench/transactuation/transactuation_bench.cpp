@@ -158,7 +158,7 @@ int run(const Args& args) {
 
   std::printf("\n(b) zero-latency devices, us. Target: added p50 <= one durable flush + 100 us. Per trial, \"fsync\"\n"
               "    is the time its trigger -> commit path spent in the intent log's sync (SQLite COMMIT, WAL fsync),\n"
-              "    \"writes\" in appending records (JSON + INSERT), \"core\" inside the runtime core's input calls;\n"
+              "    \"writes\" in appending records (INSERT), \"core\" inside the runtime core's input calls (incl. JSON);\n"
               "    \"beyond\" = txn - naive - fsync, per trial (target <= 100); \"#fs\" = most fsyncs on one trial's path\n");
   std::printf("%-16s %9s %9s %9s %9s %9s %9s %3s %7s %7s %7s %-7s %6s\n", "app", "naive p50", "naive p99", "txn p50",
               "txn p99", "added p50", "fsync p50", "#fs", "writes", "core", "beyond", "", "LOC");
