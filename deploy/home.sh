@@ -272,6 +272,38 @@ transactuation_settings() {
   echo "{\"builtin\": $builtin, \"app_files\": $app_files}"
 }
 
+# Registers the home and its gateway in the cloud (issue 8) once: the gateway's own token is
+# answered only at registration, so it is kept in <data>/secrets/cloud-gateway-token (0600);
+# if that file is lost the gateway is revoked and registered again.
+CLOUD_HOME_ID="" CLOUD_GATEWAY_ID=gateway-1
+register_in_cloud() {
+  [[ -n "${CLOUD_URLS:-}" ]] || return 0
+  CLOUD_HOME_ID="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["home"])' "$HOME_FILE")"
+  local name; name="$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("name", ""))' "$HOME_FILE")"
+  local token_file="$SECRETS/cloud-gateway-token" url="${CLOUD_URLS%%,*}" auth
+  auth="Authorization: Bearer $(cat "$SECRETS/cloud-token")"
+  local code
+  code="$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "$auth" -H 'Content-Type: application/json' \
+          -d "{\"id\": \"$CLOUD_HOME_ID\", \"name\": \"$name\"}" "$url/api/v1/homes")"
+  [[ "$code" == 201 || "$code" == 409 ]] || { say "cloud: registering home '$CLOUD_HOME_ID' answered HTTP $code"; exit 1; }
+  if [[ ! -s "$token_file" ]]; then
+    curl -s -o /dev/null -X DELETE -H "$auth" "$url/api/v1/homes/$CLOUD_HOME_ID/gateways/$CLOUD_GATEWAY_ID" || true
+    local answer
+    answer="$(curl -s -X POST -H "$auth" -H 'Content-Type: application/json' -d "{\"id\": \"$CLOUD_GATEWAY_ID\"}" \
+              "$url/api/v1/homes/$CLOUD_HOME_ID/gateways")"
+    (umask 077; python3 -c 'import json,sys; print(json.loads(sys.argv[1])["token"])' "$answer" >"$token_file") ||
+      { rm -f "$token_file"; say "cloud: registering the gateway failed: $answer"; exit 1; }
+  fi
+  say "cloud: home '$CLOUD_HOME_ID' with gateway '$CLOUD_GATEWAY_ID' registered (gateway token in $token_file)"
+}
+
+# The gateway's "cloud" section: sync with the cluster when it runs.
+cloud_settings() {
+  if [[ -z "$CLOUD_HOME_ID" ]]; then echo '{"enabled": false}'; return; fi
+  local urls; urls="$(python3 -c 'import json,sys; print(json.dumps(sys.argv[1].split(",")))' "$CLOUD_URLS")"
+  echo "{\"enabled\": true, \"urls\": $urls, \"home_id\": \"$CLOUD_HOME_ID\", \"gateway_id\": \"$CLOUD_GATEWAY_ID\", \"token_file\": \"$SECRETS/cloud-gateway-token\"}"
+}
+
 start_gateway() {
   local gw; gw="$(binary gatewayd)"
   if [[ -z "$gw" ]]; then say "gatewayd: not built in this checkout yet; skipped"; return; fi
@@ -281,6 +313,7 @@ start_gateway() {
   cat >"$RUN/gateway.json" <<JSON
 {"home_file": "$HOME_FILE", "data_dir": "$DATA/gateway",
  "transactuations": $(transactuation_settings),
+ "cloud": $(cloud_settings),
  "mqtt": {"uri": "tcp://127.0.0.1:$MQTT_PORT", "username": "gateway", "password_file": "$SECRETS/mqtt-gateway"},
  "http": {"bind": "$HOME_HOST", "port": $GATEWAY_PORT},
  "provisioning": {"enabled": true, "password_file": "$SECRETS/mosquitto.passwd", "acl_file": "$RUN/mosquitto.acl",
@@ -313,6 +346,9 @@ HOMECTL_URL=${GATEWAY_PORT:+http://$HOME_HOST:$GATEWAY_PORT}
 HOMECTL_TOKEN_FILE=$DATA/gateway/admin.token
 CLOUD_URLS=${CLOUD_URLS:-}
 CLOUD_TOKEN_FILE=$SECRETS/cloud-token
+CLOUD_HOME_ID=$CLOUD_HOME_ID
+CLOUD_GATEWAY_ID=$CLOUD_GATEWAY_ID
+CLOUD_GATEWAY_TOKEN_FILE=$SECRETS/cloud-gateway-token
 # firmware-sim's control API listens on the home's loopback: with --netns, reach it with
 # ip netns exec \$HOMESTEAD_NETNS_HOME curl ... (deploy/scenarios/lib.sh does).
 FIRMWARE_SIM_URL=${FIRMWARE_SIM_PORT:+http://127.0.0.1:$FIRMWARE_SIM_PORT}
@@ -345,6 +381,7 @@ cmd_up() {
   if [[ $NETNS == 1 ]]; then netns_up; : >"$RUN/netns"; fi
   start_mosquitto
   start_cloud
+  register_in_cloud
   start_firmware_sim
   start_gateway
   write_env

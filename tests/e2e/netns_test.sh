@@ -47,6 +47,13 @@ curl -sf -m 2 "http://10.77.0.2:$cloud_port/ping" >/dev/null || fail "the host l
 home wan heal >/dev/null
 poll 10 from_home || fail "wan heal did not restore the WAN"
 
+# Offline-first over a real cut WAN: apps keep running, the outbox fills, `wan heal` drains it
+# exactly once, and a desired change made in the cloud meanwhile is resolved by the rule.
+out="$("$ROOT/deploy/scenarios/internet-outage.sh" --data "$DATA" 2>&1)" || { echo "$out"; fail "internet-outage failed in netns mode"; }
+echo "$out"
+grep -q "every guarantee held" <<<"$out" || fail "internet-outage did not hold in netns mode"
+grep -q "HELD   the offline conflict" <<<"$out" || fail "the netns outage did not exercise the conflict rule"
+
 pids="$(cat "$DATA"/run/*.pid)"
 home down >/dev/null
 for pid in $pids; do
