@@ -19,16 +19,12 @@ fw PUT /devices/landing_strobe/faults '{"drop_commands": 1}' >/dev/null
 before="$(newest_run_of intrusion_alarm)"
 
 step "motion in the hall"
-fw POST /devices/hall_motion/events '{"event": "motion_clear"}' >/dev/null
-fw POST /devices/hall_motion/events '{"event": "motion"}' >/dev/null
+event_run intrusion_alarm "$before" hall_motion motion; run="$RUN"
 dropped_one() { [[ "$(device_field landing_strobe 'd["commands_dropped"]')" -gt "$before_dropped" ]]; }
 wait_for "the strobe to drop its first command" dropped_one
 echo "   the strobe dropped a command (firmware-sim counter); clearing the fault so the retry gets through"
 fw DELETE /devices/landing_strobe/faults >/dev/null
 
-run=0
-acting() { run="$(acting_run_after intrusion_alarm "$before")"; [[ "$run" != 0 ]]; }
-wait_for "an intrusion_alarm run that actuates" acting
 wait_for "run $run to finish" run_finished "$run"
 record="$(run_of "$run")"
 echo "   intrusion_alarm run $run: $(json_get 'd["status"]' <<<"$record") ($(json_get 'd["reason"]' <<<"$record"))"

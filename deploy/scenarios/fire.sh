@@ -17,11 +17,7 @@ wait_for "the gateway to see the hall siren offline" siren_offline
 before="$(newest_run_of fire_safety)"
 
 step "smoke in the kitchen"
-fw POST /devices/kitchen_smoke/events '{"event": "smoke_clear"}' >/dev/null
-fw POST /devices/kitchen_smoke/events '{"event": "smoke"}' >/dev/null
-run=0
-acting() { run="$(acting_run_after fire_safety "$before")"; [[ "$run" != 0 ]]; }
-wait_for "a fire_safety run that actuates" acting
+event_run fire_safety "$before" kitchen_smoke smoke; run="$RUN"
 wait_for "run $run to finish" run_finished "$run"
 record="$(run_of "$run")"
 echo "   fire_safety run $run: $(json_get 'd["status"]' <<<"$record") ($(json_get 'd["reason"]' <<<"$record"))"

@@ -50,11 +50,7 @@ for i in $(seq "$OUTAGE_EVENTS"); do
   reset_alarm landing_strobe hall_siren
   arm_run="$(trigger_app arm)"; wait_for "arm" run_finished "$arm_run"
   before="$(newest_run_of intrusion_alarm)"
-  fw POST /devices/hall_motion/events '{"event": "motion_clear"}' >/dev/null
-  fw POST /devices/hall_motion/events '{"event": "motion"}' >/dev/null
-  run=0
-  acting() { run="$(acting_run_after intrusion_alarm "$before")"; [[ "$run" != 0 ]]; }
-  wait_for "an intrusion_alarm run" acting
+  event_run intrusion_alarm "$before" hall_motion motion; run="$RUN"
   wait_for "run $run to finish" run_finished "$run"
   echo "   intrusion_alarm run $run: $(run_status "$run") (cloud unreachable)"
   runs+=("$run")

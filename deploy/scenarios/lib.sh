@@ -124,6 +124,15 @@ acting_run_after() {  # APP BEFORE
   done
   echo 0
 }
+# Fires a sensor EVENT on DEVICE (its "_clear" first, so it is a change) and waits for the
+# first run of APP newer than BEFORE that sends actuations; sets RUN to its id.
+event_run() {  # APP BEFORE DEVICE EVENT
+  fw POST "/devices/$3/events" "{\"event\": \"$4_clear\"}" >/dev/null
+  fw POST "/devices/$3/events" "{\"event\": \"$4\"}" >/dev/null
+  RUN=0
+  acting() { RUN="$(acting_run_after "$1" "$2")"; [[ "$RUN" != 0 ]]; }
+  wait_for "a $1 run that actuates after $3 $4" acting "$1" "$2"
+}
 nonzero() { [[ "$("$@")" != 0 ]]; }
 device_field() { fw GET "/devices/$1" | json_get "$2"; }
 # Every cmd_id the run sent reached the device's firmware at most once.

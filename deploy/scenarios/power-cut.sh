@@ -19,11 +19,7 @@ before="$(newest_run_of intrusion_alarm)"
 strobe_received="$(device_field landing_strobe 'd["commands_received"]')"
 
 step "motion in the hall"
-fw POST /devices/hall_motion/events '{"event": "motion_clear"}' >/dev/null
-fw POST /devices/hall_motion/events '{"event": "motion"}' >/dev/null
-run=0
-acting() { run="$(acting_run_after intrusion_alarm "$before")"; [[ "$run" != 0 ]]; }
-wait_for "an intrusion_alarm run that actuates" acting
+event_run intrusion_alarm "$before" hall_motion motion; run="$RUN"
 strobe_got_it() { [[ "$(device_field landing_strobe 'd["commands_received"]')" -gt "$strobe_received" ]]; }
 wait_for "the strobe to receive its command" strobe_got_it
 echo "   run $run is $(run_status "$run") with its commands at the devices"
