@@ -32,7 +32,8 @@ GatewayConfig from_config(const config::Config& c) {
   }
   if (c.has("cloud")) {
     c.reject_unknown("cloud", {"enabled", "urls", "home_id", "gateway_id", "token_file", "sync_interval_ms", "batch_max",
-                               "outbox_max_items", "outbox_full_policy", "request_timeout_ms"});
+                               "outbox_max_items", "outbox_full_policy", "request_timeout_ms", "shared_devices",
+                               "lease_ttl_ms", "lease_deadline_ms"});
   }
   GatewayConfig g;
   g.home_file = c.get_string("home_file", g.home_file);
@@ -132,6 +133,13 @@ GatewayConfig from_config(const config::Config& c) {
                                                                        cl.outbox_full_policy + "\"");
   }
   cl.request_timeout_ms = static_cast<int>(c.get_int("cloud.request_timeout_ms", cl.request_timeout_ms, 10, 600'000));
+  cl.shared_devices = c.get_string_list("cloud.shared_devices", cl.shared_devices);
+  cl.lease_ttl_ms = c.get_int("cloud.lease_ttl_ms", cl.lease_ttl_ms, 300, 3'600'000);
+  cl.lease_deadline_ms = c.get_int("cloud.lease_deadline_ms", cl.lease_deadline_ms, 10, 600'000);
+  if (!cl.shared_devices.empty() && !cl.enabled) {
+    throw config::ConfigError("cloud.shared_devices", c.source() + ": field 'cloud.shared_devices': needs "
+                                                                   "cloud.enabled (leases come from the cloud)");
+  }
   if (cl.enabled) {
     const std::pair<const char*, bool> required[] = {
         {"urls", cl.urls.empty()}, {"gateway_id", cl.gateway_id.empty()}, {"token_file", cl.token_file.empty()}};

@@ -86,6 +86,14 @@ struct CloudSettings {
   std::int64_t outbox_max_items = 1'000'000;
   std::string outbox_full_policy = "drop_oldest_reported";  // the only policy
   int request_timeout_ms = 2000;
+  // Devices shared with other gateways of the home: a command to one is published only while
+  // this gateway holds the cloud lease "home/<home>/device/<id>" (docs/gateway-api.md,
+  // "Shared devices"). Empty = no leases at all.
+  std::vector<std::string> shared_devices;
+  std::int64_t lease_ttl_ms = 10000;
+  // How long a command to a shared device waits for the cloud's answer before it fails
+  // with lease_unavailable.
+  std::int64_t lease_deadline_ms = 2000;
 };
 
 struct GatewayConfig {

@@ -31,7 +31,8 @@ nlohmann::json command_json(const CommandRecord& c) {
   return {{"command_id", c.id},       {"device", c.device},         {"command", c.command},
           {"args", c.args},           {"status", status_name(c.status)}, {"reason", c.reason},
           {"origin", c.origin},       {"created_ms", c.created_ms}, {"updated_ms", c.updated_ms},
-          {"expires_ms", c.expires_ms}, {"sent_ms", c.sent_ms},     {"acked_ms", c.acked_ms}};
+          {"expires_ms", c.expires_ms}, {"sent_ms", c.sent_ms},     {"acked_ms", c.acked_ms},
+          {"fencing_token", c.fencing_token}};
 }
 
 }  // namespace
@@ -73,11 +74,7 @@ Gateway::Gateway(GatewayConfig config)
     transactuations_ = std::make_unique<TransactuationService>(
         config_, home_.id,
         [this](const std::string& device) { return device_kind_or_null(device); },
-        [this](const std::string& topic, const std::string& payload) {
-          if (!link_ || !link_->publish(topic, payload, 1, false)) return false;
-          metrics_.add("homestead_mqtt_messages_out_total", "kind=\"transactuation\"");
-          return true;
-        },
+        [this](const std::string& topic, const std::string& payload) { return publish_actuation(topic, payload); },
         metrics_);
   }
   setup_sync();
@@ -107,6 +104,15 @@ void Gateway::setup_sync() {
   sync_ = std::make_unique<SyncClient>(
       config_.cloud, *outbox_, desired_runner_.get(),
       [this](const std::string& device) { return device_kind_or_null(device); }, metrics_);
+  if (!config_.cloud.shared_devices.empty()) {
+    for (const auto& d : config_.cloud.shared_devices) {
+      if (!device_kind_or_null(d)) logger.warn("cloud.shared_devices names an unknown device", {{"device", d}});
+    }
+    const LeaseTiming timing{config_.cloud.lease_ttl_ms, config_.cloud.lease_deadline_ms, 2 * config_.cloud.lease_ttl_ms};
+    leases_ = std::make_unique<LeaseManager>(config_.cloud.home_id, config_.cloud.shared_devices, timing,
+                                             LeaseManager::through(*sync_),
+                                             metrics_);
+  }
   logger.info("cloud sync configured", {{"home", config_.cloud.home_id},
                                         {"gateway", config_.cloud.gateway_id},
                                         {"urls", std::to_string(config_.cloud.urls.size())}});
@@ -225,6 +231,7 @@ void Gateway::start() {
   }
   ticker_ = std::thread([this] { ticker(); });
   if (sync_) sync_->start();
+  if (leases_) leases_->start();
 }
 
 void Gateway::stop() {
@@ -234,6 +241,7 @@ void Gateway::stop() {
   }
   ticker_wake_.notify_all();
   if (ticker_.joinable()) ticker_.join();
+  if (leases_) leases_->stop();  // releases held leases through the sync client
   if (sync_) sync_->stop();
   if (transactuations_) transactuations_->stop();
   if (link_) link_->stop();
@@ -334,6 +342,8 @@ void Gateway::send_pending(const std::string& device) {
     for (const auto& c : candidates) {
       const auto* state = cache_.find(c.device);
       if (!state || state->online == false) continue;  // offline devices keep waiting
+      // A shared device's command waits (until it expires) while the lease is not ours.
+      if (leases_ && leases_->shared(c.device) && !leases_->holds(c.device)) continue;
       if (auto sent = tracker_.mark_sent(c.id, now)) to_send.push_back(std::move(*sent));
     }
   }
@@ -384,6 +394,7 @@ void Gateway::ticker() {
         store_->apply_retention(wall_ms() - config_.storage.retention_max_age_s * 1000,
                                 config_.storage.retention_max_rows);
       }
+      if (leases_) leases_->expire();
       update_gauges();
     } catch (const std::exception& e) {
       metrics_.add("homestead_db_errors_total");
@@ -450,6 +461,38 @@ nlohmann::json Gateway::submit_command(const std::string& device, const nlohmann
   record.args = command.args;
   record.created_ms = record.updated_ms = now;
   record.expires_ms = now + expires_in_s * 1000;
+  if (leases_ && leases_->shared(device)) {
+    {
+      std::lock_guard lock(core_mutex_);
+      if (!cache_.find(device)) throw ApiError(404, "not_found", "device '" + device + "' not found");
+    }
+    // Logged as pending before the lease decision, so the id answers GET at once.
+    persist_command(record);
+    auto token = leases_->use(device, [this, record, command](const LeaseOutcome& outcome) mutable {
+      try {
+        if (outcome.granted) {
+          record.fencing_token = outcome.fencing_token;
+          admit_command(std::move(record), command);
+          return;
+        }
+        record.status = CommandStatus::failed;
+        record.reason = outcome.reason;
+        record.updated_ms = wall_ms();
+        persist_command(record);
+        metrics_.add("homestead_commands_total", "outcome=\"failed\"");
+      } catch (const std::exception& e) {
+        logger.error("shared-device command after the lease decision failed", {{"command", record.id}, {"error", e.what()}});
+      }
+    });
+    if (!token) return {{"command_id", record.id}, {"status", "pending"}, {"expires_ms", record.expires_ms}};
+    record.fencing_token = *token;
+  }
+  return admit_command(std::move(record), command);
+}
+
+nlohmann::json Gateway::admit_command(CommandRecord record, const devices::Command& command) {
+  const auto now = wall_ms();
+  const auto device = record.device;
   std::lock_guard command_lock(command_mutex_);
   bool send_now = false;
   {
@@ -476,6 +519,43 @@ nlohmann::json Gateway::submit_command(const std::string& device, const nlohmann
     }
   }
   return {{"command_id", record.id}, {"status", status_name(record.status)}, {"expires_ms", record.expires_ms}};
+}
+
+bool Gateway::publish_actuation(const std::string& topic, const std::string& payload) {
+  const auto publish = [this](const std::string& t, const std::string& p) {
+    if (!link_ || !link_->publish(t, p, 1, false)) return false;
+    metrics_.add("homestead_mqtt_messages_out_total", "kind=\"transactuation\"");
+    return true;
+  };
+  const auto parsed = devices::parse_topic(topic);
+  if (!leases_ || !parsed || !leases_->shared(parsed->device)) return publish(topic, payload);
+  const auto body = nlohmann::json::parse(payload, nullptr, false);
+  const std::string cmd_id = body.is_object() ? body.value("cmd_id", "") : "";
+  // Status queries do not actuate: they need no lease.
+  if (!is_transactuation_cmd_id(cmd_id)) return publish(topic, payload);
+  const auto device = parsed->device;
+  auto token = leases_->use(device, [this, device, cmd_id, topic, payload, publish](const LeaseOutcome& outcome) {
+    if (outcome.granted) {
+      try {
+        store_->put_fenced_actuation(cmd_id, device, outcome.fencing_token, wall_ms());
+      } catch (const std::exception& e) {
+        logger.error("fenced actuation not logged", {{"cmd_id", cmd_id}, {"error", e.what()}});
+      }
+      publish(topic, payload);
+      return;
+    }
+    // A refusal the runtime sees as the device's failed ack: the actuation fails with this
+    // reason and the app's actuating policy decides (ABORT: no state write).
+    devices::Ack ack;
+    ack.cmd_id = cmd_id;
+    ack.ok = false;
+    ack.reason = outcome.reason;
+    if (transactuations_) transactuations_->on_ack(device, ack);
+  });
+  if (!token) return true;  // decided later, on the lease thread
+  // Runtime thread: one small fsynced insert, only for shared devices.
+  store_->put_fenced_actuation(cmd_id, device, *token, wall_ms());
+  return publish(topic, payload);
 }
 
 nlohmann::json Gateway::get_command(const std::string& id, std::chrono::milliseconds wait) {

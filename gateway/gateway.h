@@ -20,6 +20,7 @@
 #include "gateway/auth.h"
 #include "gateway/command_tracker.h"
 #include "gateway/config.h"
+#include "gateway/lease_manager.h"
 #include "gateway/cloud_desired.h"
 #include "gateway/metrics.h"
 #include "gateway/mqtt_link.h"
@@ -92,6 +93,10 @@ class Gateway {
   // Sends pending commands of `device` (all devices when empty) that may go now.
   void send_pending(const std::string& device);
   void persist_command(const CommandRecord& record);
+  // Tracks a validated command and publishes it now when the device and the link are up.
+  nlohmann::json admit_command(CommandRecord record, const devices::Command& command);
+  // The transactuation runtime's publishes: through the lease for shared devices.
+  bool publish_actuation(const std::string& topic, const std::string& payload);
   void ticker();
   void update_gauges();
   // Cloud sync: outbox, sync client, the hooks that feed the outbox.
@@ -115,6 +120,8 @@ class Gateway {
   std::unique_ptr<Outbox> outbox_;
   std::unique_ptr<TransactuationDesiredRunner> desired_runner_;
   std::unique_ptr<SyncClient> sync_;
+  // Only with cloud.shared_devices; created after sync_ and stopped before it.
+  std::unique_ptr<LeaseManager> leases_;
   // Reading-writer thread only: the reported baseline, and the changes of the batch being
   // committed (handed to the conflict detector after the commit).
   ReportedChanges reported_changes_;

@@ -39,6 +39,9 @@ constexpr FamilySpec kFamilies[] = {
     {"homestead_sync_items_pushed_total", "counter", "outbox items the cloud confirmed applied"},
     {"homestead_sync_errors_total", "counter", "failed sync calls, by kind"},
     {"homestead_sync_conflicts_total", "counter", "conflicts between cloud desired and local changes, resolved"},
+    {"homestead_leases_held", "gauge", "cloud leases on shared devices this gateway holds now"},
+    {"homestead_lease_acquisitions_total", "counter", "shared-device leases newly granted to this gateway (renewals not counted)"},
+    {"homestead_lease_refusals_total", "counter", "shared-device commands refused for want of the lease, by reason"},
 };
 
 std::string format_value(double v) {

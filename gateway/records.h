@@ -46,6 +46,9 @@ struct CommandRecord {
   std::int64_t expires_ms = 0;
   std::int64_t sent_ms = 0;
   std::int64_t acked_ms = 0;
+  // Shared devices: the cloud lease's fencing token the command was published under (0 =
+  // not a shared device). Devices do not check it (devices/ has no field for it).
+  std::uint64_t fencing_token = 0;
 };
 
 enum class Scope { read, admin };

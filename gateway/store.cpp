@@ -11,7 +11,7 @@ namespace {
 // Each entry moves the schema one version up; never edit a shipped entry, append a new one.
 // Version 1: registry, readings, command log, tokens, app state. Later issues add their
 // tables (intent log, outbox) as further entries.
-constexpr std::array<std::string_view, 1> kMigrations = {
+constexpr std::array<std::string_view, 2> kMigrations = {
     R"sql(
 CREATE TABLE devices(
   id TEXT PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, room TEXT NOT NULL,
@@ -31,6 +31,13 @@ CREATE INDEX commands_open ON commands(status) WHERE status IN ('pending', 'sent
 CREATE TABLE tokens(id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, scope TEXT NOT NULL, created_ms INTEGER NOT NULL);
 CREATE TABLE app_state(app TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, updated_ms INTEGER NOT NULL,
   PRIMARY KEY(app, key));
+)sql",
+    // Version 2: shared devices. The fencing token of the lease a command was published
+    // under (REST commands in `commands`, transactuation commands in `fenced_actuations`).
+    R"sql(
+ALTER TABLE commands ADD COLUMN fencing_token INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE fenced_actuations(cmd_id TEXT PRIMARY KEY, device TEXT NOT NULL, fencing_token INTEGER NOT NULL,
+  at_ms INTEGER NOT NULL);
 )sql",
 };
 
@@ -56,7 +63,8 @@ DeviceRecord device_from(const Statement& s) {
 constexpr std::string_view kDeviceColumns =
     "id, kind, name, room, credentials, source, mqtt_password_hash, created_ms, updated_ms";
 constexpr std::string_view kCommandColumns =
-    "id, device, command, args, status, reason, origin, created_ms, updated_ms, expires_ms, sent_ms, acked_ms";
+    "id, device, command, args, status, reason, origin, created_ms, updated_ms, expires_ms, sent_ms, acked_ms, "
+    "fencing_token";
 
 CommandRecord command_from(const Statement& s) {
   CommandRecord c;
@@ -73,6 +81,7 @@ CommandRecord command_from(const Statement& s) {
   c.expires_ms = s.integer(9);
   c.sent_ms = s.integer(10);
   c.acked_ms = s.integer(11);
+  c.fencing_token = static_cast<std::uint64_t>(s.integer(12));
   return c;
 }
 
@@ -218,10 +227,26 @@ std::int64_t Store::apply_retention(std::int64_t min_received_ms, std::int64_t m
 void Store::put_command(const CommandRecord& c) {
   std::lock_guard lock(writer_mutex_);
   Statement s(writer_, "INSERT OR REPLACE INTO commands(" + std::string(kCommandColumns) +
-                           ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)");
+                           ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)");
   s.bind(1, c.id).bind(2, c.device).bind(3, c.command).bind(4, c.args.dump()).bind(5, std::string(status_name(c.status)));
   s.bind(6, c.reason).bind(7, c.origin).bind(8, c.created_ms).bind(9, c.updated_ms).bind(10, c.expires_ms);
-  s.bind(11, c.sent_ms).bind(12, c.acked_ms).run();
+  s.bind(11, c.sent_ms).bind(12, c.acked_ms).bind(13, static_cast<std::int64_t>(c.fencing_token)).run();
+}
+
+void Store::put_fenced_actuation(const std::string& cmd_id, const std::string& device, std::uint64_t fencing_token,
+                                 std::int64_t at_ms) {
+  std::lock_guard lock(writer_mutex_);
+  Statement s(writer_, "INSERT OR REPLACE INTO fenced_actuations(cmd_id, device, fencing_token, at_ms) "
+                       "VALUES(?1,?2,?3,?4)");
+  s.bind(1, cmd_id).bind(2, device).bind(3, static_cast<std::int64_t>(fencing_token)).bind(4, at_ms).run();
+}
+
+std::optional<std::uint64_t> Store::fenced_actuation(const std::string& cmd_id) {
+  std::lock_guard lock(reader_mutex_);
+  Statement s(reader_, "SELECT fencing_token FROM fenced_actuations WHERE cmd_id=?1");
+  s.bind(1, cmd_id);
+  if (!s.step()) return std::nullopt;
+  return static_cast<std::uint64_t>(s.integer(0));
 }
 
 std::optional<CommandRecord> Store::command(const std::string& id) {

@@ -67,6 +67,10 @@ class Store {
   std::optional<CommandRecord> command(const std::string& id);
   // Commands still pending or sent (for restart recovery).
   std::vector<CommandRecord> open_commands();
+  // A transactuation command published under a shared device's lease: its fencing token.
+  void put_fenced_actuation(const std::string& cmd_id, const std::string& device, std::uint64_t fencing_token,
+                            std::int64_t at_ms);
+  std::optional<std::uint64_t> fenced_actuation(const std::string& cmd_id);
 
   // API tokens (hashes only).
   void put_token(const TokenRecord& token);

@@ -22,6 +22,9 @@ TEST(GatewayConfig, EmptyObjectGivesDefaults) {
   EXPECT_EQ(c.storage.batch_max_rows, 5000);
   EXPECT_EQ(c.db_path(), std::filesystem::path("/var/lib/homestead/gateway.db"));
   EXPECT_FALSE(c.provisioning.enabled);
+  EXPECT_TRUE(c.cloud.shared_devices.empty());
+  EXPECT_EQ(c.cloud.lease_ttl_ms, 10000);
+  EXPECT_EQ(c.cloud.lease_deadline_ms, 2000);
 }
 
 TEST(GatewayConfig, BadFieldIsNamed) {
@@ -43,6 +46,18 @@ TEST(GatewayConfig, BadFieldIsNamed) {
     FAIL() << "no error";
   } catch (const homestead::config::ConfigError& e) {
     EXPECT_EQ(e.field(), "provisioning.acl_file");
+  }
+  try {
+    hg::parse_gateway_config(R"({"cloud": {"shared_devices": ["living_light"]}})");
+    FAIL() << "no error";
+  } catch (const homestead::config::ConfigError& e) {
+    EXPECT_EQ(e.field(), "cloud.shared_devices");
+  }
+  try {
+    hg::parse_gateway_config(R"({"cloud": {"lease_ttl_ms": 5}})");
+    FAIL() << "no error";
+  } catch (const homestead::config::ConfigError& e) {
+    EXPECT_EQ(e.field(), "cloud.lease_ttl_ms");
   }
 }
 

@@ -2,6 +2,8 @@
 // command log, tokens.
 #include <gtest/gtest.h>
 
+#include <sqlite3.h>
+
 #include "gateway/store.h"
 #include "tests/support/process.h"
 
@@ -12,11 +14,11 @@ TEST(Store, MigratesAndReopens) {
   TempDir dir("gwstore");
   {
     hg::Store s(dir / "g.db");
-    EXPECT_EQ(s.schema_version(), 1);
+    EXPECT_EQ(s.schema_version(), 2);
     s.upsert_device({"lamp", "light", "Lamp", "hall", "lamp", "home_file", "", 1, 1});
   }
   hg::Store again(dir / "g.db");
-  EXPECT_EQ(again.schema_version(), 1);
+  EXPECT_EQ(again.schema_version(), 2);
   ASSERT_TRUE(again.device("lamp"));
   EXPECT_EQ(again.device("lamp")->room, "hall");
   EXPECT_EQ(again.integrity_check(), "ok");
@@ -66,4 +68,43 @@ TEST(Store, CommandLogAndTokens) {
   EXPECT_EQ(s.tokens()[0].scope, hg::Scope::admin);
   s.put_app_state("lights", "mode", "night", 1);
   EXPECT_EQ(s.app_state("lights", "mode"), "night");
+}
+
+TEST(Store, FencingTokensOfSharedDeviceCommands) {
+  TempDir dir("gwstore");
+  hg::Store s(dir / "g.db");
+  hg::CommandRecord c;
+  c.id = "c2";
+  c.device = "living_light";
+  c.command = "set_brightness";
+  c.fencing_token = 42;
+  s.put_command(c);
+  EXPECT_EQ(s.command("c2")->fencing_token, 42u);
+  EXPECT_FALSE(s.fenced_actuation("7.1"));
+  s.put_fenced_actuation("7.1", "living_light", 43, 1000);
+  EXPECT_EQ(s.fenced_actuation("7.1"), std::optional<std::uint64_t>(43));
+}
+
+TEST(Store, MigratesAVersionOneCommandLog) {
+  TempDir dir("gwstore");
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir / "g.db").c_str(), &db), SQLITE_OK);
+  // The version-1 command log as shipped, with one row.
+  const char* v1 = R"sql(
+CREATE TABLE commands(
+  id TEXT PRIMARY KEY, device TEXT NOT NULL, command TEXT NOT NULL, args TEXT NOT NULL,
+  status TEXT NOT NULL, reason TEXT NOT NULL, origin TEXT NOT NULL,
+  created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, expires_ms INTEGER NOT NULL,
+  sent_ms INTEGER NOT NULL, acked_ms INTEGER NOT NULL);
+INSERT INTO commands VALUES('c1','lamp','turn_on','{}','acked','','api',1,2,3,4,5);
+PRAGMA user_version=1;)sql";
+  ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
+  sqlite3_close(db);
+  hg::Store s(dir / "g.db");
+  EXPECT_EQ(s.schema_version(), 2);
+  const auto c = s.command("c1");
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->status, hg::CommandStatus::acked);
+  EXPECT_EQ(c->acked_ms, 5);
+  EXPECT_EQ(c->fencing_token, 0u);
 }

@@ -7,11 +7,10 @@
 //   - kill -9 of the cloud leader: the gateway follows the new leader and later records
 //     still arrive exactly once.
 #include <gtest/gtest.h>
-#include <sys/stat.h>
 
-#include <fstream>
 
 #include "tests/cloud/cloud_cluster.h"
+#include "tests/gateway/cloud_helpers.h"
 #include "tests/gateway/firmware_sim_home.h"
 #include "tests/gateway/harness.h"
 
@@ -23,26 +22,14 @@ using nlohmann::json;
 
 namespace {
 
-// Retries answers that mean "no leader yet" or "not applied".
 HttpAnswer call(CloudCluster& c, const std::string& method, const std::string& path, const json& body = nullptr) {
-  HttpAnswer answer;
-  wait_until(
-      [&] {
-        for (auto id : c.ids()) {
-          if (!c.running(id)) continue;
-          answer = c.request(id, method, path, body);
-          if (answer.status != 503 && answer.status != 0) return true;
-        }
-        return false;
-      },
-      20s, 50ms);
-  return answer;
+  return cloud_call(c, method, path, body);
 }
 
 struct CloudHome {
   CloudCluster cluster{ClusterOptions{}};
   TempDir secrets{"cloudtoken"};
-  std::filesystem::path token_file = secrets / "gateway.token";
+  std::filesystem::path token_file = secrets / "gw1.token";
   std::unique_ptr<GatewayHarness> h;
   std::unique_ptr<FirmwareSimHome> sim;
 
@@ -50,12 +37,8 @@ struct CloudHome {
     cluster.start_all();
     ASSERT_NE(cluster.wait_for_leader(30s), 0u);
     ASSERT_EQ(call(cluster, "POST", "/api/v1/homes", {{"id", "default"}}).status, 201);
-    const auto gw = call(cluster, "POST", "/api/v1/homes/default/gateways", {{"id", "gw1"}});
-    ASSERT_EQ(gw.status, 201) << gw.body.dump();
-    std::ofstream(token_file) << gw.body["token"].get<std::string>() << "\n";
-    ::chmod(token_file.c_str(), 0600);
-    json urls = json::array();
-    for (auto id : cluster.ids()) urls.push_back("http://127.0.0.1:" + std::to_string(cluster.http_port(id)));
+    ASSERT_EQ(register_gateway(cluster, "default", "gw1", secrets.path()), token_file);
+    const auto urls = cloud_urls(cluster);
     h = std::make_unique<GatewayHarness>(json{{"home_file", FirmwareSimHome::home_file().string()},
                                               {"cloud",
                                                {{"enabled", true},
