@@ -6,7 +6,9 @@
 //   - B's command to it fails with lease_held_by:gwA and never reaches the device;
 //   - kill -9 of A: after the lease TTL, B's command is acked with a token > tA;
 //   - hall_light (not shared) works from both gateways throughout;
-//   - with every cloudd down, B's command to living_light fails lease_unavailable (once its
+//   - A restarts: refused (lease_held_by:gwB); B stops cleanly and releases the lease, so
+//     A's next command is granted at once, with a higher token;
+//   - with every cloudd down, A's command to living_light fails lease_unavailable (once its
 //     local lease validity has run out) while hall_light still works.
 #include <gtest/gtest.h>
 
@@ -69,6 +71,7 @@ class SecondGateway {
     return r ? "\n" + r->body : "";
   }
   ChildProcess& process() { return process_; }
+  void stop() { process_.stop(std::chrono::seconds(10)); }
 
  private:
   TempDir dir_{"gatewayd-b"};
@@ -225,17 +228,32 @@ TEST(SharedDeviceLease, OneGatewayAtATimeExpiryAfterCrashOfflineFirstForTheRest)
   EXPECT_EQ(b.call("GET", "/api/v1/app-state")["state"]["dimmed"], true);
   EXPECT_TRUE(wait_until([&] { return sim.control("GET", "/devices/living_light")["state"]["brightness"] == 77; }, 10s));
 
-  // The whole cloud goes down. Once B's lease has run out locally (renewals fail), a
+  // A comes back while B holds the lease: refused, naming B. B stops cleanly (SIGTERM) and
+  // releases it, so A's very next command is granted without waiting for the TTL.
+  ASSERT_NO_FATAL_FAILURE(a.start_gateway());
+  ASSERT_TRUE(wait_until([&] { return a.get_json("/api/v1/devices/" + std::string(kShared) + "/state")["online"] == true; }, 20s))
+      << a.context();
+  const auto a_refused = command_a(a, kShared, 51);
+  EXPECT_EQ(a_refused["status"], "failed") << a_refused.dump();
+  EXPECT_EQ(a_refused["reason"], "lease_held_by:gwB") << a_refused.dump();
+  EXPECT_EQ(actuations_of(sim, kShared, a_refused), 0);
+  b.stop();
+  const auto a_again = command_a(a, kShared, 52);
+  EXPECT_EQ(a_again["status"], "acked") << a_again.dump() << a.context();
+  EXPECT_GT(a_again["fencing_token"].get<std::uint64_t>(), b_ok["fencing_token"].get<std::uint64_t>());
+  EXPECT_EQ(actuations_of(sim, kShared, a_again), 1);
+
+  // The whole cloud goes down. Once A's lease has run out locally (renewals fail), a
   // shared-device command fails lease_unavailable; the non-shared device still works.
   for (auto id : cluster.ids()) cluster.kill9(id);
-  json b_down;
+  json a_down;
   ASSERT_TRUE(wait_until([&] {
-    b_down = command_b(b, kShared, ++brightness);
-    return b_down["status"] == "failed";
-  }, 30s, 200ms)) << b_down.dump() << b.process().log_tail();
-  EXPECT_EQ(b_down["reason"], "lease_unavailable") << b_down.dump();
-  EXPECT_EQ(actuations_of(sim, kShared, b_down), 0);
-  const auto b_local_offline = command_b(b, kLocal, 43);
-  EXPECT_EQ(b_local_offline["status"], "acked") << b_local_offline.dump();
-  EXPECT_EQ(actuations_of(sim, kLocal, b_local_offline), 1);
+    a_down = command_a(a, kShared, ++brightness);
+    return a_down["status"] == "failed";
+  }, 30s, 200ms)) << a_down.dump() << a.context();
+  EXPECT_EQ(a_down["reason"], "lease_unavailable") << a_down.dump();
+  EXPECT_EQ(actuations_of(sim, kShared, a_down), 0);
+  const auto a_local_offline = command_a(a, kLocal, 43);
+  EXPECT_EQ(a_local_offline["status"], "acked") << a_local_offline.dump();
+  EXPECT_EQ(actuations_of(sim, kLocal, a_local_offline), 1);
 }

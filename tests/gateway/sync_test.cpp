@@ -230,7 +230,12 @@ struct SimHomeWithCloud {
     sim.start("zero");
     ASSERT_TRUE(sim.wait_all_reported()) << sim.process().log_tail() << h.context();
     // The cloud has the devices' first reports (so a desired change made from here on was
-    // made by someone who could see them: not a conflict).
+    // made by someone who could see them: not a conflict). First every ingested report must
+    // be committed (and noted as a local change): a batch still in the writer when t0 is
+    // taken would be a "local change the cloud had not seen" and flag a false conflict.
+    ASSERT_TRUE(wait_until([&] {
+      return h.metric("homestead_readings_stored_total") >= h.metric("homestead_mqtt_messages_in_total{channel=\"state\"}");
+    }, 10s)) << h.context();
     const auto t0 = now_ms();
     ASSERT_TRUE(wait_until([&] { return sync_status(h)["synced_through_ms"].get<std::int64_t>() > t0; }, 10s))
         << sync_status(h).dump(2);
