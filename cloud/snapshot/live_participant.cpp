@@ -1,0 +1,171 @@
+#include "cloud/snapshot/live_participant.h"
+
+#include <stdexcept>
+#include <utility>
+
+namespace homestead::snapshot {
+
+void LiveParticipant::Incoming::add(std::uint64_t seq) {
+  if (seq <= contiguous) return;
+  above.insert(seq);
+  while (!above.empty() && *above.begin() == contiguous + 1) {
+    above.erase(above.begin());
+    ++contiguous;
+  }
+}
+
+LiveParticipant::LiveParticipant(ProcessId self, std::uint64_t incarnation)
+    : self_(std::move(self)), incarnation_(incarnation) {}
+
+void LiveParticipant::set_channels(std::vector<ProcessId> incoming, std::vector<ProcessId> outgoing) {
+  incoming_peers_ = {incoming.begin(), incoming.end()};
+  outgoing_ = {outgoing.begin(), outgoing.end()};
+}
+
+void LiveParticipant::initiate(SnapshotId id, std::string state) {
+  if (known(id) || retired_.count(id)) throw std::logic_error("snapshot " + std::to_string(id) + " already known");
+  record(id, std::move(state));
+}
+
+void LiveParticipant::record(SnapshotId id, std::string state) {
+  LiveLocal local;
+  local.id = id;
+  local.process = self_;
+  local.state = std::move(state);
+  for (const auto& to : outgoing_) {
+    auto it = next_seq_.find(to);
+    local.sent_through[to] = it == next_seq_.end() ? 0 : it->second;
+  }
+  for (const auto& from : incoming_peers_) {
+    ChannelRecord& channel = local.incoming[from];
+    auto it = received_.find(from);
+    if (it != received_.end()) {
+      channel.received_before_cut = it->second.distinct();
+      channel.max_seq_before_cut = it->second.max_seq();
+    }
+  }
+  update_complete(local);
+  locals_.emplace(id, std::move(local));
+}
+
+Stamp LiveParticipant::stamp(const ProcessId& to) {
+  Stamp out;
+  out.from = self_;
+  out.incarnation = incarnation_;
+  out.seq = ++next_seq_[to];
+  for (const auto& [id, local] : locals_) {
+    auto it = local.sent_through.find(to);
+    if (it != local.sent_through.end()) out.marks.push_back(CutMark{id, it->second});
+  }
+  return out;
+}
+
+ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::function<std::string()>& state,
+                                          const std::function<InFlightMessage()>& describe) {
+  ReceiveResult result;
+  Incoming& channel = received_[stamp.from];
+  if (channel.incarnation != stamp.incarnation) {
+    // The sender restarted: its seqs start over. Snapshots waiting on the old incarnation's
+    // messages can never see them now; close those channels, saying why.
+    if (channel.incarnation != 0) {
+      for (auto& [id, local] : locals_) {
+        auto it = local.incoming.find(stamp.from);
+        if (it != local.incoming.end() && !it->second.closed) {
+          it->second.closed = true;
+          it->second.sender_restarted = true;
+          update_complete(local);
+        }
+      }
+    }
+    channel = Incoming{};
+    channel.incarnation = stamp.incarnation;
+  }
+
+  // Marks first: a mark of an unrecorded snapshot makes this message its marker, so we
+  // record before the message touches the application.
+  for (const CutMark& mark : stamp.marks) {
+    if (retired_.count(mark.id)) continue;
+    if (!known(mark.id)) {
+      record(mark.id, state());
+      result.recorded.push_back(mark.id);
+    }
+  }
+
+  const bool duplicate = channel.seen(stamp.seq);
+  result.duplicate = duplicate;
+  if (!duplicate) {
+    std::optional<InFlightMessage> summary;
+    for (auto& [id, local] : locals_) {
+      auto it = local.incoming.find(stamp.from);
+      if (it == local.incoming.end() || it->second.closed) continue;
+      ChannelRecord& record = it->second;
+      bool marked = false;
+      for (const CutMark& mark : stamp.marks) marked = marked || mark.id == id;
+      // Sent before the sender's cut (its seq is within the cut, or it carries no mark of
+      // this snapshot yet) and arriving after ours: in flight.
+      const bool before_sender_cut = record.cut_known ? stamp.seq <= record.sender_cut_seq : !marked;
+      if (before_sender_cut) {
+        if (!summary) {
+          summary = describe();
+          summary->seq = stamp.seq;
+        }
+        record.in_flight.push_back(*summary);
+      }
+    }
+    channel.add(stamp.seq);
+  }
+
+  for (const CutMark& mark : stamp.marks) {
+    auto it = locals_.find(mark.id);
+    if (it != locals_.end()) learn_cut(it->second, stamp.from, mark.cut_seq);
+  }
+  for (auto& [id, local] : locals_) close_ready(local, stamp.from);
+  return result;
+}
+
+void LiveParticipant::learn_cut(LiveLocal& local, const ProcessId& from, std::uint64_t cut_seq) {
+  auto it = local.incoming.find(from);
+  if (it == local.incoming.end() || it->second.cut_known) return;
+  it->second.cut_known = true;
+  it->second.sender_cut_seq = cut_seq;
+}
+
+void LiveParticipant::close_ready(LiveLocal& local, const ProcessId& from) {
+  auto it = local.incoming.find(from);
+  if (it == local.incoming.end() || it->second.closed || !it->second.cut_known) return;
+  auto channel = received_.find(from);
+  const std::uint64_t contiguous = channel == received_.end() ? 0 : channel->second.contiguous;
+  if (contiguous >= it->second.sender_cut_seq) {
+    it->second.closed = true;
+    update_complete(local);
+  }
+}
+
+void LiveParticipant::update_complete(LiveLocal& local) {
+  for (const auto& [from, channel] : local.incoming) {
+    if (!channel.closed) {
+      local.complete = false;
+      return;
+    }
+  }
+  local.complete = true;
+}
+
+std::optional<LiveLocal> LiveParticipant::local(SnapshotId id) const {
+  auto it = locals_.find(id);
+  if (it == locals_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<SnapshotId> LiveParticipant::snapshots() const {
+  std::vector<SnapshotId> ids;
+  for (const auto& [id, local] : locals_) ids.push_back(id);
+  return ids;
+}
+
+void LiveParticipant::retire(SnapshotId id) {
+  locals_.erase(id);
+  retired_.insert(id);
+}
+
+}  // namespace homestead::snapshot

@@ -1,0 +1,135 @@
+// Chandy-Lamport over channels that are NOT FIFO: the seed's non-FIFO variant with
+// per-channel sequence numbers and piggybacked cut marks (issue 10 item 4, live snapshots).
+//
+// Why not the FIFO core (chandy_lamport.h)? The live RPC channels reorder and repeat:
+// pipelined calls, replies out of order, retries after a timeout, a reconnect that races the
+// old connection. A marker overtaken by an earlier message (or overtaking it) breaks the
+// FIFO algorithm. Here every application message carries a Stamp:
+//   - seq: the sender's per-channel sequence number (1, 2, 3, ...);
+//   - marks: for every snapshot the sender has recorded (and not yet retired), the last seq
+//     it sent on this channel before recording (its cut on this channel).
+// A receiver that sees a mark for a snapshot it has not recorded treats the message as that
+// snapshot's marker: it records first, then handles the message (which is after the
+// sender's cut). A message from a channel is in flight at the cut iff its seq <= the
+// sender's cut seq and it arrives after the receiver recorded. The receiver knows the
+// channel is done once every seq 1..cut has arrived (duplicates are recognised by seq and
+// dropped). A process with nothing to send still has to tell its peers about its cut: the
+// adapter sends an empty message (it gets a seq and carries the marks), which is the
+// explicit marker.
+//
+// Pure: no sockets, threads or clocks. The adapter serialises calls (one lock) and chooses
+// when to retire a snapshot's marks (a deadline after it was recorded).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cloud/snapshot/chandy_lamport.h"
+
+namespace homestead::snapshot {
+
+// "I recorded snapshot `id` after sending the message with seq `cut_seq` on this channel."
+struct CutMark {
+  SnapshotId id = 0;
+  std::uint64_t cut_seq = 0;
+  bool operator==(const CutMark&) const = default;
+};
+
+struct Stamp {
+  ProcessId from;
+  std::uint64_t incarnation = 0;  // changes when the sender restarts (its seqs start over)
+  std::uint64_t seq = 0;          // >= 1
+  std::vector<CutMark> marks;
+};
+
+// A message recorded as in flight: a summary, not the body.
+struct InFlightMessage {
+  std::uint64_t seq = 0;
+  std::string kind;
+  std::uint64_t bytes = 0;
+};
+
+// One incoming channel of one snapshot, at the receiver.
+struct ChannelRecord {
+  bool cut_known = false;                // a mark of this snapshot arrived on the channel
+  std::uint64_t sender_cut_seq = 0;      // valid once cut_known
+  std::uint64_t received_before_cut = 0; // distinct messages that arrived before we recorded
+  std::uint64_t max_seq_before_cut = 0;  // highest seq among those
+  std::vector<InFlightMessage> in_flight;
+  bool closed = false;                   // every seq 1..sender_cut_seq has arrived
+  bool sender_restarted = false;         // closed because the sender's seqs started over
+};
+
+struct LiveLocal {
+  SnapshotId id = 0;
+  ProcessId process;
+  std::string state;                                // the adapter's recording (JSON text)
+  std::map<ProcessId, std::uint64_t> sent_through;  // per outgoing channel: last seq sent before the cut
+  std::map<ProcessId, ChannelRecord> incoming;
+  bool complete = false;
+};
+
+struct ReceiveResult {
+  bool duplicate = false;               // seq seen before: do not hand to the application
+  std::vector<SnapshotId> recorded;     // snapshots this message made us record: send markers
+};
+
+class LiveParticipant {
+ public:
+  LiveParticipant(ProcessId self, std::uint64_t incarnation);
+
+  const ProcessId& self() const { return self_; }
+  // Current channels. A snapshot waits for the incoming channels present when it records.
+  void set_channels(std::vector<ProcessId> incoming, std::vector<ProcessId> outgoing);
+
+  // Starts snapshot `id` here: records `state`. The adapter then sends a (possibly empty)
+  // message on every outgoing channel so each peer learns the cut. Throws if `id` is known.
+  void initiate(SnapshotId id, std::string state);
+
+  // An application message (or empty marker message) is about to go to `to`.
+  Stamp stamp(const ProcessId& to);
+
+  // A message arrived. `state` is called only if it makes this process record; `describe`
+  // only if the message is recorded as in flight somewhere.
+  ReceiveResult on_receive(const Stamp& stamp, const std::function<std::string()>& state,
+                           const std::function<InFlightMessage()>& describe);
+
+  bool known(SnapshotId id) const { return locals_.count(id) != 0; }
+  std::optional<LiveLocal> local(SnapshotId id) const;
+  std::vector<SnapshotId> snapshots() const;
+  // Stops carrying `id`'s marks and forgets its record (bounded memory on a long run).
+  void retire(SnapshotId id);
+  std::vector<ProcessId> outgoing() const { return {outgoing_.begin(), outgoing_.end()}; }
+
+ private:
+  struct Incoming {
+    std::uint64_t incarnation = 0;
+    std::uint64_t contiguous = 0;    // every seq <= contiguous has arrived
+    std::set<std::uint64_t> above;   // arrived seqs > contiguous
+    std::uint64_t distinct() const { return contiguous + above.size(); }
+    std::uint64_t max_seq() const { return above.empty() ? contiguous : *above.rbegin(); }
+    bool seen(std::uint64_t seq) const { return seq <= contiguous || above.count(seq); }
+    void add(std::uint64_t seq);
+  };
+
+  void record(SnapshotId id, std::string state);
+  void learn_cut(LiveLocal& local, const ProcessId& from, std::uint64_t cut_seq);
+  void close_ready(LiveLocal& local, const ProcessId& from);
+  static void update_complete(LiveLocal& local);
+
+  ProcessId self_;
+  std::uint64_t incarnation_;
+  std::set<ProcessId> incoming_peers_;
+  std::set<ProcessId> outgoing_;
+  std::map<ProcessId, std::uint64_t> next_seq_;  // per outgoing channel
+  std::map<ProcessId, Incoming> received_;       // per incoming channel
+  std::map<SnapshotId, LiveLocal> locals_;
+  std::set<SnapshotId> retired_;                 // marks for these are ignored when they arrive late
+};
+
+}  // namespace homestead::snapshot
