@@ -1,4 +1,5 @@
 #include "gateway/homectl_cloud.h"
+#include "gateway/homectl_dht.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -41,6 +42,9 @@ Commands (cloud REST admin API):
                                    transactuation records, newest first
   conflicts HOME                   conflict resolutions
   leases                           leases held now
+  dht ring                         Chord ring view of the member asked
+  dht lookup KEY                   owner and hop path of a decimal ring identifier
+  dht home HOME_ID                 the Raft group owning a home (ring key, owner, path)
 
 Options:
   --cloud-url URL[,URL...]   cloudd addresses (env CLOUD_URLS), e.g. http://10.0.0.2:8001
@@ -411,6 +415,14 @@ int run(const CloudOptions& o, std::ostream& out) {
       }
       table(out, {"NAME", "HOME", "HOLDER", "EXPIRES_AT_MS", "FENCING"}, rows);
     });
+  }
+  if (cmd == "dht") {  // gateway/homectl_dht.cpp
+    try {
+      return run_dht_command({o.words.begin() + 1, o.words.end()}, o.json_out,
+                             [&](const std::string& path) { return cloud.request("GET", path); }, encode, out);
+    } catch (const DhtUsageError& e) {
+      throw UsageError(e.what());
+    }
   }
   throw UsageError("unknown command '" + cmd + "'");
 }

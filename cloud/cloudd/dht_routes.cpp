@@ -65,22 +65,8 @@ void install_dht_routes(httplib::Server& s, const DhtService* dht, int request_t
     if (disabled(res)) return;
     reply(res, 200, ring_json(*dht));
   });
-  s.Get(R"(/api/v1/dht/lookup/(.+))", [dht, disabled, request_timeout_ms](const httplib::Request& req,
-                                                                          httplib::Response& res) {
-    if (disabled(res)) return;
-    const std::string name = req.matches[1];
-    const bool raw = req.has_param("raw") && req.get_param_value("raw") == "true";
-    dht::Id key = 0;
-    if (raw) {
-      const auto parsed = std::from_chars(name.data(), name.data() + name.size(), key);
-      if (parsed.ec != std::errc() || parsed.ptr != name.data() + name.size() || !dht->space().contains(key)) {
-        reply(res, 400, {{"error", "key '" + name + "': with raw=true expected a decimal identifier below 2^" +
-                                       std::to_string(dht->space().bits())}});
-        return;
-      }
-    } else {
-      key = dht::home_key(dht->space(), name);
-    }
+  // Resolves `key` and answers with owner, group and hop path (the home's name when given).
+  auto answer_lookup = [dht, request_timeout_ms](httplib::Response& res, dht::Id key, const std::string* home) {
     const DhtLookup found = dht->lookup(key, std::chrono::milliseconds(request_timeout_ms));
     if (!found.ok) {
       reply(res, 503, {{"error", found.error}, {"key", key}});
@@ -94,8 +80,31 @@ void install_dht_routes(httplib::Server& s, const DhtService* dht, int request_t
               {"path", path},
               {"hops", found.path.empty() ? 0 : found.path.size() - 1},
               {"timeouts", found.timeouts}};
-    if (!raw) body["home"] = name;
+    if (home != nullptr) body["home"] = *home;
     reply(res, 200, body);
+  };
+  s.Get(R"(/api/v1/dht/lookup/(.+))", [dht, disabled, answer_lookup](const httplib::Request& req,
+                                                                     httplib::Response& res) {
+    if (disabled(res)) return;
+    const std::string name = req.matches[1];
+    const bool raw = req.has_param("raw") && req.get_param_value("raw") == "true";
+    if (!raw) return answer_lookup(res, dht::home_key(dht->space(), name), &name);
+    dht::Id key = 0;
+    const auto parsed = std::from_chars(name.data(), name.data() + name.size(), key);
+    if (parsed.ec != std::errc() || parsed.ptr != name.data() + name.size() || !dht->space().contains(key)) {
+      reply(res, 400, {{"error", "key '" + name + "': with raw=true expected a decimal identifier below 2^" +
+                                     std::to_string(dht->space().bits())}});
+      return;
+    }
+    answer_lookup(res, key, nullptr);
+  });
+  // The home -> Raft group directory (issue 11 item 3): what a gateway or the cloud API asks
+  // any member to find the group that owns a home.
+  s.Get(R"(/api/v1/dht/homes/(.+))", [dht, disabled, answer_lookup](const httplib::Request& req,
+                                                                    httplib::Response& res) {
+    if (disabled(res)) return;
+    const std::string home = req.matches[1];
+    answer_lookup(res, dht::home_key(dht->space(), home), &home);
   });
 }
 
