@@ -24,7 +24,7 @@ CORE_PACKAGES=(
   mosquitto mosquitto-clients
   libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev sqlite3
   libgtest-dev libgmock-dev libbenchmark-dev
-  iproute2 procps curl
+  iproute2 procps curl openssl
 )
 BENCH_PACKAGES=(etcd-server etcd-client libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev gnuplot-nox)
 CROSS_HOST_PACKAGES=(g++-aarch64-linux-gnu qemu-user)

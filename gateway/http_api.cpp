@@ -261,8 +261,9 @@ void HttpApi::install_routes() {
     reply_error(res, res.status, code, message, id);
     return httplib::Server::HandlerResponse::Handled;
   }));
-  s.set_logger([this](const httplib::Request&, const httplib::Response& res) {
+  s.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
     gateway_.metrics().add("homestead_http_requests_total", "code=\"" + std::to_string(res.status) + "\"");
+    if (slow_client_guard_) slow_client_guard_->request_completed(req.remote_addr, req.remote_port);
   });
 }
 
@@ -275,6 +276,13 @@ int HttpApi::start() {
     throw std::runtime_error("http: cannot bind " + settings_.bind + ":" + std::to_string(port) +
                              " (in use? http.port / http.bind)");
   }
+  // When every worker is taken, connections that completed no request within the read
+  // timeout are closed (slow_client_guard.h says why httplib alone cannot prevent it).
+  slow_client_guard_ = std::make_unique<SlowClientGuard>(
+      port, static_cast<std::size_t>(settings_.threads), settings_.read_timeout_ms, [this](int closed) {
+        gateway_.metrics().add("homestead_http_slow_connections_closed_total", {}, closed);
+      });
+  slow_client_guard_->start();
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   // 0.11 has no wait_until_ready(): poll is_running.
   for (int i = 0; i < 2000 && !server_->is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -282,6 +290,7 @@ int HttpApi::start() {
 }
 
 void HttpApi::stop() {
+  if (slow_client_guard_) slow_client_guard_->stop();
   if (server_) server_->stop();
   if (thread_.joinable()) thread_.join();
 }

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "gateway/config.h"
+#include "gateway/slow_client_guard.h"
 
 namespace httplib {
 class Server;
@@ -33,6 +34,7 @@ class HttpApi {
   Gateway& gateway_;
   HttpSettings settings_;
   std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<SlowClientGuard> slow_client_guard_;  // started with the server
   std::thread thread_;
 };
 

@@ -30,6 +30,7 @@ constexpr FamilySpec kFamilies[] = {
     {"homestead_db_errors_total", "counter", "SQLite write failures"},
     {"homestead_http_requests_total", "counter", "REST requests, by status code"},
     {"homestead_http_rejected_total", "counter", "REST requests rejected, by reason"},
+    {"homestead_http_slow_connections_closed_total", "counter", "REST connections closed because every worker was busy and they completed no request within http.read_timeout_ms"},
     {"homestead_devices", "gauge", "registered devices"},
     {"homestead_devices_online", "gauge", "devices whose status is online"},
     {"homestead_sync_connected", "gauge", "1 while the last call to the cloud succeeded"},
