@@ -9,6 +9,7 @@
 #include "cloud/cloudd/dht_routes.h"
 #include "cloud/cloudd/secrets.h"
 #include "cloud/cloudd/services_routes.h"
+#include "cloud/cloudd/snapshot_routes.h"
 #include "cloud/cloudd/sync_rpc.h"
 #include "common/log/log.h"
 
@@ -149,9 +150,10 @@ json kv_json(const std::string& key, const KeyValue& kv) {
 }  // namespace
 
 HttpApi::HttpApi(RaftServer& raft, const CloudConfig& config, std::string token, std::string cluster_secret,
-                 const DhtService* dht)
+                 const DhtService* dht, std::shared_ptr<SnapshotChannels> snapshots)
     : raft_(raft),
       dht_(dht),
+      snapshots_(std::move(snapshots)),
       config_(config),
       token_(std::move(token)),
       secret_(cluster_secret),
@@ -216,6 +218,7 @@ void HttpApi::install_routes() {
   install_dht_routes(s, dht_, config_.request_timeout_ms);
   services_routes_ = install_services_routes(s, raft_, forwarder_, timeout);
   install_metrics_route(s, raft_, *sync_);
+  install_snapshot_routes(s, raft_, snapshots_, secret_, config_.request_timeout_ms);
   sync_->mount(s);
 
   // Runs a write here if this node leads, else forwards it to the leader.

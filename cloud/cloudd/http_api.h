@@ -16,6 +16,7 @@
 //   GET    /ping                                                (no auth)
 //   /api/v1/homes..., /api/v1/leases..., GET /metrics            (services_routes.h, issue 8)
 //   POST   /rpc/v1/Sync/<Method>   the Sync RPC (sync_rpc.h); its own auth: gateway tokens
+//   POST   /api/v1/snapshots, GET /api/v1/snapshots/{id}  live global snapshot (snapshot_routes.h)
 //
 // Keys are percent-encoded in the path and may contain '/'. Every other route needs
 // "Authorization: Bearer <token>". Writes sent to a follower are forwarded to the leader.
@@ -40,13 +41,14 @@ class Server;
 namespace homestead::cloudd {
 
 class DhtService;
+class SnapshotChannels;
 class SyncRpc;
 
 class HttpApi {
  public:
-  // dht may be null (disabled): its routes then answer 503.
+  // dht may be null (disabled): its routes then answer 503; so may snapshots.
   HttpApi(RaftServer& raft, const CloudConfig& config, std::string token, std::string cluster_secret,
-          const DhtService* dht = nullptr);
+          const DhtService* dht = nullptr, std::shared_ptr<SnapshotChannels> snapshots = nullptr);
   ~HttpApi();
   // Binds (throws std::runtime_error naming the address on failure) and serves on a thread.
   void start();
@@ -57,6 +59,7 @@ class HttpApi {
 
   RaftServer& raft_;
   const DhtService* dht_;
+  std::shared_ptr<SnapshotChannels> snapshots_;
   const CloudConfig& config_;
   std::string token_;
   std::string secret_;

@@ -11,6 +11,8 @@
 #include "cloud/cloudd/http_api.h"
 #include "cloud/cloudd/raft_server.h"
 #include "cloud/cloudd/secrets.h"
+#include "cloud/cloudd/snapshot_channels.h"
+#include "cloud/cloudd/snapshot_state.h"
 #include "common/log/log.h"
 
 namespace {
@@ -75,14 +77,23 @@ int main(int argc, char** argv) {
     const std::string secret = cloudd::load_or_create_secret(config.cluster_secret_file);
     // Declared before raft so it outlives raft's peer listener, which calls into it.
     std::unique_ptr<cloudd::DhtService> dht;
+    // Live global snapshots (issue 10): installed before the Raft peer transport is built,
+    // which stamps its frames through it. Records cheap state, never waits for the Raft loop.
+    cloudd::RaftServer* raft_for_snapshots = nullptr;
+    auto snapshots = std::make_shared<cloudd::SnapshotChannels>(
+        cloudd::cloud_process_name(config.id), [&raft_for_snapshots, &config] {
+          return cloudd::cloud_snapshot_state(*raft_for_snapshots, config.id);
+        });
+    cloudd::install_snapshot_channels(snapshots);
     cloudd::RaftServer raft(config, secret, std::make_unique<cloudd::FileLogStore>(config.data_dir, config.fsync));
+    raft_for_snapshots = &raft;
     if (config.dht.enabled) {
       dht = std::make_unique<cloudd::DhtService>(config, secret);
       dht->attach(raft);  // Chord traffic shares the Raft peer listener
     }
     raft.start();
     if (dht) dht->start();
-    cloudd::HttpApi api(raft, config, token, secret, dht.get());
+    cloudd::HttpApi api(raft, config, token, secret, dht.get(), snapshots);
     api.start();
     logger.info("serving", {{"id", std::to_string(config.id)},
                             {"http", config.http_listen.text()},

@@ -2,6 +2,7 @@
 
 #include <deque>
 
+#include "cloud/cloudd/snapshot_channels.h"
 #include "cloud/rpc/tcp_channel.h"
 #include "common/log/log.h"
 #include "replication/raft/codec.h"
@@ -12,6 +13,16 @@ namespace {
 constexpr const char* kStepMethod = "Raft/Step";
 constexpr std::size_t kMaxQueuedBytes = 64u << 20;
 constexpr std::size_t kMaxFrameBytes = 8u << 20;
+
+// What a frame recorded as in flight looks like in a snapshot: its Raft message kinds.
+snapshot::InFlightMessage describe_frame(const std::vector<raft::Message>& messages, std::size_t bytes) {
+  std::map<std::string, int> counts;
+  for (const auto& m : messages) ++counts[raft::to_string(m.type)];
+  std::string kind = "Raft/Step";
+  if (messages.empty()) kind += " (marker)";
+  for (const auto& [type, n] : counts) kind += " " + type + " x" + std::to_string(n);
+  return snapshot::InFlightMessage{0, kind, bytes};
+}
 
 const log::Logger& logger() {
   static const log::Logger instance("cloudd.peer");
@@ -39,6 +50,9 @@ std::vector<raft::Message> decode_message_batch(std::string_view bytes) {
 
 struct PeerTransport::Link {
   raft::NodeId id = 0;
+  std::string name;  // the peer's snapshot process name
+  std::shared_ptr<SnapshotChannels> snapshots;  // null: frames carry an empty stamp
+  bool marker_pending = false;  // send a frame now even with nothing queued (snapshot marker)
   HostPort address;
   std::shared_ptr<rpc::TcpChannel> channel;
   std::mutex mutex;
@@ -52,8 +66,9 @@ struct PeerTransport::Link {
   void run() {
     std::unique_lock lock(mutex);
     while (true) {
-      wake.wait(lock, [&] { return stopping || !queue.empty(); });
+      wake.wait(lock, [&] { return stopping || !queue.empty() || marker_pending; });
       if (stopping) return;
+      marker_pending = false;
       // Everything queued goes in one frame (up to a size bound).
       raft::ByteWriter body;
       std::vector<std::string> batch;
@@ -65,6 +80,8 @@ struct PeerTransport::Link {
         queue.pop_front();
       }
       lock.unlock();
+      // The stamp is taken when the frame is built: that is the frame's send event.
+      body.bytes(encode_stamp(snapshots ? snapshots->stamp(name) : snapshot::Stamp{}));
       body.varint(batch.size());
       for (const auto& m : batch) body.bytes(m);
       rpc::RawRequest request;
@@ -79,7 +96,8 @@ struct PeerTransport::Link {
 };
 
 PeerTransport::PeerTransport(const HostPort& listen, std::string cluster_secret, Receive on_messages)
-    : secret_(std::move(cluster_secret)), on_messages_(std::move(on_messages)) {
+    : secret_(std::move(cluster_secret)), on_messages_(std::move(on_messages)), snapshots_(installed_snapshot_channels()) {
+  if (snapshots_) snapshots_->set_marker_sender([this] { send_markers(); });
   rpc::ServerOptions options;
   options.credentials = {secret_};
   // One worker keeps each connection's messages in order (Raft pipelining relies on it).
@@ -90,7 +108,16 @@ PeerTransport::PeerTransport(const HostPort& listen, std::string cluster_secret,
   server_->add_method(kStepMethod, rpc::Semantics::at_least_once,
                       [this](const rpc::RawRequest& request, const rpc::CallContext&) {
                         try {
-                          on_messages_(decode_message_batch(request.body));
+                          // A frame: the sender's snapshot stamp, then the Raft batch.
+                          raft::ByteReader in(request.body, "raft frame");
+                          const snapshot::Stamp stamp = decode_stamp(in.bytes());
+                          auto messages = decode_message_batch(std::string_view(request.body).substr(in.position()));
+                          bool deliver = true;
+                          if (snapshots_ && stamp.seq != 0) {
+                            deliver = snapshots_->on_receive(
+                                stamp, [&] { return describe_frame(messages, request.body.size()); });
+                          }
+                          if (deliver && !messages.empty()) on_messages_(std::move(messages));
                         } catch (const raft::CodecError& e) {
                           logger().warn("bad raft batch", {{"error", e.what()}});
                           return rpc::RawReply{rpc::ErrorKind::bad_request, request.codec, e.what()};
@@ -116,6 +143,7 @@ void PeerTransport::stop() {
     stopped_ = true;
     links.swap(links_);
   }
+  if (snapshots_) snapshots_->set_marker_sender(nullptr);
   for (auto& [id, link] : links) {
     {
       std::lock_guard lock(link->mutex);
@@ -137,6 +165,8 @@ void PeerTransport::set_peer(raft::NodeId id, const HostPort& address) {
     if (it != links_.end()) old = it->second;
     auto link = std::make_shared<Link>();
     link->id = id;
+    link->name = cloud_process_name(id);
+    link->snapshots = snapshots_;
     link->address = address;
     rpc::TcpChannelOptions options;
     options.credential = secret_;
@@ -146,6 +176,7 @@ void PeerTransport::set_peer(raft::NodeId id, const HostPort& address) {
     link->sender = std::thread([raw = link.get()] { raw->run(); });
     links_[id] = link;
   }
+  if (snapshots_) snapshots_->add_peer(cloud_process_name(id));
   if (old) {
     {
       std::lock_guard lock(old->mutex);
@@ -165,6 +196,7 @@ void PeerTransport::remove_peer(raft::NodeId id) {
     link = it->second;
     links_.erase(it);
   }
+  if (snapshots_) snapshots_->remove_peer(cloud_process_name(id));
   {
     std::lock_guard lock(link->mutex);
     link->stopping = true;
@@ -193,6 +225,17 @@ void PeerTransport::send(std::vector<raft::Message> messages) {
       }
     }
     link.wake.notify_one();
+  }
+}
+
+void PeerTransport::send_markers() {
+  std::lock_guard lock(mutex_);
+  for (auto& [id, link] : links_) {
+    {
+      std::lock_guard link_lock(link->mutex);
+      link->marker_pending = true;
+    }
+    link->wake.notify_one();
   }
 }
 

@@ -6,6 +6,11 @@
 // peer per batch). Order per peer is kept end to end: one connection, one sender thread,
 // and a one-worker server on the receiving side. Messages to an unreachable peer are
 // dropped once its queue is full; Raft retransmits what matters.
+//
+// Every frame starts with a live-snapshot stamp (snapshot_channels.h: per-link sequence
+// number and cut marks), so a global snapshot can run across the members without pausing
+// Raft. The stamp is taken when the sender thread builds the frame; the receiver accounts
+// for it before Raft sees the messages.
 #pragma once
 
 #include <condition_variable>
@@ -24,6 +29,8 @@
 #include "replication/raft/types.h"
 
 namespace homestead::cloudd {
+
+class SnapshotChannels;
 
 std::string encode_message_batch(const std::vector<raft::Message>& messages);
 // Throws raft::CodecError.
@@ -55,8 +62,11 @@ class PeerTransport {
 
  private:
   struct Link;
+  // Wakes every link to send a frame now (empty if nothing is queued): the snapshot marker.
+  void send_markers();
   std::string secret_;
   Receive on_messages_;
+  std::shared_ptr<SnapshotChannels> snapshots_;  // the process's instance, if main installed one
   std::unique_ptr<rpc::Server> server_;
   std::unique_ptr<rpc::TcpListener> listener_;
   mutable std::mutex mutex_;

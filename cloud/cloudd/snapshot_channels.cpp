@@ -1,0 +1,159 @@
+#include "cloud/cloudd/snapshot_channels.h"
+
+#include <algorithm>
+#include <random>
+
+#include "replication/raft/codec.h"
+
+namespace homestead::cloudd {
+namespace {
+
+std::uint64_t random_u64() {
+  std::random_device device;
+  return (static_cast<std::uint64_t>(device()) << 32) ^ device();
+}
+
+std::shared_ptr<SnapshotChannels>& installed() {
+  static std::shared_ptr<SnapshotChannels> instance;
+  return instance;
+}
+std::mutex& installed_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+}  // namespace
+
+std::string cloud_process_name(std::uint64_t node_id) { return "cloud-" + std::to_string(node_id); }
+
+std::string encode_stamp(const snapshot::Stamp& stamp) {
+  raft::ByteWriter out;
+  out.bytes(stamp.from);
+  out.varint(stamp.incarnation);
+  out.varint(stamp.seq);
+  out.varint(stamp.marks.size());
+  for (const auto& mark : stamp.marks) {
+    out.varint(mark.id);
+    out.varint(mark.cut_seq);
+  }
+  return out.take();
+}
+
+snapshot::Stamp decode_stamp(std::string_view bytes) {
+  raft::ByteReader in(bytes, "snapshot stamp");
+  snapshot::Stamp stamp;
+  stamp.from = in.bytes();
+  stamp.incarnation = in.varint();
+  stamp.seq = in.varint();
+  const std::uint64_t marks = in.varint();
+  if (marks > bytes.size()) throw raft::CodecError("snapshot stamp: mark count exceeds size");
+  for (std::uint64_t i = 0; i < marks; ++i) {
+    snapshot::CutMark mark;
+    mark.id = in.varint();
+    mark.cut_seq = in.varint();
+    stamp.marks.push_back(mark);
+  }
+  if (!in.done()) throw raft::CodecError("snapshot stamp: trailing bytes");
+  return stamp;
+}
+
+SnapshotChannels::SnapshotChannels(std::string self, StateFn state)
+    : self_(std::move(self)), state_(std::move(state)), participant_(self_, random_u64() | 1) {}
+
+void SnapshotChannels::set_marker_sender(std::function<void()> send_markers) {
+  std::lock_guard lock(mutex_);
+  send_markers_ = std::move(send_markers);
+}
+
+void SnapshotChannels::add_peer(const std::string& peer) {
+  std::lock_guard lock(mutex_);
+  if (std::find(peers_.begin(), peers_.end(), peer) == peers_.end()) peers_.push_back(peer);
+  update_channels_locked();
+}
+
+void SnapshotChannels::remove_peer(const std::string& peer) {
+  std::lock_guard lock(mutex_);
+  peers_.erase(std::remove(peers_.begin(), peers_.end(), peer), peers_.end());
+  update_channels_locked();
+}
+
+void SnapshotChannels::update_channels_locked() { participant_.set_channels(peers_, peers_); }
+
+snapshot::Stamp SnapshotChannels::stamp(const std::string& to) {
+  std::lock_guard lock(mutex_);
+  return participant_.stamp(to);
+}
+
+bool SnapshotChannels::on_receive(const snapshot::Stamp& stamp,
+                                  const std::function<snapshot::InFlightMessage()>& describe) {
+  std::function<void()> send_markers;
+  bool deliver = true;
+  {
+    std::lock_guard lock(mutex_);
+    if (std::find(peers_.begin(), peers_.end(), stamp.from) == peers_.end()) {
+      // A member we have no link to yet (its address comes with the directory): count it as
+      // a channel from now on, so its frames are accounted like the others.
+      peers_.push_back(stamp.from);
+      update_channels_locked();
+    }
+    const auto result = participant_.on_receive(stamp, state_, describe);
+    deliver = !result.duplicate;
+    for (auto id : result.recorded) recorded_at_[id] = std::chrono::steady_clock::now();
+    if (!result.recorded.empty()) send_markers = send_markers_;
+    retire_old_locked();
+  }
+  if (send_markers) send_markers();
+  return deliver;
+}
+
+snapshot::SnapshotId SnapshotChannels::initiate() {
+  std::function<void()> send_markers;
+  snapshot::SnapshotId id = 0;
+  {
+    std::lock_guard lock(mutex_);
+    retire_old_locked();
+    // Unique across the cluster without coordination: 64 random bits mixed with a counter.
+    do {
+      id = (random_u64() ^ (++counter_ * 0x9E3779B97F4A7C15ull)) >> 1;
+    } while (id == 0 || participant_.known(id));
+    participant_.initiate(id, state_());
+    recorded_at_[id] = std::chrono::steady_clock::now();
+    send_markers = send_markers_;
+  }
+  if (send_markers) send_markers();
+  return id;
+}
+
+std::optional<snapshot::LiveLocal> SnapshotChannels::local(snapshot::SnapshotId id) const {
+  std::lock_guard lock(mutex_);
+  return participant_.local(id);
+}
+
+std::vector<snapshot::SnapshotId> SnapshotChannels::snapshots() const {
+  std::lock_guard lock(mutex_);
+  return participant_.snapshots();
+}
+
+void SnapshotChannels::retire_old_locked() {
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = recorded_at_.begin(); it != recorded_at_.end();) {
+    if (now - it->second > kRetireAfter) {
+      participant_.retire(it->first);
+      it = recorded_at_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void install_snapshot_channels(std::shared_ptr<SnapshotChannels> channels) {
+  std::lock_guard lock(installed_mutex());
+  installed() = std::move(channels);
+}
+
+std::shared_ptr<SnapshotChannels> installed_snapshot_channels() {
+  std::lock_guard lock(installed_mutex());
+  return installed();
+}
+
+}  // namespace homestead::cloudd

@@ -1,0 +1,79 @@
+// cloudd's side of the live global snapshot (issue 10 item 4): a thread-safe wrapper around
+// the pure snapshot::LiveParticipant for this node's RPC channels.
+//
+// Channels: the Raft peer links (peer_transport.cpp stamps every frame it sends and hands
+// every frame it receives to on_receive before Raft sees it). One lock serialises stamping,
+// receiving and recording, so "sent before the cut" and "received before the cut" are
+// exact, and the recorded state can only reflect frames received before the cut (later
+// ones reach Raft only after the record).
+//
+// The state recorded is cheap and read without waiting for the Raft loop: the KV revision,
+// the state-machine hash, key count and leader hint (StateFn).
+//
+// Markers: after recording, every peer link sends one frame at once, empty if there is no
+// Raft traffic queued, carrying the cut marks. Marks ride on every frame until the snapshot
+// is retired (kRetireAfter after it was recorded here).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cloud/snapshot/live_participant.h"
+
+namespace homestead::cloudd {
+
+std::string cloud_process_name(std::uint64_t node_id);
+
+// The stamp's wire form (prefix of a stamped frame). Throws raft::CodecError.
+std::string encode_stamp(const snapshot::Stamp& stamp);
+snapshot::Stamp decode_stamp(std::string_view bytes);
+
+class SnapshotChannels {
+ public:
+  using StateFn = std::function<std::string()>;  // this node's state as JSON text
+  static constexpr std::chrono::seconds kRetireAfter{300};
+
+  SnapshotChannels(std::string self, StateFn state);
+
+  const std::string& self() const { return self_; }
+  // The transport's way to put one frame (empty if need be) on every link now.
+  void set_marker_sender(std::function<void()> send_markers);
+  void add_peer(const std::string& peer);
+  void remove_peer(const std::string& peer);
+
+  snapshot::Stamp stamp(const std::string& to);
+  // Returns false for a duplicate (drop it). Records and requests markers as needed.
+  bool on_receive(const snapshot::Stamp& stamp, const std::function<snapshot::InFlightMessage()>& describe);
+
+  // Starts a snapshot here; returns its id.
+  snapshot::SnapshotId initiate();
+  std::optional<snapshot::LiveLocal> local(snapshot::SnapshotId id) const;
+  std::vector<snapshot::SnapshotId> snapshots() const;
+
+ private:
+  void retire_old_locked();
+  void update_channels_locked();
+
+  std::string self_;
+  StateFn state_;
+  mutable std::mutex mutex_;
+  snapshot::LiveParticipant participant_;
+  std::vector<std::string> peers_;
+  std::function<void()> send_markers_;
+  std::map<snapshot::SnapshotId, std::chrono::steady_clock::time_point> recorded_at_;
+  std::uint64_t counter_ = 0;
+};
+
+// The process's instance, which PeerTransport picks up when it is constructed (RaftServer
+// builds the transport itself, so main installs this first instead of passing it through).
+void install_snapshot_channels(std::shared_ptr<SnapshotChannels> channels);
+std::shared_ptr<SnapshotChannels> installed_snapshot_channels();
+
+}  // namespace homestead::cloudd

@@ -1,0 +1,169 @@
+#include "cloud/snapshot/live_report.h"
+
+#include <set>
+#include <stdexcept>
+
+namespace homestead::snapshot {
+namespace {
+
+using nlohmann::json;
+
+const json& required(const json& object, const char* name, const std::string& path) {
+  if (!object.is_object() || !object.contains(name)) {
+    throw std::invalid_argument("field '" + path + name + "' is required");
+  }
+  return object.at(name);
+}
+
+std::uint64_t number(const json& object, const char* name, const std::string& path) {
+  const json& value = required(object, name, path);
+  if (!value.is_number_unsigned()) throw std::invalid_argument("field '" + path + name + "': expected an unsigned integer");
+  return value.get<std::uint64_t>();
+}
+
+bool flag(const json& object, const char* name, const std::string& path) {
+  const json& value = required(object, name, path);
+  if (!value.is_boolean()) throw std::invalid_argument("field '" + path + name + "': expected true or false");
+  return value.get<bool>();
+}
+
+}  // namespace
+
+json to_json(const LiveLocal& local) {
+  json channels = json::object();
+  for (const auto& [from, channel] : local.incoming) {
+    json in_flight = json::array();
+    for (const auto& m : channel.in_flight) in_flight.push_back({{"seq", m.seq}, {"kind", m.kind}, {"bytes", m.bytes}});
+    channels[from] = {{"cut_known", channel.cut_known},
+                      {"sender_cut_seq", channel.sender_cut_seq},
+                      {"received_before_cut", channel.received_before_cut},
+                      {"max_seq_before_cut", channel.max_seq_before_cut},
+                      {"in_flight", in_flight},
+                      {"closed", channel.closed},
+                      {"sender_restarted", channel.sender_restarted}};
+  }
+  json state = json::parse(local.state, nullptr, false);
+  if (state.is_discarded()) state = local.state;
+  return {{"id", std::to_string(local.id)}, {"process", local.process},       {"state", state},
+          {"complete", local.complete},     {"sent_through", local.sent_through}, {"incoming", channels}};
+}
+
+LiveLocal live_local_from_json(const json& in) {
+  LiveLocal local;
+  const json& id = required(in, "id", "");
+  if (!id.is_string()) throw std::invalid_argument("field 'id': expected a decimal string");
+  try {
+    local.id = std::stoull(id.get<std::string>());
+  } catch (const std::exception&) {
+    throw std::invalid_argument("field 'id': expected a decimal string");
+  }
+  const json& process = required(in, "process", "");
+  if (!process.is_string()) throw std::invalid_argument("field 'process': expected a string");
+  local.process = process.get<std::string>();
+  const json& state = required(in, "state", "");
+  local.state = state.is_string() ? state.get<std::string>() : state.dump();
+  local.complete = flag(in, "complete", "");
+  const json& sent = required(in, "sent_through", "");
+  if (!sent.is_object()) throw std::invalid_argument("field 'sent_through': expected an object");
+  for (const auto& [to, seq] : sent.items()) {
+    if (!seq.is_number_unsigned()) throw std::invalid_argument("field 'sent_through." + to + "': expected an unsigned integer");
+    local.sent_through[to] = seq.get<std::uint64_t>();
+  }
+  const json& incoming = required(in, "incoming", "");
+  if (!incoming.is_object()) throw std::invalid_argument("field 'incoming': expected an object");
+  for (const auto& [from, channel] : incoming.items()) {
+    const std::string path = "incoming." + from + ".";
+    ChannelRecord record;
+    record.cut_known = flag(channel, "cut_known", path);
+    record.sender_cut_seq = number(channel, "sender_cut_seq", path);
+    record.received_before_cut = number(channel, "received_before_cut", path);
+    record.max_seq_before_cut = number(channel, "max_seq_before_cut", path);
+    record.closed = flag(channel, "closed", path);
+    record.sender_restarted = flag(channel, "sender_restarted", path);
+    const json& in_flight = required(channel, "in_flight", path);
+    if (!in_flight.is_array()) throw std::invalid_argument("field '" + path + "in_flight': expected an array");
+    for (const auto& m : in_flight) {
+      const json& kind = required(m, "kind", path + "in_flight[].");
+      record.in_flight.push_back(InFlightMessage{number(m, "seq", path + "in_flight[]."),
+                                                 kind.is_string() ? kind.get<std::string>() : kind.dump(),
+                                                 number(m, "bytes", path + "in_flight[].")});
+    }
+    local.incoming[from] = std::move(record);
+  }
+  return local;
+}
+
+std::vector<std::string> check_live_cut(const std::map<ProcessId, LiveLocal>& parts) {
+  std::vector<std::string> violations;
+  for (const auto& [receiver, local] : parts) {
+    for (const auto& [sender, channel] : local.incoming) {
+      auto sender_part = parts.find(sender);
+      if (sender_part == parts.end() || !channel.closed || channel.sender_restarted) continue;
+      const std::string name = sender + "->" + receiver + ": ";
+      auto sent = sender_part->second.sent_through.find(receiver);
+      if (sent == sender_part->second.sent_through.end()) {
+        violations.push_back(name + "the sender recorded no cut for this channel");
+        continue;
+      }
+      const std::uint64_t cut = sent->second;
+      if (channel.sender_cut_seq != cut) {
+        violations.push_back(name + "receiver learnt cut seq " + std::to_string(channel.sender_cut_seq) +
+                             ", sender recorded " + std::to_string(cut));
+      }
+      if (channel.received_before_cut + channel.in_flight.size() != cut) {
+        violations.push_back(name + "received before cut (" + std::to_string(channel.received_before_cut) +
+                             ") + in flight (" + std::to_string(channel.in_flight.size()) + ") != sent before cut (" +
+                             std::to_string(cut) + ")");
+      }
+      if (channel.max_seq_before_cut > cut) {
+        violations.push_back(name + "orphan: seq " + std::to_string(channel.max_seq_before_cut) +
+                             " received before the receiver's cut was sent after the sender's (cut " +
+                             std::to_string(cut) + ")");
+      }
+      std::set<std::uint64_t> seqs;
+      for (const auto& m : channel.in_flight) {
+        if (m.seq == 0 || m.seq > cut) {
+          violations.push_back(name + "in-flight seq " + std::to_string(m.seq) + " lies outside the sender's cut");
+        }
+        if (!seqs.insert(m.seq).second) violations.push_back(name + "in-flight seq " + std::to_string(m.seq) + " twice");
+      }
+    }
+  }
+  return violations;
+}
+
+json global_report(SnapshotId id, const std::map<ProcessId, LiveLocal>& parts,
+                   const std::map<ProcessId, std::string>& missing) {
+  bool complete = missing.empty() && !parts.empty();
+  json participants = json::object();
+  json channels = json::array();
+  std::uint64_t in_flight_total = 0;
+  for (const auto& [process, local] : parts) {
+    complete = complete && local.complete;
+    participants[process] = {{"state", to_json(local)["state"]},
+                             {"complete", local.complete},
+                             {"sent_through", local.sent_through}};
+    for (const auto& [from, channel] : local.incoming) {
+      json messages = json::array();
+      for (const auto& m : channel.in_flight) messages.push_back({{"seq", m.seq}, {"kind", m.kind}, {"bytes", m.bytes}});
+      in_flight_total += channel.in_flight.size();
+      channels.push_back({{"from", from},
+                          {"to", process},
+                          {"closed", channel.closed},
+                          {"sender_cut_seq", channel.sender_cut_seq},
+                          {"received_before_cut", channel.received_before_cut},
+                          {"sender_restarted", channel.sender_restarted},
+                          {"in_flight", messages}});
+    }
+  }
+  const auto violations = check_live_cut(parts);
+  return {{"id", std::to_string(id)},
+          {"status", complete ? "complete" : "running"},
+          {"participants", participants},
+          {"channels", channels},
+          {"missing", missing},
+          {"consistency",
+           {{"consistent", violations.empty()}, {"violations", violations}, {"in_flight_messages", in_flight_total}}}};
+}
+
+}  // namespace homestead::snapshot

@@ -1,0 +1,32 @@
+// The live snapshot's parts as JSON (what GET /api/v1/snapshots/{id} serves and what a
+// node hands the initiator) and the consistency check over a set of parts.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cloud/snapshot/live_participant.h"
+
+namespace homestead::snapshot {
+
+nlohmann::json to_json(const LiveLocal& local);
+// Throws std::invalid_argument naming the bad field.
+LiveLocal live_local_from_json(const nlohmann::json& json);
+
+// Checks every channel whose two ends are both among `parts` and whose receiver closed it:
+//  - the receiver learnt the sender's cut seq, equal to what the sender recorded;
+//  - received-before-cut + in flight = the sender's cut seq (nothing lost, nothing twice);
+//  - nothing received before the receiver's cut has a seq beyond the sender's cut (no
+//    orphan), and every in-flight seq lies within the sender's cut, each once.
+// Returns one line per violation (empty: consistent).
+std::vector<std::string> check_live_cut(const std::map<ProcessId, LiveLocal>& parts);
+
+// The whole picture for the API: status (complete once every participant reported a
+// complete part and none is missing), participants, channels, consistency. `missing`:
+// participants without a part, with the reason (not recorded yet, unreachable).
+nlohmann::json global_report(SnapshotId id, const std::map<ProcessId, LiveLocal>& parts,
+                             const std::map<ProcessId, std::string>& missing);
+
+}  // namespace homestead::snapshot
