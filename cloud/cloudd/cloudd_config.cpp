@@ -61,7 +61,7 @@ CloudConfig parse_cloud_config(const config::Config& c) {
       throw config::ConfigError("dht", c.source() + ": field 'dht': expected an object");
     }
     c.reject_unknown("dht", {"enabled", "bits", "stabilize_ms", "request_timeout_ticks", "successor_list_length",
-                             "group"});
+                             "group", "virtual_nodes"});
   }
   out.dht.enabled = c.get_bool("dht.enabled", out.dht.enabled);
   out.dht.bits = static_cast<unsigned>(c.get_int("dht.bits", out.dht.bits, 1, 63));
@@ -71,6 +71,7 @@ CloudConfig parse_cloud_config(const config::Config& c) {
   out.dht.successor_list_length = static_cast<std::size_t>(
       c.get_int("dht.successor_list_length", static_cast<std::int64_t>(out.dht.successor_list_length), 1, 64));
   out.dht.group = static_cast<std::uint32_t>(c.get_int("dht.group", out.dht.group, 1, UINT32_MAX));
+  out.dht.virtual_nodes = static_cast<unsigned>(c.get_int("dht.virtual_nodes", out.dht.virtual_nodes, 1, 64));
 
   const nlohmann::json* members = c.find("members");
   if (members == nullptr || !members->is_array() || members->empty()) {

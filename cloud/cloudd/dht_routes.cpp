@@ -24,32 +24,51 @@ json node_json(const DhtService& dht, const dht::NodeRef& n) {
 }
 
 json ring_json(const DhtService& dht) {
-  const DhtRingView v = dht.view();
-  std::map<dht::Id, dht::NodeRef> known{{v.self.id, v.self}};
-  json successors = json::array();
-  for (const auto& s : v.successors) {
-    successors.push_back(node_json(dht, s));
-    known[s.id] = s;
+  const DhtRingView view = dht.view();
+  std::map<dht::Id, dht::NodeRef> known;
+  auto nodes = [&](const std::vector<dht::NodeRef>& list) {
+    json out = json::array();
+    for (const auto& n : list) {
+      out.push_back(node_json(dht, n));
+      known[n.id] = n;
+    }
+    return out;
+  };
+  auto maybe_node = [&](const std::optional<dht::NodeRef>& n) {
+    if (!n) return json(nullptr);
+    known[n->id] = *n;
+    return node_json(dht, *n);
+  };
+  json positions = json::array();
+  for (const auto& p : view.positions) {
+    known[p.self.id] = p.self;
+    positions.push_back({{"self", node_json(dht, p.self)},
+                         {"joined", p.joined},
+                         {"predecessor", maybe_node(p.predecessor)},
+                         {"successors", nodes(p.successors)}});
+    for (const auto& f : p.fingers) maybe_node(f);
   }
+  // The top-level pointers are position 0's (the whole view when virtual_nodes is 1).
+  const DhtPositionView& first = view.positions.front();
   json fingers = json::array();
-  for (unsigned i = 0; i < v.fingers.size(); ++i) {
-    const auto& f = v.fingers[i];
+  for (unsigned i = 0; i < first.fingers.size(); ++i) {
+    const auto& f = first.fingers[i];
     fingers.push_back({{"index", i},
-                       {"start", dht.space().finger_start(v.self.id, i)},
+                       {"start", dht.space().finger_start(first.self.id, i)},
                        {"node", f ? node_json(dht, *f) : json(nullptr)}});
-    if (f) known[f->id] = *f;
   }
-  if (v.predecessor) known[v.predecessor->id] = *v.predecessor;
   json members = json::array();
   for (const auto& [id, n] : known) members.push_back(node_json(dht, n));
   return {{"bits", dht.space().bits()},
-          {"group", dht.group_of_host(v.self.host)},
-          {"joined", v.joined},
-          {"ticks", v.ticks},
-          {"self", node_json(dht, v.self)},
-          {"predecessor", v.predecessor ? node_json(dht, *v.predecessor) : json(nullptr)},
-          {"successors", successors},
+          {"group", dht.group_of_host(first.self.host)},
+          {"joined", view.joined()},
+          {"ticks", view.ticks},
+          {"virtual_nodes", view.positions.size()},
+          {"self", node_json(dht, first.self)},
+          {"predecessor", first.predecessor ? node_json(dht, *first.predecessor) : json(nullptr)},
+          {"successors", nodes(first.successors)},
           {"fingers", fingers},
+          {"positions", positions},
           {"members", members}};
 }
 

@@ -1,19 +1,27 @@
-// cloudd's Chord adapter (issue 11 item 3): every cloudd member is one position on a Chord
-// ring, and the ring maps a home to the Raft group that owns it.
+// cloudd's Chord adapter (issue 11 item 3): every cloudd member runs `dht.virtual_nodes`
+// positions on a Chord ring, and the ring maps a home to the Raft group that owns it.
 //
-// * Core: one dht::ChordNode (pure), touched only by this service's loop thread. The loop
-//   ticks it every `dht.stabilize_ms`, steps received messages, runs queued lookups and
-//   sends what take_ready() returns. Lookups are iterative (the core's default), so a dead
-//   hop costs one request timeout and the asker goes on with that hop's fallbacks.
+// * Core: one dht::ChordNode (pure) per position, touched only by this service's loop
+//   thread. The loop ticks them every `dht.stabilize_ms`, steps received messages, runs
+//   queued lookups and sends what take_ready() returns. Lookups are iterative (the core's
+//   default), so a dead hop costs one request timeout and the asker goes on with that hop's
+//   fallbacks; a lookup starts at the local position closest before the key.
 // * Transport: the Raft peer listener (cloud/rpc tcp, cluster secret) also serves
-//   "Dht/Step"; one one-way call carries one MessagePack envelope (cloud/dht/wire_codec.h).
-//   Outgoing calls use one TcpChannel per peer member, to the member's `peer` address.
-// * Identity: member id m sits at position first-bits(SHA-1("cloudd/<m>")) with host = m,
-//   so every member can compute every other member's position from the config.
-// * Joining: while not a member, every (request_timeout_ticks + 1) ticks the node asks all
-//   other configured members to let it join (first answer wins). The lowest configured id
-//   creates the ring if that first round found no ring; a creator that is still alone
-//   keeps asking the others, so a restarted creator merges back instead of staying apart.
+//   "Dht/Step"; one one-way call carries one MessagePack envelope (cloud/dht/wire_codec.h)
+//   plus the sender's peer address ("reply_to"). Outgoing calls use one TcpChannel per peer
+//   member; messages between two positions of this member never leave the process.
+// * Addresses: the configured members' `peer` addresses, plus every reply_to heard (the
+//   callers passed the cluster secret): a member started later, which the others' configs
+//   do not list, joins through any configured member and is answered at its reply_to.
+// * Identity: position i of member m is first-bits(SHA-1("cloudd/<m>")) for i = 0 and of
+//   "cloudd/<m>/<i>" otherwise, with host = m, so every member can compute every other
+//   member's positions from the config.
+// * Joining: while none of its positions is on the ring, every (request_timeout_ticks + 1)
+//   ticks the node asks all other configured members to let each position join (first
+//   answer wins). The lowest configured id creates the ring if that first round found no
+//   ring. Positions still off the ring join through a local position that is on it. A
+//   member whose positions only know each other ("alone") keeps asking the others, so a
+//   restarted creator merges back instead of staying apart.
 // * Home -> group: group_of(home) looks up successor(home_key(home)) and maps the owner's
 //   host to its Raft group. Today the cluster is one Raft group (`dht.group`) hosting
 //   several ring positions; multi-group sharding changes only group_of_host().
@@ -52,14 +60,25 @@ struct DhtLookup {
   std::string error;
 };
 
-// This node's view of the ring, copied by the loop after every turn.
-struct DhtRingView {
+// One ring position's pointers.
+struct DhtPositionView {
   bool joined = false;
   dht::NodeRef self;
   std::optional<dht::NodeRef> predecessor;
   std::vector<dht::NodeRef> successors;
   std::vector<std::optional<dht::NodeRef>> fingers;
+};
+
+// This member's view of the ring (position 0 first), copied by the loop after every turn.
+struct DhtRingView {
+  std::vector<DhtPositionView> positions;
   std::uint64_t ticks = 0;
+  bool joined() const {
+    for (const auto& p : positions) {
+      if (!p.joined) return false;
+    }
+    return !positions.empty();
+  }
 };
 
 class DhtService : public dht::HomeGroupDirectory {
@@ -76,7 +95,8 @@ class DhtService : public dht::HomeGroupDirectory {
   void start();
   void stop();
 
-  static dht::Id position_of(const dht::IdSpace& space, std::uint64_t member_id);
+  // Ring position `index` (0 .. virtual_nodes - 1) of a member.
+  static dht::Id position_of(const dht::IdSpace& space, std::uint64_t member_id, unsigned index = 0);
   const dht::IdSpace& space() const { return space_; }
   const CloudConfig& config() const { return config_; }
 
@@ -93,29 +113,40 @@ class DhtService : public dht::HomeGroupDirectory {
     dht::Id key = 0;
     std::shared_ptr<std::promise<DhtLookup>> promise;
   };
+  struct Received {
+    dht::Envelope envelope;
+    std::string reply_to;  // the sender's peer address, "" when local or not given
+  };
+  using WaiterKey = std::pair<std::size_t, dht::RequestId>;  // (local position, its request id)
 
   void loop();
   void on_tick();
-  void dispatch(dht::Ready ready);
+  void dispatch(std::size_t position, dht::Ready ready);
   void send(const dht::Envelope& envelope);
+  void learn_address(dht::HostId host, const std::string& reply_to);
+  std::size_t lookup_start(dht::Id key) const;
+  bool alone() const;
   std::vector<dht::NodeRef> other_members() const;
+  DhtRingView make_view() const;
 
   CloudConfig config_;
   std::string secret_;
   dht::IdSpace space_;
-  dht::NodeRef self_;
+  std::vector<dht::NodeRef> selves_;  // this member's positions, fixed at construction
+  std::string reply_to_;              // this member's peer address as the others reach it
 
   mutable std::mutex mutex_;
   mutable std::condition_variable wake_;
-  std::vector<dht::Envelope> inbox_;
+  std::vector<Received> inbox_;
   mutable std::vector<PendingLookup> pending_;  // lookups are queries: const callers may queue them
   DhtRingView view_;
   bool stopping_ = false;
   std::thread thread_;
 
   // loop thread only
-  dht::ChordNode node_;
-  std::map<dht::RequestId, std::shared_ptr<std::promise<DhtLookup>>> waiters_;
+  std::vector<dht::ChordNode> nodes_;  // nodes_[i] runs selves_[i]
+  std::map<WaiterKey, std::shared_ptr<std::promise<DhtLookup>>> waiters_;
+  std::map<dht::HostId, HostPort> addresses_;
   std::map<dht::HostId, std::unique_ptr<rpc::TcpChannel>> channels_;
   std::uint64_t ticks_ = 0;
   unsigned join_rounds_ = 0;

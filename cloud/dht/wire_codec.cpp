@@ -160,8 +160,9 @@ Body read_body(const std::string& type, const Reader& r) {
 
 }  // namespace
 
-std::string encode_envelope(const Envelope& envelope) {
+std::string encode_envelope(const Envelope& envelope, std::string_view reply_to) {
   json out = json::object();
+  if (!reply_to.empty()) out["reply_to"] = std::string(reply_to);
   out["from"] = ref(envelope.from);
   out["to"] = ref(envelope.to);
   out["type"] = message_name(envelope.body);
@@ -170,7 +171,7 @@ std::string encode_envelope(const Envelope& envelope) {
   return std::string(bytes.begin(), bytes.end());
 }
 
-Envelope decode_envelope(std::string_view bytes) {
+Envelope decode_envelope(std::string_view bytes, std::string* reply_to) {
   json in;
   try {
     in = json::from_msgpack(bytes.begin(), bytes.end());
@@ -181,6 +182,13 @@ Envelope decode_envelope(std::string_view bytes) {
   const Reader r(in);
   const json& type = r.at("type");
   if (!type.is_string()) throw WireError("chord message: field 'type' is not a string");
+  if (reply_to != nullptr) {
+    reply_to->clear();
+    if (in.contains("reply_to")) {
+      if (!in["reply_to"].is_string()) throw WireError("chord message: field 'reply_to' is not a string");
+      *reply_to = in["reply_to"].get<std::string>();
+    }
+  }
   return Envelope{r.node("from"), r.node("to"), read_body(type.get<std::string>(), r)};
 }
 

@@ -17,8 +17,11 @@ class WireError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-std::string encode_envelope(const Envelope& envelope);
+// `reply_to` (optional): the sender host's network address, so a receiver can answer a
+// host it has no configured address for (a member that joined the ring later).
+std::string encode_envelope(const Envelope& envelope, std::string_view reply_to = {});
 // Throws WireError naming what is wrong (bad MessagePack, unknown type, missing field).
-Envelope decode_envelope(std::string_view bytes);
+// Stores the sender's "reply_to" ("" when absent) in *reply_to when given.
+Envelope decode_envelope(std::string_view bytes, std::string* reply_to = nullptr);
 
 }  // namespace homestead::dht

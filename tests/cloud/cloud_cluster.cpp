@@ -76,7 +76,7 @@ std::string CloudCluster::write_config(std::uint64_t id) {
                     {"snapshot_entries", options_.snapshot_entries},
                     {"request_timeout_ms", options_.request_timeout_ms},
                     {"http_threads", options_.http_threads},
-                    {"dht", {{"stabilize_ms", options_.dht_stabilize_ms}}}};
+                    {"dht", {{"stabilize_ms", options_.dht_stabilize_ms}, {"virtual_nodes", options_.dht_virtual_nodes}}}};
   const auto path = dir_ / ("node" + std::to_string(id) + ".json");
   std::ofstream(path) << config.dump(2);
   return path.string();

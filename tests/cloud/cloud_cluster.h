@@ -27,8 +27,9 @@ struct ClusterOptions {
   int election_ticks = 50;  // 0.5-1 s: ASan on a loaded 2-core machine stalls for 100s of ms
   int heartbeat_ticks = 3;
   int request_timeout_ms = 3000;
-  int dht_stabilize_ms = 100;
-  int http_threads = 32;  // each keep-alive connection holds one: raise for many clients  // each member's Chord tick (config "dht.stabilize_ms")
+  int dht_stabilize_ms = 100;  // each member's Chord tick (config "dht.stabilize_ms")
+  int dht_virtual_nodes = 1;   // ring positions per member (config "dht.virtual_nodes")
+  int http_threads = 32;  // each keep-alive connection holds one: raise for many clients
 };
 
 struct HttpAnswer {

@@ -9,7 +9,7 @@
 
 #include "cloud/dht/home_directory.h"
 #include "cloud/dht/identifier.h"
-#include "tests/cloud/cloud_cluster.h"
+#include "tests/cloud/dht_ring_oracle.h"
 
 namespace homestead::cloud_testing {
 namespace {
@@ -17,69 +17,33 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-const dht::IdSpace kSpace(32);  // cloudd's default "dht.bits"
+const DhtRingOracle kOracle(32, 1);  // cloudd's defaults: "dht.bits" 32, one position per member
+const dht::IdSpace& kSpace = kOracle.space();
 const std::vector<std::string> kHomes = {"alpha", "bravo", "charlie", "delta", "echo", "foxtrot",
                                          "golf", "hotel", "india", "juliet", "kilo", "lima"};
 
-// The documented placement: member m at the first 32 bits of SHA-1("cloudd/<m>").
-dht::Id position(std::uint64_t member) { return kSpace.hash("cloudd/" + std::to_string(member)); }
+dht::Id position(std::uint64_t member) { return kOracle.position(member); }
+std::uint64_t oracle_owner(dht::Id key, const std::set<std::uint64_t>& live) { return kOracle.owner(key, live).host; }
 
-// successor(key) over the live members, by brute force: the member owning `key`.
-std::uint64_t oracle_owner(dht::Id key, const std::set<std::uint64_t>& live) {
-  std::uint64_t best = 0;
-  std::uint64_t best_distance = UINT64_MAX;
-  for (auto m : live) {
-    const std::uint64_t d = kSpace.distance(key, position(m));
-    if (d < best_distance) best_distance = d, best = m;
-  }
-  return best;
-}
-
-// The member just before / after `member` on the ring of live members.
-std::uint64_t ring_neighbour(std::uint64_t member, const std::set<std::uint64_t>& live, bool after) {
-  std::uint64_t best = 0;
-  std::uint64_t best_distance = UINT64_MAX;
-  for (auto m : live) {
-    if (m == member) continue;
-    const std::uint64_t d = after ? kSpace.distance(position(member), position(m))
-                                  : kSpace.distance(position(m), position(member));
-    if (d < best_distance) best_distance = d, best = m;
-  }
-  return best;
-}
-
-// Every live member reports a ring whose predecessor and successor list are the ideal ones
-// (no dead member listed).
+// Every live member reports a ring whose predecessor and successor list (length 4,
+// cloudd's default) are the ideal ones (no dead member listed).
 bool ring_settled(CloudCluster& cluster, const std::set<std::uint64_t>& live) {
-  for (auto m : live) {
-    const HttpAnswer a = cluster.request(m, "GET", "/api/v1/dht/ring");
-    if (a.status != 200 || !a.body["joined"].get<bool>()) return false;
-    if (a.body["predecessor"].is_null() || a.body["predecessor"]["member"] != ring_neighbour(m, live, false)) {
-      return false;
-    }
-    // The successor list (length 4, cloudd's default) is the next live members in ring order.
-    std::vector<std::uint64_t> expected;
-    for (std::uint64_t at = m; expected.size() < std::min<std::size_t>(4, live.size() - 1);) {
-      at = ring_neighbour(at, live, true);
-      expected.push_back(at);
-    }
-    std::vector<std::uint64_t> successors;
-    for (const auto& s : a.body["successors"]) successors.push_back(s["member"].get<std::uint64_t>());
-    if (successors != expected) return false;
-  }
-  return true;
+  return kOracle.ring_difference(cluster, live).empty();
 }
 
-// Each live member resolves every home to the oracle's owner. Returns "" or what differed.
+// Each live member resolves every home to the oracle's owner, through the lookup route
+// and the home -> group directory route. Returns "" or what differed.
 std::string lookups_disagree(CloudCluster& cluster, const std::set<std::uint64_t>& live) {
   for (auto from : live) {
     for (const auto& home : kHomes) {
-      const HttpAnswer a = cluster.request(from, "GET", "/api/v1/dht/lookup/" + home);
-      const std::uint64_t expected = oracle_owner(dht::home_key(kSpace, home), live);
-      if (a.status != 200) return "member " + std::to_string(from) + " home " + home + ": " + a.body.dump();
-      if (a.body["owner"]["member"] != expected) {
-        return "member " + std::to_string(from) + " home " + home + ": owner " + a.body["owner"].dump() +
-               ", expected member " + std::to_string(expected);
+      for (const std::string& route : {"/api/v1/dht/lookup/" + home, "/api/v1/dht/homes/" + home}) {
+        const HttpAnswer a = cluster.request(from, "GET", route);
+        const std::uint64_t expected = oracle_owner(dht::home_key(kSpace, home), live);
+        if (a.status != 200) return "member " + std::to_string(from) + " " + route + ": " + a.body.dump();
+        if (a.body["owner"]["member"] != expected || a.body["home"] != home || a.body["group"] != 1) {
+          return "member " + std::to_string(from) + " " + route + ": " + a.body.dump() + ", expected member " +
+                 std::to_string(expected);
+        }
       }
     }
   }
@@ -162,11 +126,19 @@ TEST(CloudDht, FiveMembersAgreeOnOwnersAndSurviveAKill9) {
       },
       60s, 50ms))
       << "after killing member " << victim << ": " << last_difference;
+  // Any survivor (Raft leader or follower) answers the home -> group directory.
   for (auto from : live) {
-    const HttpAnswer a = cluster.request(from, "GET", "/api/v1/dht/lookup/alpha");
-    ASSERT_EQ(a.status, 200);
-    EXPECT_EQ(a.body["owner"]["member"], heir);
-    for (const auto& hop : a.body["path"]) EXPECT_NE(hop["member"], victim) << a.body.dump();
+    for (const char* route : {"/api/v1/dht/lookup/alpha", "/api/v1/dht/homes/alpha"}) {
+      const HttpAnswer a = cluster.request(from, "GET", route);
+      ASSERT_EQ(a.status, 200) << route;
+      EXPECT_EQ(a.body["home"], "alpha");
+      EXPECT_EQ(a.body["key"], dht::home_key(kSpace, "alpha"));
+      EXPECT_EQ(a.body["owner"]["member"], heir);
+      EXPECT_EQ(a.body["owner"]["id"], position(heir));
+      EXPECT_EQ(a.body["group"], 1);
+      EXPECT_EQ(a.body["path"].front()["member"], from);
+      for (const auto& hop : a.body["path"]) EXPECT_NE(hop["member"], victim) << a.body.dump();
+    }
   }
 }
 

@@ -256,15 +256,19 @@ TEST(CloudConfig, DhtSectionIsReadAndItsErrorsNameTheField) {
   EXPECT_EQ(error_field(R"({"stabilise_ms": 10})"), "dht.stabilise_ms");
   EXPECT_EQ(error_field(R"({"enabled": "yes"})"), "dht.enabled");
   EXPECT_EQ(error_field("7"), "dht");
+  EXPECT_EQ(error_field(R"({"virtual_nodes": 0})"), "dht.virtual_nodes");
+  EXPECT_EQ(error_field(R"({"virtual_nodes": 65})"), "dht.virtual_nodes");
   const auto c = parse_cloud_config(config::Config::parse(
       base + R"(, "dht": {"enabled": false, "bits": 16, "stabilize_ms": 25, "request_timeout_ticks": 5,)"
-             R"( "successor_list_length": 6, "group": 9}})"));
+             R"( "successor_list_length": 6, "group": 9, "virtual_nodes": 20}})"));
   EXPECT_FALSE(c.dht.enabled);
   EXPECT_EQ(c.dht.bits, 16u);
   EXPECT_EQ(c.dht.stabilize_ms, 25);
   EXPECT_EQ(c.dht.request_timeout_ticks, 5u);
   EXPECT_EQ(c.dht.successor_list_length, 6u);
   EXPECT_EQ(c.dht.group, 9u);
+  EXPECT_EQ(c.dht.virtual_nodes, 20u);
+  EXPECT_EQ(parse_cloud_config(config::Config::parse(base + "}")).dht.virtual_nodes, 1u);  // the documented default
 }
 
 }  // namespace

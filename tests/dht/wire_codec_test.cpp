@@ -98,5 +98,23 @@ TEST(ChordWireCodec, RejectsMalformedInputNamingTheProblem) {
             std::string::npos);
 }
 
+TEST(ChordWireCodec, CarriesTheSendersReplyAddressWhenGiven) {
+  const Envelope in{kA, kB, Notify{}};
+  std::string reply_to = "stale";
+  const Envelope out = decode_envelope(encode_envelope(in, "127.0.0.1:4567"), &reply_to);
+  EXPECT_EQ(reply_to, "127.0.0.1:4567");
+  EXPECT_EQ(out.from, kA);
+  EXPECT_EQ(out.to, kB);
+  decode_envelope(encode_envelope(in), &reply_to);
+  EXPECT_EQ(reply_to, "");  // absent: cleared, not left over from an earlier message
+  auto bytes = nlohmann::json::to_msgpack({{"from", {1, 1}}, {"to", {2, 2}}, {"type", "Notify"}, {"reply_to", 7}});
+  try {
+    decode_envelope(std::string(bytes.begin(), bytes.end()), &reply_to);
+    ADD_FAILURE() << "a numeric reply_to was accepted";
+  } catch (const WireError& e) {
+    EXPECT_NE(std::string(e.what()).find("'reply_to' is not a string"), std::string::npos) << e.what();
+  }
+}
+
 }  // namespace
 }  // namespace homestead::dht
