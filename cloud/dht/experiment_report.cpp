@@ -131,7 +131,10 @@ void run_churn(const ExperimentOptions& options, std::ostream& out) {
   }
   out << "(paper, 500 nodes, stabilization every 30 s: ~0.7% failed lookups at 0.4 changes/s)\n\n";
   plot(options, "churn", data.str(),
+       // Upper bound at least 0.01: with no failed gets at all, an empty range would make
+       // gnuplot warn and draw a meaningless -1..1 axis.
        "set xlabel 'membership changes per second'\nset ylabel 'fraction of failed gets'\n"
+       "set yrange [0:0.01<*]\n"
        "plot datafile using 1:2 with linespoints title 'failed gets'\n",
        out);
 }
