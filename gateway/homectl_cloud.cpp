@@ -1,5 +1,6 @@
 #include "gateway/homectl_cloud.h"
 #include "gateway/homectl_dht.h"
+#include "gateway/homectl_snapshot.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -45,6 +46,9 @@ Commands (cloud REST admin API):
   dht ring                         Chord ring view of the member asked
   dht lookup KEY                   owner and hop path of a decimal ring identifier
   dht home HOME_ID                 the Raft group owning a home (ring key, owner, path)
+  snapshot start                   start a live global snapshot, show it once complete
+  snapshot show ID                 its status, consistency, states and in-flight messages
+  snapshot list                    snapshot ids recorded on the member asked
 
 Options:
   --cloud-url URL[,URL...]   cloudd addresses (env CLOUD_URLS), e.g. http://10.0.0.2:8001
@@ -421,6 +425,17 @@ int run(const CloudOptions& o, std::ostream& out) {
       return run_dht_command({o.words.begin() + 1, o.words.end()}, o.json_out,
                              [&](const std::string& path) { return cloud.request("GET", path); }, encode, out);
     } catch (const DhtUsageError& e) {
+      throw UsageError(e.what());
+    }
+  }
+  if (cmd == "snapshot") {  // gateway/homectl_snapshot.h
+    try {
+      return run_snapshot_command({o.words.begin() + 1, o.words.end()}, o.json_out,
+                                  [&](const std::string& method, const std::string& path) {
+                                    return cloud.request(method, path);
+                                  },
+                                  out);
+    } catch (const SnapshotUsageError& e) {
       throw UsageError(e.what());
     }
   }

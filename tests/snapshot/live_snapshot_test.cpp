@@ -9,10 +9,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <set>
 #include <thread>
 
+#include "gateway/homectl_cloud.h"
 #include "tests/cloud/cloud_cluster.h"
 
 namespace homestead::cloud_testing {
@@ -181,6 +184,41 @@ TEST_F(LiveSnapshot, ConcurrentSnapshotsFromTwoMembersAreKeptApart) {
 TEST_F(LiveSnapshot, IdleClusterCompletesThroughExplicitMarkers) {
   const std::string id = start_snapshot(1);
   expect_consistent(wait_complete(1, id));
+}
+
+TEST_F(LiveSnapshot, HomectlStartsWaitsAndShows) {
+  const std::string token_file = (cluster_->dir() / "admin-token").string();
+  std::ofstream(token_file) << cluster_->token() << "\n";
+  auto homectl = [&](std::vector<std::string> words, std::string& out_text) {
+    std::vector<std::string> args{"--cloud-url", "http://127.0.0.1:" + std::to_string(cluster_->http_port(2)),
+                                  "--cloud-token-file", token_file};
+    args.insert(args.end(), words.begin(), words.end());
+    std::ostringstream out, err;
+    const int status = gateway::run_cloud_command(args, out, err);
+    out_text = out.str() + err.str();
+    return status;
+  };
+  Load load(*cluster_);
+  std::string text;
+  ASSERT_EQ(homectl({"snapshot", "start"}, text), 0) << text;
+  ASSERT_EQ(text.rfind("started snapshot ", 0), 0u) << text;
+  const std::string id = text.substr(17, text.find(" at ") - 17);
+  EXPECT_NE(text.find(": complete, consistent,"), std::string::npos) << text;
+  for (const char* row : {"cloud-1 -> cloud-2", "cloud-3 -> cloud-1", "cloud-2 -> cloud-3"}) {
+    EXPECT_NE(text.find(row), std::string::npos) << row << " missing in:\n" << text;
+  }
+  EXPECT_NE(text.find("snapshot " + id + ": complete"), std::string::npos) << text;
+  ASSERT_EQ(homectl({"--json", "snapshot", "show", id}, text), 0) << text;
+  const json shown = json::parse(text);
+  EXPECT_EQ(shown["id"], id);
+  EXPECT_EQ(shown["status"], "complete");
+  expect_consistent(shown);
+  ASSERT_EQ(homectl({"snapshot", "list"}, text), 0);
+  EXPECT_NE(text.find(id), std::string::npos);
+  EXPECT_EQ(homectl({"snapshot", "show", "x1"}, text), 2);
+  EXPECT_NE(text.find("not a decimal snapshot id"), std::string::npos) << text;
+  EXPECT_EQ(homectl({"snapshot", "show", "424242"}, text), 1);
+  EXPECT_NE(text.find("not_found"), std::string::npos) << text;
 }
 
 TEST_F(LiveSnapshot, ErrorsUseTheErrorShape) {
