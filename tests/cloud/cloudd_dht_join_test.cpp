@@ -2,7 +2,7 @@
 // through `homectl --cloud dht ...` (gateway/homectl_dht.cpp, run in-process), and a member
 // started after the ring formed - one the others' configs do not even list - joining
 // through the existing members and taking over the homes between its positions'
-// predecessors and themselves.
+// predecessors and themselves; then a kill -9 takes three positions off the ring at once.
 #include <gtest/gtest.h>
 
 #include <fstream>
@@ -209,6 +209,24 @@ TEST_F(DhtJoin, HomectlResolvesHomesAndALaterMemberTakesOverItsRange) {
     if (a["owner"]["member"] == 4) moved.insert(home);
   }
   EXPECT_EQ(moved, moved_expected);
+
+  // With virtual nodes a crash removes several positions at once: kill -9 member 2 and the
+  // survivors (the late member included) close all three gaps and agree again.
+  cluster_->kill9(2);
+  live.erase(2);
+  wait_settled(live);
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        last = homes_disagree(live);
+        return last.empty();
+      },
+      30s, 50ms))
+      << "after killing member 2: " << last;
+  for (const auto& home : kHomes) {
+    const json a = homectl_json(4, {"dht", "home", home});
+    EXPECT_NE(a["owner"]["member"], 2) << home;
+    for (const auto& hop : a["path"]) EXPECT_NE(hop["member"], 2) << a.dump();
+  }
 }
 
 }  // namespace
