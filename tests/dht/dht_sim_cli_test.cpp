@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <sstream>
+#include <vector>
 
 namespace homestead::dht {
 namespace {
@@ -54,6 +56,58 @@ TEST(DhtSimCli, ErrorsNameTheBadOption) {
   r = run({"experiment", "bogus"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(run({"--help"}).out.find("dht-sim ring --bits M"), std::string::npos);
+}
+
+// The rows of the table under the "== <title..." header: every line whose first token is a
+// number, up to the next blank line.
+std::vector<std::vector<double>> table_rows(const std::string& out, const std::string& title) {
+  std::vector<std::vector<double>> rows;
+  const auto at = out.find("== " + title);
+  if (at == std::string::npos) return rows;
+  std::istringstream in(out.substr(at));
+  std::string line;
+  std::getline(in, line);  // the title
+  while (std::getline(in, line) && !line.empty()) {
+    std::istringstream cells(line);
+    std::vector<double> row;
+    double value = 0;
+    while (cells >> value) row.push_back(value);
+    if (!row.empty()) rows.push_back(row);
+  }
+  return rows;
+}
+
+// The printed tables reproduce the paper's curves: path length grows by ~1/2 hop per
+// doubling of N and stays within 1/2 log2 N + 1; virtual nodes flatten the load.
+TEST(DhtSimCli, ExperimentTablesReproduceThePapersCurves) {
+  const CliRun r = run({"experiment", "path", "load", "--quick", "--seed", "3"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto path = table_rows(r.out, "path length vs N");
+  ASSERT_EQ(path.size(), 8u) << r.out;  // N = 2^3 .. 2^10 with --quick
+  for (std::size_t i = 0; i < path.size(); ++i) {
+    const double n = path[i][0], mean = path[i][1], half_log2 = path[i][4];
+    EXPECT_EQ(n, std::pow(2.0, static_cast<double>(i + 3)));
+    EXPECT_DOUBLE_EQ(half_log2, 0.5 * std::log2(n));
+    EXPECT_LE(mean, half_log2 + 1) << "N=" << n;
+    EXPECT_GE(mean, half_log2) << "N=" << n;  // the last hop is counted: never below the paper
+    EXPECT_EQ(path[i][6], 0) << "failed lookups at N=" << n;
+    if (i > 0) {
+      EXPECT_GT(mean, path[i - 1][1]) << "N=" << n;
+    }
+  }
+  const double slope = (path.back()[1] - path.front()[1]) / static_cast<double>(path.size() - 1);
+  EXPECT_GT(slope, 0.35);  // per doubling; the paper's 1/2 log2 N gives 0.5
+  EXPECT_LT(slope, 0.65);
+
+  const auto load = table_rows(r.out, "keys per node");
+  ASSERT_EQ(load.size(), 5u) << r.out;  // virtual nodes 1, 2, 5, 10, 20
+  for (std::size_t i = 1; i < load.size(); ++i) {
+    EXPECT_LT(load[i][5], load[i - 1][5]) << "p99/mean must fall as virtual nodes grow: " << r.out;
+  }
+  EXPECT_EQ(load.front()[0], 1);
+  EXPECT_GT(load.front()[5], 3.0);  // paper: ~4x without virtual nodes
+  EXPECT_EQ(load.back()[0], 20);
+  EXPECT_LE(load.back()[5], 2.0);   // paper: ~1.6x with 20
 }
 
 }  // namespace
