@@ -86,7 +86,8 @@ AppDefinition climate_guard(const ClimateGuardConfig& c) {
       .writes_state({"hvacBlocked"}).actuates({c.hvac})
       .logic([c](const LogicInput& in) {
         if (!any_true(in)) return LogicResult::nothing("no fresh reading shows an open window");
-        return LogicResult{{{c.hvac, "off", {}, {}, {{"hvacBlocked", true}}}}, {}, ""};
+        // The catalog's thermostat has no "off" command: off is a mode.
+        return LogicResult{{{c.hvac, "set_mode", {{"mode", "off"}}, {}, {{"hvacBlocked", true}}}}, {}, ""};
       })
       .actuating(Quorum::all()).actuation_timeout(2 * kSecond, 3).build();
 }

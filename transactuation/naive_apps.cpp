@@ -136,7 +136,7 @@ void ClimateGuard::on_reading(const Reading& reading) {
   }
   if (!open) return;
   busy_ = true;
-  send_with_retries(home_, config_.hvac, "off", Json::object(), 2 * kSecond, 4, [this](bool ok) {
+  send_with_retries(home_, config_.hvac, "set_mode", Json{{"mode", "off"}}, 2 * kSecond, 4, [this](bool ok) {
     if (ok) home_.set_state("hvacBlocked", true);
     busy_ = false;
   });

@@ -109,6 +109,11 @@ TEST(BuiltinApps, ClimateGuardAndCoolDownCloseWindowsBeforeCooling) {
   h.runtime.install(apps::climate_guard({{{"win", "open"}}, "hvac"}));
   h.runtime.install(apps::cool_down({"win-motor"}, "hvac"));
   h.runtime.on_reading(at("win", "open", true, kNoon), kNoon);
+  h.take();
+  ASSERT_EQ(h.sent.size(), 1u);
+  // A command the thermostat's catalog entry accepts (it has no "off": off is a mode).
+  EXPECT_EQ(h.sent[0].command, "set_mode");
+  EXPECT_EQ(h.sent[0].args, (Json{{"mode", "off"}}));
   h.ack_all(kNoon + 1);
   EXPECT_EQ(h.state("hvacBlocked"), true);
   h.runtime.trigger("cool_down", {}, kNoon + 2);
