@@ -42,7 +42,10 @@ void print_ring(std::ostream& out, const json& ring) {
   out << "POSITION        PREDECESSOR     SUCCESSORS\n";
   for (const auto& p : positions) {
     std::string successors;
-    for (const auto& s : p["successors"]) successors += (successors.empty() ? "" : " ") + node_text(s);
+    for (const auto& s : p["successors"]) {
+      if (!successors.empty()) successors += ' ';
+      successors += node_text(s);
+    }
     std::string position = node_text(p["self"]);
     std::string predecessor = node_text(p["predecessor"]);
     position.resize(std::max<std::size_t>(position.size() + 2, 16), ' ');
