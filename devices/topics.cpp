@@ -32,15 +32,17 @@ bool valid_id(std::string_view id) {
 }
 
 std::optional<ParsedTopic> parse_topic(std::string_view topic) {
-  std::vector<std::string_view> parts;
-  std::size_t start = 0;
+  // Every received message passes here: split into at most 4 views, no allocation.
+  std::string_view parts[4];
+  std::size_t count = 0, start = 0;
   while (true) {
     const auto slash = topic.find('/', start);
-    parts.push_back(topic.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start));
+    if (count == 4) return std::nullopt;  // more than four levels
+    parts[count++] = topic.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
     if (slash == std::string_view::npos) break;
     start = slash + 1;
   }
-  if (parts.size() != 4 || parts[0] != "homestead" || !valid_id(parts[1]) || !valid_id(parts[2])) return std::nullopt;
+  if (count != 4 || parts[0] != "homestead" || !valid_id(parts[1]) || !valid_id(parts[2])) return std::nullopt;
   for (Channel c : {Channel::state, Channel::cmd, Channel::ack, Channel::status}) {
     if (parts[3] == channel_name(c)) return ParsedTopic{std::string(parts[1]), std::string(parts[2]), c};
   }

@@ -221,7 +221,7 @@ void Gateway::start() {
                      devices::home_wildcard(home_.id, devices::Channel::ack),
                      devices::home_wildcard(home_.id, devices::Channel::status), kHaStatus, kSysDropped, kSysClients};
   link_ = std::make_unique<MqttLink>(
-      std::move(o), [this](const std::string& t, const std::string& p) { on_message(t, p); },
+      std::move(o), [this](const std::vector<InboundMessage>& batch) { on_messages(batch); },
       [this](bool up) { on_link(up); });
   writer_->start();
   link_->start();
@@ -258,77 +258,22 @@ void Gateway::on_link(bool up) {
   send_pending("");
 }
 
-void Gateway::on_message(const std::string& topic, const std::string& payload) {
-  if (topic.rfind("$SYS/", 0) == 0) {
-    char* end = nullptr;
-    const double v = std::strtod(payload.c_str(), &end);
-    if (end != payload.c_str()) {
-      metrics_.set(topic == kSysDropped ? "homestead_broker_messages_dropped" : "homestead_broker_clients_connected", {},
-                   v);
-    }
-    return;
-  }
-  if (topic == kHaStatus) {
-    metrics_.add("homestead_mqtt_messages_in_total", "channel=\"ha_status\"");
-    if (payload == "online") publish_all_discovery();
-    return;
-  }
-  const auto now = wall_ms();
-  IngestResult r;
-  std::optional<CommandRecord> settled;
-  {
-    std::lock_guard lock(core_mutex_);
-    r = cache_.ingest(topic, payload, now);
-    if (r.kind == IngestResult::Kind::ack) settled = tracker_.on_ack(r.device, *r.ack, now);
-  }
-  switch (r.kind) {
-    case IngestResult::Kind::state:
-      metrics_.add("homestead_mqtt_messages_in_total", "channel=\"state\"");
-      if (transactuations_) {
-        // The decoded report feeds sensor triggers and sensing policies.
-        auto state = nlohmann::json::parse(r.reading->state, nullptr, false);
-        transactuations_->on_report(r.device, state, r.reading->device_ts_ms, r.reading->received_ms);
-      }
-      writer_->push(std::move(*r.reading));
-      break;
-    case IngestResult::Kind::ack:
-      metrics_.add("homestead_mqtt_messages_in_total", "channel=\"ack\"");
-      if (transactuations_ && r.ack) transactuations_->on_ack(r.device, *r.ack);
-      if (settled) {
-        persist_command(*settled);
-        metrics_.add("homestead_commands_total", settled->status == CommandStatus::acked ? "outcome=\"acked\""
-                                                                                          : "outcome=\"failed\"");
-      }
-      break;
-    case IngestResult::Kind::status:
-      metrics_.add("homestead_mqtt_messages_in_total", "channel=\"status\"");
-      if (r.came_online) send_pending(r.device);
-      break;
-    case IngestResult::Kind::ignored:
-      metrics_.add("homestead_mqtt_messages_in_total", "channel=\"other\"");
-      break;
-    case IngestResult::Kind::rejected: {
-      metrics_.add("homestead_mqtt_rejected_total", "reason=\"" + std::string(rejection_name(r.rejection)) + "\"");
-      // Rate-limited: a misbehaving device must not flood the log.
-      static std::atomic<std::uint64_t> rejected{0};
-      const auto n = ++rejected;
-      if (n <= 20 || n % 1000 == 0) {
-        logger.warn("rejected MQTT message", {{"topic", topic.substr(0, 200)},
-                                              {"reason", std::string(rejection_name(r.rejection))},
-                                              {"detail", r.detail},
-                                              {"count", std::to_string(n)}});
-      }
-      break;
-    }
-  }
-}
-
 void Gateway::persist_command(const CommandRecord& record) {
+  const bool final = is_final(record.status);
   {
     std::lock_guard lock(command_mutex_);
     store_->put_command(record);
+    if (final) {
+      // Only after the fsync: what a waiter reads here is durable.
+      constexpr std::size_t kRemembered = 256;
+      if (recently_final_.insert_or_assign(record.id, record).second) recently_final_order_.push_back(record.id);
+      if (recently_final_order_.size() > kRemembered) {
+        recently_final_.erase(recently_final_order_.front());
+        recently_final_order_.pop_front();
+      }
+    }
   }
-  if (is_final(record.status)) command_done_.notify_all();
+  if (final) command_done_.notify_all();
 }
 
 void Gateway::send_pending(const std::string& device) {
@@ -389,6 +334,7 @@ void Gateway::ticker() {
         persist_command(c);
         metrics_.add("homestead_commands_total", "outcome=\"expired\"");
       }
+      store_->checkpoint();  // the WAL, off every commit's path (store.h)
       if (std::chrono::steady_clock::now() >= next_retention) {
         next_retention = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.storage.retention_interval_ms);
         store_->apply_retention(wall_ms() - config_.storage.retention_max_age_s * 1000,
@@ -566,6 +512,9 @@ nlohmann::json Gateway::get_command(const std::string& id, std::chrono::millisec
     {
       std::lock_guard lock(core_mutex_);
       if (const auto* open = tracker_.find(id)) found = *open;
+    }
+    if (!found) {
+      if (auto it = recently_final_.find(id); it != recently_final_.end()) found = it->second;
     }
     if (!found) found = store_->command(id);
     if (!found) throw ApiError(404, "not_found", "command '" + id + "' not found");

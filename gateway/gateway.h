@@ -8,6 +8,8 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -81,7 +83,9 @@ class Gateway {
   nlohmann::json sync_conflicts();
   std::string render_metrics();
 
-  // What ingest does with one message; public for the benchmark harness and tests.
+  // What ingest does with a batch of received messages (gateway_ingest.cpp), and with one;
+  // public for the benchmark harness and tests.
+  void on_messages(const std::vector<InboundMessage>& batch);
   void on_message(const std::string& topic, const std::string& payload);
 
  private:
@@ -135,7 +139,19 @@ class Gateway {
   // after the "acked" one for the same command.
   std::mutex command_mutex_;
   std::condition_variable command_done_;
+  // The last commands that reached a final status, as persisted (under command_mutex_): a
+  // long-poll woken by the ack answers from here instead of reading the record back.
+  std::map<std::string, CommandRecord> recently_final_;
+  std::deque<std::string> recently_final_order_;
   std::mutex registry_mutex_;  // create/patch/delete device
+  // Ingest thread only: what the first (locked) pass of on_messages found per message.
+  struct IngestedMessage {
+    bool broker_topic = false;  // $SYS or homeassistant/status, handled in the second pass
+    IngestResult result;
+    std::optional<CommandRecord> settled;
+    nlohmann::json reported;  // state reports, when the transactuation runtime wants them
+  };
+  std::vector<IngestedMessage> ingest_results_;
 
   std::chrono::steady_clock::time_point started_;
   std::atomic<std::int64_t> link_changed_ms_{0};

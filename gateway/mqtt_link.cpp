@@ -82,11 +82,18 @@ int set_nodelay_on_sockets_to(const std::string& host, int port) {
 }
 
 MqttLink::MqttLink(MqttLinkOptions options, MessageHandler on_message, LinkHandler on_link)
-    : options_(std::move(options)), on_message_(std::move(on_message)), on_link_(std::move(on_link)) {
+    : options_(std::move(options)),
+      on_message_(std::move(on_message)),
+      on_link_(std::move(on_link)),
+      queue_(options_.ingest_queue_capacity) {
   mqtt::create_options create(MQTTVERSION_3_1_1, options_.max_buffered_messages);
   client_ = std::make_unique<mqtt::async_client>(options_.uri, options_.client_id, create);
+  // Paho's receive thread: queue and return at once (ingest_queue.h). The views point into
+  // the message, which the queue entry keeps alive.
   client_->set_message_callback([this](mqtt::const_message_ptr msg) {
-    on_message_(msg->get_topic(), msg->get_payload_str());
+    const std::string_view topic = msg->get_topic();
+    const std::string_view payload = msg->get_payload_str();
+    queue_.push(InboundMessage{std::move(msg), topic, payload});
   });
   client_->set_connection_lost_handler([this](const std::string& cause) {
     logger.warn("broker connection lost", {{"cause", cause.empty() ? "unknown" : cause}});
@@ -105,7 +112,22 @@ void MqttLink::start() {
   std::lock_guard lock(mutex_);
   if (supervisor_.joinable()) return;
   stopping_ = false;
+  queue_.reopen();
+  ingest_ = std::thread([this] { ingest(); });
   supervisor_ = std::thread([this] { supervise(); });
+}
+
+void MqttLink::ingest() {
+  std::vector<InboundMessage> batch;
+  while (queue_.take_all(batch)) {
+    try {
+      on_message_(batch);
+    } catch (const std::exception& e) {
+      // The handler counts and logs bad input itself; this is the last guard that keeps the
+      // ingest thread alive.
+      logger.error("message handler failed", {{"messages", std::to_string(batch.size())}, {"error", e.what()}});
+    }
+  }
 }
 
 void MqttLink::stop() {
@@ -122,6 +144,10 @@ void MqttLink::stop() {
     }
   }
   connected_ = false;
+  // After the disconnect no callback adds more; what is queued is still handled, then the
+  // ingest thread ends (a callback blocked on a full queue is released by close()).
+  queue_.close();
+  if (ingest_.joinable()) ingest_.join();
 }
 
 bool MqttLink::try_connect() {

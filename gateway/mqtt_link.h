@@ -1,7 +1,8 @@
 // The gateway's one connection to the home's broker (Paho async client), kept up by a
 // supervisor thread: connect with backoff, on every (re)connect set TCP_NODELAY on the socket
 // and (clean session) subscribe again, report link up/down. Messages arrive on Paho's
-// callback thread and go straight to the handler.
+// callback thread, which only queues them (ingest_queue.h); the link's ingest thread hands
+// them to the handler in batches, in arrival order.
 #pragma once
 
 #include <atomic>
@@ -12,6 +13,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "gateway/ingest_queue.h"
 
 namespace mqtt {
 class async_client;
@@ -30,11 +33,15 @@ struct MqttLinkOptions {
   int max_buffered_messages = 100000;
   std::string ca_file;
   std::vector<std::string> subscriptions;  // all at QoS 1
+  // Messages received but not yet handled; Paho's thread waits when this many are queued.
+  std::size_t ingest_queue_capacity = 20000;
 };
 
 class MqttLink {
  public:
-  using MessageHandler = std::function<void(const std::string& topic, const std::string& payload)>;
+  // Called on the link's ingest thread with every message received since the last call
+  // (one or more), oldest first.
+  using MessageHandler = std::function<void(const std::vector<InboundMessage>& batch)>;
   using LinkHandler = std::function<void(bool up)>;
 
   MqttLink(MqttLinkOptions options, MessageHandler on_message, LinkHandler on_link);
@@ -49,16 +56,21 @@ class MqttLink {
   bool publish(const std::string& topic, const std::string& payload, int qos, bool retained);
   // Sockets on which TCP_NODELAY was set after a connect (for tests and /metrics).
   int nodelay_sockets() const { return nodelay_sockets_; }
+  // Received messages not yet handed to the handler.
+  std::size_t ingest_queue_depth() const { return queue_.depth(); }
 
  private:
   void supervise();
   bool try_connect();
+  void ingest();
 
   MqttLinkOptions options_;
   MessageHandler on_message_;
   LinkHandler on_link_;
   std::unique_ptr<mqtt::async_client> client_;
   std::thread supervisor_;
+  IngestQueue queue_;
+  std::thread ingest_;
   std::mutex mutex_;
   std::condition_variable wake_;
   bool stopping_ = false;

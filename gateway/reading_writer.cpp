@@ -44,6 +44,20 @@ void ReadingWriter::push(Reading reading) {
   if (full) wake_.notify_one();
 }
 
+void ReadingWriter::push_all(std::vector<Reading>&& readings) {
+  bool full;
+  {
+    std::lock_guard lock(mutex_);
+    if (queue_.empty()) {
+      queue_.swap(readings);
+    } else {
+      queue_.insert(queue_.end(), std::make_move_iterator(readings.begin()), std::make_move_iterator(readings.end()));
+    }
+    full = queue_.size() >= batch_max_rows_;
+  }
+  if (full) wake_.notify_one();
+}
+
 std::size_t ReadingWriter::queue_depth() const {
   std::lock_guard lock(mutex_);
   return queue_.size();
@@ -55,7 +69,7 @@ std::uint64_t ReadingWriter::stored() const {
 }
 
 void ReadingWriter::run() {
-  std::vector<Reading> batch;
+  std::vector<Reading> taken, batch;
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_.wait_for(lock, std::chrono::milliseconds(flush_interval_ms_),
@@ -64,31 +78,46 @@ void ReadingWriter::run() {
       if (stopping_) return;
       continue;
     }
-    const std::size_t n = std::min(queue_.size(), batch_max_rows_);
-    batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.begin() + static_cast<long>(n)));
-    queue_.erase(queue_.begin(), queue_.begin() + static_cast<long>(n));
+    taken.clear();
+    taken.swap(queue_);  // O(1); ingest goes on filling the (reused) other vector
     lock.unlock();
-    const auto start = std::chrono::steady_clock::now();
-    bool ok = true;
-    try {
-      if (hooks_.in_transaction) {
-        store_.insert_readings(batch, [&](sqlite3* db) { hooks_.in_transaction(db, batch); });
-      } else {
-        store_.insert_readings(batch);
+    // One transaction (one fsync) per batch_max_rows rows.
+    std::uint64_t committed = 0;
+    if (taken.size() <= batch_max_rows_) {
+      if (commit(taken)) committed = taken.size();
+    } else {
+      for (std::size_t first = 0; first < taken.size(); first += batch_max_rows_) {
+        const std::size_t last = std::min(taken.size(), first + batch_max_rows_);
+        batch.assign(std::make_move_iterator(taken.begin() + static_cast<long>(first)),
+                     std::make_move_iterator(taken.begin() + static_cast<long>(last)));
+        if (commit(batch)) committed += batch.size();
+        batch.clear();
       }
-      if (hooks_.after_commit) hooks_.after_commit();
-    } catch (const std::exception& e) {
-      ok = false;
-      metrics_.add("homestead_db_errors_total");
-      logger.error("reading batch not stored", {{"rows", std::to_string(batch.size())}, {"error", e.what()}});
     }
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    metrics_.observe_db_write(seconds);
-    if (ok) metrics_.add("homestead_readings_stored_total", {}, static_cast<double>(batch.size()));
     lock.lock();
-    if (ok) stored_ += batch.size();
-    batch.clear();
+    stored_ += committed;
   }
+}
+
+bool ReadingWriter::commit(const std::vector<Reading>& batch) {
+  const auto start = std::chrono::steady_clock::now();
+  bool ok = true;
+  try {
+    if (hooks_.in_transaction) {
+      store_.insert_readings(batch, [&](sqlite3* db) { hooks_.in_transaction(db, batch); });
+    } else {
+      store_.insert_readings(batch);
+    }
+    if (hooks_.after_commit) hooks_.after_commit();
+  } catch (const std::exception& e) {
+    ok = false;
+    metrics_.add("homestead_db_errors_total");
+    logger.error("reading batch not stored", {{"rows", std::to_string(batch.size())}, {"error", e.what()}});
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  metrics_.observe_db_write(seconds);
+  if (ok) metrics_.add("homestead_readings_stored_total", {}, static_cast<double>(batch.size()));
+  return ok;
 }
 
 }  // namespace homestead::gateway

@@ -94,18 +94,35 @@ Store::Store(const std::filesystem::path& path) {
     // which is what "durable" means in this project.
     exec(writer_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
     migrate();
+    // Checkpoints run on their own connection (checkpoint()), not inside our commits; the
+    // writer's own checkpoint stays only as a backstop should the ticker stall (~40 MB WAL).
+    exec(writer_, "PRAGMA wal_autocheckpoint=10000;");
     reader_ = open_connection(path);
     exec(reader_, "PRAGMA query_only=ON;");
+    checkpointer_ = open_connection(path);
+    exec(checkpointer_, "PRAGMA wal_autocheckpoint=0;");
   } catch (...) {
     sqlite3_close(writer_);
     sqlite3_close(reader_);
+    sqlite3_close(checkpointer_);
     throw;
   }
 }
 
 Store::~Store() {
+  // Statements first: a connection with unfinalised statements does not close.
+  insert_reading_.reset();
+  put_command_.reset();
+  get_command_.reset();
+  sqlite3_close(checkpointer_);
   sqlite3_close(reader_);
   sqlite3_close(writer_);
+}
+
+sqlite::Statement& Store::prepared(std::unique_ptr<Statement>& slot, sqlite3* db, std::string_view sql) {
+  if (!slot) slot = std::make_unique<Statement>(db, sql);
+  slot->reset();  // also after a step that threw
+  return *slot;
 }
 
 void Store::migrate() {
@@ -128,6 +145,23 @@ void Store::migrate() {
       throw;
     }
   }
+}
+
+int Store::checkpoint() {
+  std::lock_guard lock(checkpoint_mutex_);
+  // The pragma, not sqlite3_wal_checkpoint_v2(): that is a silent no-op on a connection that
+  // has not read the database yet (it does not know the file is in WAL mode).
+  Statement s(checkpointer_, "PRAGMA wal_checkpoint(PASSIVE)");
+  try {
+    if (!s.step()) return 0;
+  } catch (const StoreError&) {
+    // Another connection (the outbox's) is checkpointing right now: the next call catches up.
+    if (sqlite3_errcode(checkpointer_) == SQLITE_BUSY || sqlite3_errcode(checkpointer_) == SQLITE_LOCKED) return 0;
+    throw;
+  }
+  // (busy, frames in the WAL, frames copied); -1 frames when the WAL is not open.
+  const auto wal_frames = s.integer(1), copied = s.integer(2);
+  return wal_frames > copied ? static_cast<int>(wal_frames - copied) : 0;
 }
 
 int Store::schema_version() {
@@ -182,7 +216,8 @@ void Store::insert_readings(const std::vector<Reading>& batch, const SameTransac
   if (batch.empty()) return;
   std::lock_guard lock(writer_mutex_);
   sqlite::WriteTransaction txn(writer_);
-  Statement s(writer_, "INSERT INTO readings(device, received_ms, device_ts_ms, seq, state) VALUES(?1,?2,?3,?4,?5)");
+  auto& s = prepared(insert_reading_, writer_,
+                     "INSERT INTO readings(device, received_ms, device_ts_ms, seq, state) VALUES(?1,?2,?3,?4,?5)");
   for (const auto& r : batch) {
     s.bind(1, r.device).bind(2, r.received_ms).bind(3, r.device_ts_ms).bind(4, static_cast<std::int64_t>(r.seq));
     s.bind(5, r.state).run();
@@ -226,8 +261,9 @@ std::int64_t Store::apply_retention(std::int64_t min_received_ms, std::int64_t m
 
 void Store::put_command(const CommandRecord& c) {
   std::lock_guard lock(writer_mutex_);
-  Statement s(writer_, "INSERT OR REPLACE INTO commands(" + std::string(kCommandColumns) +
-                           ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)");
+  auto& s = prepared(put_command_, writer_,
+                     "INSERT OR REPLACE INTO commands(" + std::string(kCommandColumns) +
+                         ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)");
   s.bind(1, c.id).bind(2, c.device).bind(3, c.command).bind(4, c.args.dump()).bind(5, std::string(status_name(c.status)));
   s.bind(6, c.reason).bind(7, c.origin).bind(8, c.created_ms).bind(9, c.updated_ms).bind(10, c.expires_ms);
   s.bind(11, c.sent_ms).bind(12, c.acked_ms).bind(13, static_cast<std::int64_t>(c.fencing_token)).run();
@@ -251,10 +287,12 @@ std::optional<std::uint64_t> Store::fenced_actuation(const std::string& cmd_id) 
 
 std::optional<CommandRecord> Store::command(const std::string& id) {
   std::lock_guard lock(reader_mutex_);
-  Statement s(reader_, "SELECT " + std::string(kCommandColumns) + " FROM commands WHERE id=?1");
+  auto& s = prepared(get_command_, reader_, "SELECT " + std::string(kCommandColumns) + " FROM commands WHERE id=?1");
   s.bind(1, id);
   if (!s.step()) return std::nullopt;
-  return command_from(s);
+  auto found = command_from(s);
+  s.reset();  // ends the read transaction now, so the WAL can be checkpointed past it
+  return found;
 }
 
 std::vector<CommandRecord> Store::open_commands() {
