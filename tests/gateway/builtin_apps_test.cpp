@@ -2,12 +2,16 @@
 // (deploy/scenarios/fire.sh), inside the real gatewayd against real Mosquitto and the real
 // firmware-sim running the default home, each with the device faults that matter to it:
 //
-//   app             healthy            jammed actuator    dropped commands   stale sensor
+//   app             healthy            jammed actuator    lost commands      stale sensor     other
 //   climate_guard   committed, off     aborted/actuating  aborted/timeout    aborted/sensing
 //   energy_saver    committed, eco     aborted/actuating  -                  aborted/sensing
-//   night_auto_lock committed, locked  aborted/actuating  -                  aborted/sensing
+//   night_auto_lock committed, locked  aborted/actuating  -                  aborted/sensing  open door left
+//   intrusion_alarm (transactuation_test.cpp)                                aborted/sensing  siren offline,
+//                                                                                             slow acks, late acks
+//   fire_safety     (scenarios/fire.sh) partial, no alarm -                  aborted/sensing  siren offline
 //
-// plus night_auto_lock leaving an open door unlocked. In every aborted case the app state
+// "lost commands" is firmware-sim's drop_commands, "stale" its stale_ms, "offline" cuts the
+// device's connection (LWT), slow/late acks are ack_delay_ms below/above the app's timeout. In every aborted case the app state
 // must not claim the actuation (guarantee 2), a stale sensor must lead to no command at all
 // (guarantee 1), and every cmd_id is actuated at most once (retries reuse it).
 #include <gtest/gtest.h>
@@ -273,6 +277,106 @@ TEST(BuiltinApps, NightAutoLockDoesNotActOnStaleContacts) {
   home.expect_never_actuated("front_door_lock");
   home.expect_never_actuated("back_door_lock");
   EXPECT_NE(home.state().value("nightLocked", false), true);
+}
+
+// ---- intrusion_alarm: motion while armed -> strobe + siren (ANY), alarmActive with the strobe
+
+const json kIntrusion = {{"motion", {"hall_motion.motion"}}, {"strobe", "landing_strobe"}, {"siren", "hall_siren"}};
+
+void arm(AppHome& home) {
+  auto r = home.h.request("POST", "/api/v1/apps",
+                          R"({"name": "arm", "trigger": {"api": true}, "actions": [], "state": {"armed": "true"},
+                              "actuating": {"require": "NONE"}})");
+  ASSERT_EQ(r->status, 201) << r->body;
+  r = home.h.request("POST", "/api/v1/apps/arm/trigger", "{}");
+  ASSERT_EQ(r->status, 202) << r->body;
+  ASSERT_TRUE(wait_until([&] { return home.state().value("armed", false) == true; }, 10s));
+}
+
+json intrusion(AppHome& home) {
+  home.sim.event("hall_motion", "motion_clear");
+  home.sim.event("hall_motion", "motion");
+  return home.wait_run("intrusion_alarm", has_actuations, 40s);
+}
+
+json actuation_of(const json& record, const std::string& device) {
+  for (const auto& a : record["actuations"])
+    if (a["device"] == device) return a;
+  return json();
+}
+
+TEST(BuiltinApps, IntrusionAlarmWithTheSirenOfflineCommitsOnTheStrobe) {
+  AppHome home("intrusion_alarm", kIntrusion);
+  home.start();
+  arm(home);
+  home.sim.control("POST", "/devices/hall_siren/offline", json{{"duration_ms", 60000}}.dump());
+  ASSERT_TRUE(wait_until([&] { return home.h.get_json("/api/v1/devices/hall_siren/state")["online"] == false; }, 10s));
+  const auto r = intrusion(home);
+  // ANY: the strobe's ack is enough; alarmActive is claimed by the strobe, which acted.
+  EXPECT_TRUE(is(r, "committed")) << r.dump(2);
+  EXPECT_EQ(actuation_of(r, "landing_strobe")["state"], "ok") << r.dump(2);
+  EXPECT_NE(actuation_of(r, "hall_siren")["state"], "ok") << r.dump(2);
+  EXPECT_EQ(home.state()["alarmActive"], true);
+  home.expect_never_actuated("hall_siren");
+}
+
+TEST(BuiltinApps, IntrusionAlarmWithAcksLaterThanItsTimeoutActuatesEachCommandOnce) {
+  AppHome home("intrusion_alarm", kIntrusion);
+  // The timeout is 2 s per attempt: a 3 s ack makes the runtime resend the same cmd_id,
+  // which the devices must recognise rather than act on again.
+  home.start({{"landing_strobe", {{"ack_delay_ms", 3000}}}, {"hall_siren", {{"ack_delay_ms", 3000}}}});
+  arm(home);
+  const auto r = intrusion(home);
+  EXPECT_TRUE(is(r, "committed")) << r.dump(2);
+  for (const auto& a : r["actuations"]) {
+    EXPECT_EQ(a["state"], "ok") << a.dump();
+    EXPECT_GE(a["attempts"].get<int>(), 2) << "the ack was not late: " << a.dump();
+    EXPECT_EQ(home.sim.actuations(a["device"]).value(a["cmd_id"].get<std::string>(), 0), 1) << a.dump();
+  }
+  EXPECT_EQ(home.state()["alarmActive"], true);
+}
+
+TEST(BuiltinApps, IntrusionAlarmIgnoresStaleMotion) {
+  AppHome home("intrusion_alarm", kIntrusion);
+  home.start({{"hall_motion", {{"stale_ms", 60000}}}});  // freshness 5 s
+  arm(home);
+  home.sim.event("hall_motion", "motion_clear");
+  home.sim.event("hall_motion", "motion");
+  const auto r = home.wait_run("intrusion_alarm", [](const json& r) { return is(r, "aborted"); });
+  EXPECT_TRUE(is(r, "aborted", "sensing")) << r.dump(2);
+  home.expect_never_actuated("landing_strobe");
+  home.expect_never_actuated("hall_siren");
+  EXPECT_NE(home.state().value("alarmActive", false), true);
+}
+
+// ---- fire_safety: any fresh detector -> sirens, doors unlocked (COMMIT_PARTIAL) -----------
+
+const json kFire = {{"detectors", {"hall_smoke.smoke", "kitchen_smoke.smoke"}},
+                    {"sirens", {"hall_siren", "landing_strobe"}},
+                    {"door_locks", {"front_door_lock", "back_door_lock"}}};
+
+TEST(BuiltinApps, FireSafetyWithEverySirenJammedUnlocksTheDoorsButClaimsNoAlarm) {
+  AppHome home("fire_safety", kFire);
+  home.start({{"hall_siren", {{"fail_acks", "jammed"}}}, {"landing_strobe", {{"fail_acks", "jammed"}}}});
+  home.sim.event("kitchen_smoke", "smoke");
+  const auto r = home.wait_run("fire_safety", has_actuations, 40s);
+  // As much as possible: the doors open even though no siren works ...
+  EXPECT_TRUE(is(r, "committed_partial")) << r.dump(2);
+  EXPECT_EQ(actuation_of(r, "front_door_lock")["state"], "ok") << r.dump(2);
+  EXPECT_EQ(actuation_of(r, "back_door_lock")["state"], "ok") << r.dump(2);
+  EXPECT_EQ(home.device("front_door_lock")["state"]["lock"], "unlocked");
+  // ... but fireAlarm is claimed only by an acked siren.
+  EXPECT_NE(home.state().value("fireAlarm", false), true);
+  home.expect_at_most_once(r);
+}
+
+TEST(BuiltinApps, FireSafetyDoesNotActOnStaleDetectors) {
+  AppHome home("fire_safety", kFire);
+  home.start({{"hall_smoke", {{"stale_ms", 120000}}}, {"kitchen_smoke", {{"stale_ms", 120000}}}});  // freshness 30 s
+  home.sim.event("kitchen_smoke", "smoke");
+  const auto r = home.wait_run("fire_safety", [](const json& r) { return is(r, "aborted"); });
+  EXPECT_TRUE(is(r, "aborted", "sensing")) << r.dump(2);
+  for (const char* d : {"hall_siren", "landing_strobe", "front_door_lock", "back_door_lock"}) home.expect_never_actuated(d);
 }
 
 }  // namespace
