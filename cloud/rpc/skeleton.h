@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "cloud/rpc/message_codec.h"
 #include "cloud/rpc/server.h"
 #include "cloud/rpc/service.h"
 
@@ -24,7 +25,7 @@ RawHandler make_raw_handler(F handler) {
   return [handler = std::move(handler)](const RawRequest& request, const CallContext& context) -> RawReply {
     typename M::Request decoded{};
     try {
-      from_document(decode(request.body, request.codec), decoded);
+      decode_message(request.body, request.codec, decoded);
     } catch (const SchemaError& e) {
       return RawReply{ErrorKind::bad_request, request.codec,
                       std::string(M::name) + " request: " + e.what()};
@@ -36,7 +37,7 @@ RawHandler make_raw_handler(F handler) {
       } else {
         response = handler(decoded);
       }
-      return RawReply{ErrorKind::ok, request.codec, encode(to_document(response), request.codec)};
+      return RawReply{ErrorKind::ok, request.codec, encode_message(response, request.codec)};
     } catch (const std::exception& e) {
       return RawReply{ErrorKind::remote, request.codec, e.what()};
     }

@@ -19,6 +19,7 @@
 #include <string>
 
 #include "cloud/rpc/channel.h"
+#include "cloud/rpc/message_codec.h"
 #include "cloud/rpc/retry.h"
 #include "cloud/rpc/service.h"
 
@@ -62,7 +63,7 @@ template <class Response>
 Result<Response> decode_reply(RawReply reply, std::string_view method) {
   if (reply.kind != ErrorKind::ok) return RpcError{reply.kind, std::move(reply.body)};
   try {
-    return from_document<Response>(decode(reply.body, reply.codec));
+    return decode_message<Response>(reply.body, reply.codec);
   } catch (const SchemaError& e) {
     return RpcError{ErrorKind::bad_request, std::string(method) + " response: " + e.what()};
   }
@@ -78,7 +79,7 @@ class Stub {
   Result<typename M::Response> call(const typename M::Request& request, const CallOptions& options = {}) {
     static_assert(is_method_of<S, M>, "method is not declared in this service's Methods");
     return decode_reply<typename M::Response>(
-        invoker_.call(path<M>(), M::semantics, encode(to_document(request), invoker_.codec(options)), options),
+        invoker_.call(path<M>(), M::semantics, encode_message(request, invoker_.codec(options)), options),
         M::name);
   }
 
@@ -86,7 +87,7 @@ class Stub {
   void call_async(const typename M::Request& request, std::function<void(Result<typename M::Response>)> done,
                   const CallOptions& options = {}) {
     static_assert(is_method_of<S, M>, "method is not declared in this service's Methods");
-    invoker_.call_async(path<M>(), M::semantics, encode(to_document(request), invoker_.codec(options)), options,
+    invoker_.call_async(path<M>(), M::semantics, encode_message(request, invoker_.codec(options)), options,
                         [done = std::move(done)](RawReply reply) {
                           done(decode_reply<typename M::Response>(std::move(reply), M::name));
                         });
