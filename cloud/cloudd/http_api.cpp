@@ -10,6 +10,7 @@
 #include "cloud/cloudd/secrets.h"
 #include "cloud/cloudd/services_routes.h"
 #include "cloud/cloudd/snapshot_routes.h"
+#include "cloud/cloudd/snapshot_sync_hooks.h"
 #include "cloud/cloudd/sync_rpc.h"
 #include "common/log/log.h"
 
@@ -154,6 +155,7 @@ HttpApi::HttpApi(RaftServer& raft, const CloudConfig& config, std::string token,
     : raft_(raft),
       dht_(dht),
       snapshots_(std::move(snapshots)),
+      sync_snapshots_(snapshots_ ? std::make_unique<SyncSnapshotHooks>(raft, snapshots_) : nullptr),
       config_(config),
       token_(std::move(token)),
       secret_(cluster_secret),
@@ -190,7 +192,12 @@ void HttpApi::install_routes() {
   s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (req.path == "/ping") return httplib::Server::HandlerResponse::Unhandled;
     // The Sync RPC authenticates gateways by their own tokens (sync_rpc.h).
-    if (req.path.rfind("/rpc/v1/", 0) == 0) return httplib::Server::HandlerResponse::Unhandled;
+    if (req.path.rfind("/rpc/v1/", 0) == 0) {
+      if (sync_snapshots_ && req.path.rfind("/rpc/v1/Sync/", 0) == 0) sync_snapshots_->on_request(req);
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    // Gateways ship their snapshot parts with their own tokens (checked by the route).
+    if (sync_snapshots_ && SyncSnapshotHooks::is_parts_path(req.path)) return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     const std::string presented = auth.rfind(prefix, 0) == 0 ? auth.substr(prefix.size()) : std::string();
@@ -219,6 +226,12 @@ void HttpApi::install_routes() {
   services_routes_ = install_services_routes(s, raft_, forwarder_, timeout);
   install_metrics_route(s, raft_, *sync_);
   install_snapshot_routes(s, raft_, snapshots_, secret_, config_.request_timeout_ms);
+  if (sync_snapshots_) {
+    sync_snapshots_->install_parts_route(s);
+    s.set_post_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (req.path.rfind("/rpc/v1/Sync/", 0) == 0) sync_snapshots_->on_response(req, res);
+    });
+  }
   sync_->mount(s);
 
   // Runs a write here if this node leads, else forwards it to the leader.

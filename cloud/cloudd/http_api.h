@@ -42,6 +42,7 @@ namespace homestead::cloudd {
 
 class DhtService;
 class SnapshotChannels;
+class SyncSnapshotHooks;
 class SyncRpc;
 
 class HttpApi {
@@ -60,6 +61,7 @@ class HttpApi {
   RaftServer& raft_;
   const DhtService* dht_;
   std::shared_ptr<SnapshotChannels> snapshots_;
+  std::unique_ptr<SyncSnapshotHooks> sync_snapshots_;  // null without snapshots
   const CloudConfig& config_;
   std::string token_;
   std::string secret_;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 
+#include "cloud/snapshot/stamp_codec.h"
 #include "replication/raft/codec.h"
 
 namespace homestead::cloudd {
@@ -26,35 +27,14 @@ std::mutex& installed_mutex() {
 
 std::string cloud_process_name(std::uint64_t node_id) { return "cloud-" + std::to_string(node_id); }
 
-std::string encode_stamp(const snapshot::Stamp& stamp) {
-  raft::ByteWriter out;
-  out.bytes(stamp.from);
-  out.varint(stamp.incarnation);
-  out.varint(stamp.seq);
-  out.varint(stamp.marks.size());
-  for (const auto& mark : stamp.marks) {
-    out.varint(mark.id);
-    out.varint(mark.cut_seq);
-  }
-  return out.take();
-}
+std::string encode_stamp(const snapshot::Stamp& stamp) { return snapshot::encode_stamp_bytes(stamp); }
 
 snapshot::Stamp decode_stamp(std::string_view bytes) {
-  raft::ByteReader in(bytes, "snapshot stamp");
-  snapshot::Stamp stamp;
-  stamp.from = in.bytes();
-  stamp.incarnation = in.varint();
-  stamp.seq = in.varint();
-  const std::uint64_t marks = in.varint();
-  if (marks > bytes.size()) throw raft::CodecError("snapshot stamp: mark count exceeds size");
-  for (std::uint64_t i = 0; i < marks; ++i) {
-    snapshot::CutMark mark;
-    mark.id = in.varint();
-    mark.cut_seq = in.varint();
-    stamp.marks.push_back(mark);
+  try {
+    return snapshot::decode_stamp_bytes(bytes);
+  } catch (const snapshot::StampError& e) {
+    throw raft::CodecError(e.what());
   }
-  if (!in.done()) throw raft::CodecError("snapshot stamp: trailing bytes");
-  return stamp;
 }
 
 SnapshotChannels::SnapshotChannels(std::string self, StateFn state)
@@ -77,7 +57,37 @@ void SnapshotChannels::remove_peer(const std::string& peer) {
   update_channels_locked();
 }
 
-void SnapshotChannels::update_channels_locked() { participant_.set_channels(peers_, peers_); }
+bool SnapshotChannels::is_gateway(const std::string& peer) const { return peer.rfind("gateway:", 0) == 0; }
+
+void SnapshotChannels::update_channels_locked() {
+  std::vector<std::string> channels = peers_;
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = gateways_.begin(); it != gateways_.end();) {
+    if (now - it->second > kGatewayIdle) {
+      it = gateways_.erase(it);
+    } else {
+      channels.push_back(it->first);
+      ++it;
+    }
+  }
+  participant_.set_channels(channels, channels);
+}
+
+bool SnapshotChannels::add_gateway_part(snapshot::LiveLocal part) {
+  std::lock_guard lock(mutex_);
+  if (!participant_.known(part.id)) return false;
+  gateway_parts_[part.id][part.process] = std::move(part);
+  return true;
+}
+
+std::vector<snapshot::LiveLocal> SnapshotChannels::gateway_parts(snapshot::SnapshotId id) const {
+  std::lock_guard lock(mutex_);
+  std::vector<snapshot::LiveLocal> out;
+  auto it = gateway_parts_.find(id);
+  if (it == gateway_parts_.end()) return out;
+  for (const auto& [process, part] : it->second) out.push_back(part);
+  return out;
+}
 
 snapshot::Stamp SnapshotChannels::stamp(const std::string& to) {
   std::lock_guard lock(mutex_);
@@ -90,7 +100,10 @@ bool SnapshotChannels::on_receive(const snapshot::Stamp& stamp,
   bool deliver = true;
   {
     std::lock_guard lock(mutex_);
-    if (std::find(peers_.begin(), peers_.end(), stamp.from) == peers_.end()) {
+    if (is_gateway(stamp.from)) {
+      gateways_[stamp.from] = std::chrono::steady_clock::now();
+      update_channels_locked();
+    } else if (std::find(peers_.begin(), peers_.end(), stamp.from) == peers_.end()) {
       // A member we have no link to yet (its address comes with the directory): count it as
       // a channel from now on, so its frames are accounted like the others.
       peers_.push_back(stamp.from);
@@ -116,6 +129,7 @@ snapshot::SnapshotId SnapshotChannels::initiate() {
     do {
       id = (random_u64() ^ (++counter_ * 0x9E3779B97F4A7C15ull)) >> 1;
     } while (id == 0 || participant_.known(id));
+    update_channels_locked();  // drop gateways gone quiet before they become channels
     participant_.initiate(id, state_());
     recorded_at_[id] = std::chrono::steady_clock::now();
     send_markers = send_markers_;
@@ -139,6 +153,7 @@ void SnapshotChannels::retire_old_locked() {
   for (auto it = recorded_at_.begin(); it != recorded_at_.end();) {
     if (now - it->second > kRetireAfter) {
       participant_.retire(it->first);
+      gateway_parts_.erase(it->first);
       it = recorded_at_.erase(it);
     } else {
       ++it;

@@ -13,6 +13,12 @@
 // Markers: after recording, every peer link sends one frame at once, empty if there is no
 // Raft traffic queued, carrying the cut marks. Marks ride on every frame until the snapshot
 // is retired (kRetireAfter after it was recorded here).
+//
+// Gateways (snapshot_sync_hooks.h): a gateway's Sync calls carry its stamp and get this
+// node's stamp on their replies. A gateway counts as a channel (both ways) while it has
+// been heard within kGatewayIdle: a gateway that stopped syncing (offline, removed) would
+// otherwise hold every later snapshot open. Gateways ship their finished parts here
+// (add_gateway_part); the report gathers them from every member.
 #pragma once
 
 #include <chrono>
@@ -39,6 +45,7 @@ class SnapshotChannels {
  public:
   using StateFn = std::function<std::string()>;  // this node's state as JSON text
   static constexpr std::chrono::seconds kRetireAfter{300};
+  static constexpr std::chrono::seconds kGatewayIdle{30};
 
   SnapshotChannels(std::string self, StateFn state);
 
@@ -57,15 +64,23 @@ class SnapshotChannels {
   std::optional<snapshot::LiveLocal> local(snapshot::SnapshotId id) const;
   std::vector<snapshot::SnapshotId> snapshots() const;
 
+  // A gateway's finished part (already authenticated by the caller). Returns false when this
+  // node does not know the snapshot (then the part is not kept).
+  bool add_gateway_part(snapshot::LiveLocal part);
+  std::vector<snapshot::LiveLocal> gateway_parts(snapshot::SnapshotId id) const;
+
  private:
   void retire_old_locked();
   void update_channels_locked();
+  bool is_gateway(const std::string& peer) const;
 
   std::string self_;
   StateFn state_;
   mutable std::mutex mutex_;
   snapshot::LiveParticipant participant_;
-  std::vector<std::string> peers_;
+  std::vector<std::string> peers_;                                          // cloud members
+  std::map<std::string, std::chrono::steady_clock::time_point> gateways_;  // last heard
+  std::map<snapshot::SnapshotId, std::map<std::string, snapshot::LiveLocal>> gateway_parts_;
   std::function<void()> send_markers_;
   std::map<snapshot::SnapshotId, std::chrono::steady_clock::time_point> recorded_at_;
   std::uint64_t counter_ = 0;

@@ -32,8 +32,9 @@ std::optional<snapshot::SnapshotId> parse_id(const std::string& text) {
   }
 }
 
-// One member's part, asked over its HTTP API. nullopt + reason when there is none.
-std::optional<snapshot::LiveLocal> fetch_part(const std::string& http_address, snapshot::SnapshotId id,
+// One member's part (and the gateway parts it holds), asked over its HTTP API. nullopt +
+// reason when there is none.
+std::optional<snapshot::LiveLocal> fetch_part(std::vector<snapshot::LiveLocal>& gateway_parts, const std::string& http_address, snapshot::SnapshotId id,
                                               const std::string& secret, int timeout_ms, std::string& reason) {
   const auto colon = http_address.rfind(':');
   if (colon == std::string::npos) {
@@ -59,7 +60,11 @@ std::optional<snapshot::LiveLocal> fetch_part(const std::string& http_address, s
     return std::nullopt;
   }
   try {
-    return snapshot::live_local_from_json(json::parse(res->body));
+    const json body = json::parse(res->body);
+    if (body.contains("gateway_parts")) {
+      for (const auto& part : body["gateway_parts"]) gateway_parts.push_back(snapshot::live_local_from_json(part));
+    }
+    return snapshot::live_local_from_json(body);
   } catch (const std::exception& e) {
     reason = std::string("bad part: ") + e.what();
     return std::nullopt;
@@ -95,7 +100,10 @@ void install_snapshot_routes(httplib::Server& s, RaftServer& raft, std::shared_p
     if (!id) return error(res, 400, "bad_request", "path: snapshot id must be a decimal number");
     const auto local = snapshots->local(*id);
     if (!local) return error(res, 404, "not_found", snapshots->self() + " has not recorded snapshot " + std::to_string(*id));
-    reply(res, 200, snapshot::to_json(*local));
+    json body = snapshot::to_json(*local);
+    body["gateway_parts"] = json::array();
+    for (const auto& part : snapshots->gateway_parts(*id)) body["gateway_parts"].push_back(snapshot::to_json(part));
+    reply(res, 200, body);
   });
 
   s.Get(R"(/api/v1/snapshots/([^/]+))", [&raft, snapshots, enabled, cluster_secret, timeout_ms](
@@ -105,6 +113,7 @@ void install_snapshot_routes(httplib::Server& s, RaftServer& raft, std::shared_p
     if (!id) return error(res, 400, "bad_request", "path: snapshot id must be a decimal number");
     std::map<snapshot::ProcessId, snapshot::LiveLocal> parts;
     std::map<snapshot::ProcessId, std::string> missing;
+    std::vector<snapshot::LiveLocal> gateway_parts = snapshots->gateway_parts(*id);
     if (auto local = snapshots->local(*id)) {
       parts[local->process] = *local;
     } else {
@@ -115,13 +124,22 @@ void install_snapshot_routes(httplib::Server& s, RaftServer& raft, std::shared_p
       if (member.id == raft.id()) continue;
       const std::string name = cloud_process_name(member.id);
       std::string reason;
-      if (auto part = fetch_part(member.http_address, *id, cluster_secret, timeout_ms, reason)) {
+      if (auto part = fetch_part(gateway_parts, member.http_address, *id, cluster_secret, timeout_ms, reason)) {
         parts[name] = std::move(*part);
       } else {
         missing[name] = reason;
       }
     }
     if (parts.empty()) return error(res, 404, "not_found", "no member has recorded snapshot " + std::to_string(*id));
+    // Gateways are participants when a member counted one as a channel at its cut; each
+    // ships its part to a member once complete.
+    for (const auto& part : gateway_parts) parts[part.process] = part;
+    std::map<snapshot::ProcessId, snapshot::LiveLocal> members_only = parts;
+    for (const auto& [process, part] : members_only) {
+      for (const auto& [from, channel] : part.incoming) {
+        if (from.rfind("gateway:", 0) == 0 && !parts.count(from)) missing[from] = "its part has not arrived yet";
+      }
+    }
     reply(res, 200, snapshot::global_report(*id, parts, missing));
   });
 }

@@ -1,5 +1,6 @@
 #include "cloud/snapshot/live_report.h"
 
+#include <algorithm>
 #include <set>
 #include <stdexcept>
 
@@ -132,6 +133,41 @@ std::vector<std::string> check_live_cut(const std::map<ProcessId, LiveLocal>& pa
   return violations;
 }
 
+std::vector<std::string> check_sync_positions(const std::map<ProcessId, LiveLocal>& parts) {
+  std::vector<std::string> violations;
+  const std::string prefix = "gateway:";
+  for (const auto& [process, gateway_part] : parts) {
+    if (process.rfind(prefix, 0) != 0) continue;
+    const json state = json::parse(gateway_part.state, nullptr, false);
+    if (!state.is_object() || !state.contains("pushed_through") || !state.contains("acked_through")) {
+      violations.push_back(process + ": state lacks pushed_through/acked_through");
+      continue;
+    }
+    const std::uint64_t pushed = state["pushed_through"].get<std::uint64_t>();
+    const std::uint64_t acked = state["acked_through"].get<std::uint64_t>();
+    const std::string key = process.substr(prefix.size());
+    std::uint64_t most_applied = 0;
+    bool seen = false;
+    for (const auto& [member, part] : parts) {
+      if (member.rfind(prefix, 0) == 0) continue;
+      const json cloud = json::parse(part.state, nullptr, false);
+      if (!cloud.is_object() || !cloud.contains("sync") || !cloud["sync"].contains(key)) continue;
+      const std::uint64_t applied = cloud["sync"][key].get<std::uint64_t>();
+      seen = true;
+      most_applied = std::max(most_applied, applied);
+      if (applied > pushed) {
+        violations.push_back(member + " applied " + process + " through seq " + std::to_string(applied) +
+                             " but the gateway had pushed only through " + std::to_string(pushed) + " at its cut");
+      }
+    }
+    if (acked > 0 && (!seen || most_applied < acked)) {
+      violations.push_back(process + " was acknowledged through seq " + std::to_string(acked) +
+                           " but no member had applied that much at its cut (most: " + std::to_string(most_applied) + ")");
+    }
+  }
+  return violations;
+}
+
 json global_report(SnapshotId id, const std::map<ProcessId, LiveLocal>& parts,
                    const std::map<ProcessId, std::string>& missing) {
   bool complete = missing.empty() && !parts.empty();
@@ -156,7 +192,8 @@ json global_report(SnapshotId id, const std::map<ProcessId, LiveLocal>& parts,
                           {"in_flight", messages}});
     }
   }
-  const auto violations = check_live_cut(parts);
+  auto violations = check_live_cut(parts);
+  for (auto& v : check_sync_positions(parts)) violations.push_back(std::move(v));
   return {{"id", std::to_string(id)},
           {"status", complete ? "complete" : "running"},
           {"participants", participants},

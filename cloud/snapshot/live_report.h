@@ -23,6 +23,16 @@ LiveLocal live_local_from_json(const nlohmann::json& json);
 // Returns one line per violation (empty: consistent).
 std::vector<std::string> check_live_cut(const std::map<ProcessId, LiveLocal>& parts);
 
+// The gateway outbox positions across the cut (gateway parts "gateway:<home>/<id>" record
+// {"pushed_through", "acked_through"}; cloud parts record {"sync": {"<home>/<id>":
+// applied_through}}):
+//  - no cloud member has applied beyond what the gateway had pushed before its cut (an
+//    applied push sent after the cut would be an orphan, carried there by the Sync call or
+//    by Raft replication);
+//  - the gateway was told nothing beyond what some member had applied at its cut (the
+//    reply that told it was sent before that member's cut).
+std::vector<std::string> check_sync_positions(const std::map<ProcessId, LiveLocal>& parts);
+
 // The whole picture for the API: status (complete once every participant reported a
 // complete part and none is missing), participants, channels, consistency. `missing`:
 // participants without a part, with the reason (not recorded yet, unreachable).

@@ -1,0 +1,25 @@
+// The wire form of a live-snapshot Stamp (live_participant.h): varints, and a hex text form
+// for places that carry text (an HTTP query parameter, a JSON string).
+#pragma once
+
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+#include "cloud/snapshot/live_participant.h"
+
+namespace homestead::snapshot {
+
+class StampError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+std::string encode_stamp_bytes(const Stamp& stamp);
+// Throws StampError on malformed input.
+Stamp decode_stamp_bytes(std::string_view bytes);
+
+std::string encode_stamp_hex(const Stamp& stamp);
+Stamp decode_stamp_hex(std::string_view hex);
+
+}  // namespace homestead::snapshot

@@ -1,0 +1,79 @@
+// The gateway's side of the live global snapshot (issue 10 item 4): the gateway<->cloud
+// channels are its Sync calls (cloud/cloudd/snapshot_sync_hooks.h has the cloud's side).
+//
+// A gateway only calls the cloud, so markers ride on calls: every Sync request carries the
+// gateway's stamp (`?snapshot=<hex>` on the request path) and every successful reply the
+// cloud member's stamp (a last "snapshot_stamp" field, stripped here before the reply is
+// decoded). A reply with a mark of a snapshot the gateway has not recorded makes it record
+// (before the reply is acted on); after recording it owes every cloud URL it talks to an
+// explicit marker: one Pull (harmless, served by any member), which the adapter sends for
+// take_marker_urls(). Once its part is complete, the adapter ships it to a member
+// (POST /api/v1/snapshots/{id}/parts with the gateway token): take_finished_parts().
+//
+// What it records: pushed_through (the highest outbox seq in a Push sent before the cut:
+// counted at the stamp, the send event), acked_through (the highest applied_through a reply
+// received before the cut reported), and whatever the adapter adds (outbox depth and range,
+// open transactuations, device command states).
+//
+// Channels are named by URL while sending ("url:<url>") and translated to the member's
+// process name ("cloud-N", learnt from its reply stamps) when the part is shipped. A cloud
+// URL or member not heard from for kIdle stops being a channel, so an unreachable member
+// cannot hold a snapshot open forever. Thread-safe (one lock); no I/O.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cloud/snapshot/live_participant.h"
+
+namespace homestead::gateway {
+
+class GatewaySnapshotAgent {
+ public:
+  using ExtraState = std::function<nlohmann::json()>;
+  static constexpr std::chrono::seconds kIdle{30};
+  static constexpr std::chrono::seconds kRetire{300};
+
+  GatewaySnapshotAgent(const std::string& home, const std::string& gateway, ExtraState extra = {});
+
+  const std::string& process() const { return process_; }
+
+  // A Sync request to `url` is about to leave: returns the query to append
+  // ("snapshot=<hex>"). push_last_seq: the highest outbox seq in it (Push), else 0.
+  std::string stamp_request(const std::string& url, std::uint64_t push_last_seq = 0);
+  // Removes the cloud's stamp from a successful reply body; returns it (hex), or "".
+  static std::string strip_reply_stamp(std::string& body);
+  // A stamped reply from `url` arrived; applied_through: the reply's (0: none).
+  void on_reply(const std::string& url, const std::string& stamp_hex, std::uint64_t applied_through);
+
+  // Cloud URLs owed an explicit marker (one Pull each), once per recording.
+  std::vector<std::string> take_marker_urls();
+  // Finished parts (JSON for POST .../parts), each handed out once.
+  std::vector<nlohmann::json> take_finished_parts();
+
+ private:
+  void refresh_channels_locked();
+  std::string record_state_locked() const;
+
+  std::string process_;
+  ExtraState extra_;
+  mutable std::mutex mutex_;
+  snapshot::LiveParticipant participant_;
+  std::map<std::string, std::chrono::steady_clock::time_point> urls_;    // "url:<url>" -> last used
+  std::map<std::string, std::chrono::steady_clock::time_point> clouds_;  // "cloud-N" -> last heard
+  std::map<std::string, std::string> cloud_of_url_;                      // "url:<url>" -> "cloud-N"
+  std::set<std::string> owed_markers_;
+  std::set<snapshot::SnapshotId> shipped_;
+  std::map<snapshot::SnapshotId, std::chrono::steady_clock::time_point> recorded_at_;
+  std::uint64_t pushed_through_ = 0;
+  std::uint64_t acked_through_ = 0;
+};
+
+}  // namespace homestead::gateway
