@@ -40,20 +40,24 @@ void run_path(const ExperimentOptions& options, std::ostream& out) {
   params.seed = options.seed;
   if (options.quick) params.max_log2_nodes = 10, params.lookups = 500;
   out << "== path length vs N (iterative lookups, random keys from random nodes; paper: ~1/2 log2 N) ==\n"
-      << std::setw(7) << "N" << std::setw(10) << "mean" << std::setw(8) << "p1" << std::setw(8) << "p99"
-      << std::setw(14) << "1/2 log2 N" << std::setw(12) << "mean/paper" << std::setw(9) << "failed" << "\n";
+      << std::setw(7) << "N" << std::setw(10) << "hops" << std::setw(8) << "p1" << std::setw(8) << "p99"
+      << std::setw(13) << "paper-count" << std::setw(14) << "1/2 log2 N" << std::setw(13) << "paper/(1/2)"
+      << std::setw(9) << "failed" << "\n";
   std::ostringstream data;
-  data << "# N mean p1 p99 half_log2\n";
+  data << "# N mean p1 p99 half_log2 paper_mean\n";
   for (const auto& row : path_length_experiment(params)) {
     out << std::setw(7) << row.nodes << std::fixed << std::setprecision(2) << std::setw(10) << row.mean
-        << std::setw(8) << row.p1 << std::setw(8) << row.p99 << std::setw(14) << row.half_log2 << std::setw(12)
-        << row.mean / row.half_log2 << std::setw(9) << row.failed << "\n";
-    data << row.nodes << ' ' << row.mean << ' ' << row.p1 << ' ' << row.p99 << ' ' << row.half_log2 << "\n";
+        << std::setw(8) << row.p1 << std::setw(8) << row.p99 << std::setw(13) << row.paper_mean << std::setw(14)
+        << row.half_log2 << std::setw(13) << row.paper_mean / row.half_log2 << std::setw(9) << row.failed << "\n";
+    data << row.nodes << ' ' << row.mean << ' ' << row.p1 << ' ' << row.p99 << ' ' << row.half_log2 << ' '
+         << row.paper_mean << "\n";
   }
-  out << "(hops count every node after the asker, the owner included; +1 vs the paper's count is the last hop)\n\n";
+  out << "(hops: mean of every node visited after the asker, the owner included; paper-count: the\n"
+         " paper's path length, nodes asked until the owner's predecessor answers = hops - 1)\n\n";
   plot(options, "path_length", data.str(),
        "set logscale x 2\nset xlabel 'nodes'\nset ylabel 'path length (hops)'\n"
        "plot datafile using 1:2:3:4 with yerrorlines title 'mean (1st..99th pct)', "
+       "datafile using 1:6 with linespoints title 'mean, paper count (hops - 1)', "
        "datafile using 1:5 with lines title '1/2 log2 N (paper)'\n",
        out);
 }
@@ -88,21 +92,24 @@ void run_failures(const ExperimentOptions& options, std::ostream& out) {
   if (options.quick) params.nodes = 200, params.keys = 300, params.lookups = 300;
   out << "== lookups after a fraction p of " << params.nodes
       << " nodes fail at once (successor list 2 log2 N, 3 replicas; paper: failed lookups ~p) ==\n"
-      << std::setw(6) << "p" << std::setw(12) << "fail-before" << std::setw(11) << "get-before" << std::setw(11)
+      << std::setw(6) << "p" << std::setw(12) << "fail-before" << std::setw(11) << "dead-owned" << std::setw(11)
+      << "get-before" << std::setw(11)
       << "fail-after" << std::setw(12) << "stabilize-s" << std::setw(8) << "keys" << std::setw(13) << "all-replicas"
       << std::setw(6) << "lost" << std::setw(10) << "timeouts" << "\n";
   std::ostringstream data;
   data << "# p fail_before get_before fail_after\n";
   for (const auto& row : failure_experiment(params)) {
     out << std::fixed << std::setprecision(2) << std::setw(6) << row.fraction << std::setprecision(3)
-        << std::setw(12) << row.lookup_fail_before << std::setw(11) << row.get_fail_before << std::setw(11)
+        << std::setw(12) << row.lookup_fail_before << std::setw(11) << row.dead_owner_share << std::setw(11)
+        << row.get_fail_before << std::setw(11)
         << row.lookup_fail_after << std::setprecision(1) << std::setw(11) << row.stabilize_seconds
         << (row.converged ? " " : "!") << std::setw(8) << row.keys << std::setw(13) << row.keys_all_replicas_failed
         << std::setw(6) << row.keys_lost << std::setprecision(2) << std::setw(10) << row.mean_timeouts_before << "\n";
     data << row.fraction << ' ' << row.lookup_fail_before << ' ' << row.get_fail_before << ' '
          << row.lookup_fail_after << "\n";
   }
-  out << "(fail-before: owner found is dead; get-before: not even a replica answered; '!' = not fully stabilized;\n"
+  out << "(fail-before: owner found is dead; dead-owned: share of those keys whose owner failed, this\n"
+         " placement's exact p; get-before: not even a replica answered; '!' = not fully stabilized;\n"
          " all-replicas: keys whose owner and replicas all failed, the only ones that may be lost)\n\n";
   plot(options, "failures", data.str(),
        "set xlabel 'fraction of failed nodes'\nset ylabel 'fraction of failed lookups'\n"

@@ -96,6 +96,7 @@ std::vector<PathLengthRow> path_length_experiment(const PathLengthParams& params
     row.nodes = n;
     row.half_log2 = 0.5 * std::log2(static_cast<double>(n));
     std::vector<double> hops;
+    double paper_hops = 0;
     for (const auto ticket : tickets) {
       const OperationResult* result = ring.result(ticket);
       if (!result || !result->ok || result->owner != successor_in(live, result->key)) {
@@ -103,9 +104,11 @@ std::vector<PathLengthRow> path_length_experiment(const PathLengthParams& params
         continue;
       }
       hops.push_back(static_cast<double>(result->path.size() - 1));
+      paper_hops += static_cast<double>(result->path.size() > 1 ? result->path.size() - 2 : 0);
     }
     row.lookups = tickets.size();
     row.mean = hops.empty() ? 0 : std::accumulate(hops.begin(), hops.end(), 0.0) / static_cast<double>(hops.size());
+    row.paper_mean = hops.empty() ? 0 : paper_hops / static_cast<double>(hops.size());
     row.p1 = percentile(hops, 0.01);
     row.p99 = percentile(hops, 0.99);
     rows.push_back(row);
@@ -198,10 +201,11 @@ std::vector<FailureRow> failure_experiment(const FailureParams& params) {
     }
     ring.wait_all(lookups, 600 * sim::kSecond);
     ring.wait_all(gets, 600 * sim::kSecond);
-    std::size_t lookup_failures = 0, get_failures = 0, timeouts = 0;
+    std::size_t lookup_failures = 0, get_failures = 0, timeouts = 0, dead_owned = 0;
     for (std::size_t i = 0; i < lookups.size(); ++i) {
       const OperationResult* lookup = ring.result(lookups[i]);
       const OperationResult* get = ring.result(gets[i]);
+      if (lookup && dead.count(successor_in(before, lookup->key).id)) ++dead_owned;
       if (!lookup || !lookup->ok || dead.count(lookup->owner.id)) ++lookup_failures;
       if (!get || !get->ok || get->value != keys.at(get->key)) ++get_failures;
       if (lookup) timeouts += lookup->timeouts;
@@ -209,6 +213,7 @@ std::vector<FailureRow> failure_experiment(const FailureParams& params) {
     const double count = static_cast<double>(params.lookups);
     row.lookup_fail_before = static_cast<double>(lookup_failures) / count;
     row.get_fail_before = static_cast<double>(get_failures) / count;
+    row.dead_owner_share = static_cast<double>(dead_owned) / count;
     row.mean_timeouts_before = static_cast<double>(timeouts) / count;
 
     // After stabilization.

@@ -30,6 +30,9 @@ struct PathLengthRow {
   std::size_t failed = 0;
   double mean = 0;       // hops = nodes visited after the asker, the owner included
   double p1 = 0, p99 = 0;
+  // The paper's count: nodes contacted until the owner's predecessor answers, i.e. hops
+  // without the last one to the owner (that node is named, not asked); 0 when the asker owns the key.
+  double paper_mean = 0;
   double half_log2 = 0;  // the paper's 1/2 log2 N
 };
 std::vector<PathLengthRow> path_length_experiment(const PathLengthParams& params);
@@ -66,6 +69,9 @@ struct FailureRow {
   double fraction = 0;
   std::size_t failed_nodes = 0;
   double lookup_fail_before = 0;  // owner found is a failed node (or no answer): ~p, as in the paper
+  // Share of those lookups whose key's owner before the failure is among the failed nodes:
+  // the exact "p" of this placement (the key space a failed node owned varies around p).
+  double dead_owner_share = 0;
   double get_fail_before = 0;     // value not served even from a replica
   double lookup_fail_after = 0;   // after stabilization: owner is not the live successor
   double stabilize_seconds = 0;   // virtual time until every pointer is exact again
