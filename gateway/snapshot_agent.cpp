@@ -8,8 +8,6 @@
 namespace homestead::gateway {
 namespace {
 
-constexpr const char* kReplyField = "\"snapshot_stamp\":\"";
-
 std::uint64_t random_incarnation() {
   std::random_device device;
   return ((static_cast<std::uint64_t>(device()) << 32) ^ device()) | 1;
@@ -76,18 +74,7 @@ std::string GatewaySnapshotAgent::stamp_request(const std::string& url, std::uin
 }
 
 std::string GatewaySnapshotAgent::strip_reply_stamp(std::string& body) {
-  const auto field = body.rfind(kReplyField);
-  if (field == std::string::npos) return {};
-  const auto value = field + std::string(kReplyField).size();
-  const auto end = body.find('"', value);
-  if (end == std::string::npos) return {};
-  std::string hex = body.substr(value, end - value);
-  // Remove the field and the comma before it (if any).
-  std::size_t from = field;
-  const auto comma = body.find_last_not_of(" \n\r\t", field == 0 ? 0 : field - 1);
-  if (comma != std::string::npos && body[comma] == ',') from = comma;
-  body.erase(from, end + 1 - from);
-  return hex;
+  return snapshot::strip_stamp_field_json(body);
 }
 
 void GatewaySnapshotAgent::on_reply(const std::string& url, const std::string& stamp_hex,

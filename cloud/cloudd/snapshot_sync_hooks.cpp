@@ -13,7 +13,6 @@ namespace homestead::cloudd {
 namespace {
 
 constexpr const char* kStampParam = "snapshot";
-constexpr const char* kReplyField = "\"snapshot_stamp\":\"";
 
 // "Sync/Push seqs 101..150": the outbox range of a push, found without parsing the body
 // (items are in ascending seq order), so recording a push as in flight stays cheap.
@@ -68,6 +67,9 @@ void SyncSnapshotHooks::on_request(const httplib::Request& req) const {
 
 void SyncSnapshotHooks::on_response(const httplib::Request& req, httplib::Response& res) const {
   if (!snapshots_ || !req.has_param(kStampParam) || res.status != 200 || res.has_header("X-Rpc-Error")) return;
+  const std::string type = res.get_header_value("Content-Type");
+  const bool json = type.rfind("application/json", 0) == 0;
+  if (!json && type.rfind("application/msgpack", 0) != 0) return;
   snapshot::Stamp request_stamp;
   try {
     request_stamp = snapshot::decode_stamp_hex(req.get_param_value(kStampParam));
@@ -75,13 +77,10 @@ void SyncSnapshotHooks::on_response(const httplib::Request& req, httplib::Respon
     return;
   }
   if (request_stamp.from.rfind("gateway:", 0) != 0) return;
-  const auto close = res.body.find_last_of('}');
-  if (close == std::string::npos) return;
-  const auto before = res.body.find_last_not_of(" \n\r\t", close == 0 ? 0 : close - 1);
-  const bool empty_object = before == std::string::npos || res.body[before] == '{';
-  const std::string field = std::string(empty_object ? "" : ",") + kReplyField +
-                            snapshot::encode_stamp_hex(snapshots_->stamp(request_stamp.from)) + "\"";
-  res.body.insert(close, field);
+  const std::string hex = snapshot::encode_stamp_hex(snapshots_->stamp(request_stamp.from));
+  const bool appended =
+      json ? snapshot::append_stamp_field_json(res.body, hex) : snapshot::append_stamp_field_msgpack(res.body, hex);
+  if (!appended) return;  // the stamp's seq is then a gap: such a reply cannot happen for Sync (always an object)
   // The reply's length was fixed when the Sync handler set its content.
   if (res.has_header("Content-Length")) {
     res.headers.erase("Content-Length");

@@ -98,4 +98,135 @@ Stamp decode_stamp_hex(std::string_view hex) {
   return decode_stamp_bytes(bytes);
 }
 
+namespace {
+
+constexpr std::string_view kField = "snapshot_stamp";
+
+// MessagePack str header for `size` bytes (fixstr / str8 / str16).
+std::string msgpack_str_header(std::size_t size) {
+  std::string out;
+  if (size < 32) {
+    out.push_back(static_cast<char>(0xa0 | size));
+  } else if (size < 256) {
+    out.push_back(static_cast<char>(0xd9));
+    out.push_back(static_cast<char>(size));
+  } else {
+    out.push_back(static_cast<char>(0xda));
+    out.push_back(static_cast<char>(size >> 8));
+    out.push_back(static_cast<char>(size & 0xff));
+  }
+  return out;
+}
+
+// The map header at the front of `body`: its length in bytes and its entry count.
+bool msgpack_map_header(const std::string& body, std::size_t& header, std::uint32_t& count) {
+  if (body.empty()) return false;
+  const auto first = static_cast<unsigned char>(body[0]);
+  if ((first & 0xf0) == 0x80) {
+    header = 1;
+    count = first & 0x0f;
+    return true;
+  }
+  if (first == 0xde && body.size() >= 3) {
+    header = 3;
+    count = (static_cast<unsigned char>(body[1]) << 8) | static_cast<unsigned char>(body[2]);
+    return true;
+  }
+  if (first == 0xdf && body.size() >= 5) {
+    header = 5;
+    count = 0;
+    for (int i = 1; i <= 4; ++i) count = (count << 8) | static_cast<unsigned char>(body[i]);
+    return true;
+  }
+  return false;
+}
+
+std::string msgpack_map_header_for(std::uint32_t count) {
+  std::string out;
+  if (count < 16) {
+    out.push_back(static_cast<char>(0x80 | count));
+  } else if (count < 65536) {
+    out.push_back(static_cast<char>(0xde));
+    out.push_back(static_cast<char>(count >> 8));
+    out.push_back(static_cast<char>(count & 0xff));
+  } else {
+    out.push_back(static_cast<char>(0xdf));
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((count >> shift) & 0xff));
+  }
+  return out;
+}
+
+}  // namespace
+
+bool append_stamp_field_json(std::string& body, const std::string& hex) {
+  const auto close = body.find_last_of('}');
+  if (close == std::string::npos || body.find_first_not_of(" \n\r\t", close + 1) != std::string::npos) return false;
+  const auto before = close == 0 ? std::string::npos : body.find_last_not_of(" \n\r\t", close - 1);
+  if (before == std::string::npos) return false;
+  const bool empty_object = body[before] == '{';
+  body.insert(close, std::string(empty_object ? "" : ",") + "\"" + std::string(kField) + "\":\"" + hex + "\"");
+  return true;
+}
+
+std::string strip_stamp_field_json(std::string& body) {
+  const std::string key = "\"" + std::string(kField) + "\":\"";
+  const auto field = body.rfind(key);
+  if (field == std::string::npos) return {};
+  const auto value = field + key.size();
+  const auto end = body.find('"', value);
+  if (end == std::string::npos) return {};
+  std::string hex = body.substr(value, end - value);
+  std::size_t from = field;
+  const auto comma = field == 0 ? std::string::npos : body.find_last_not_of(" \n\r\t", field - 1);
+  if (comma != std::string::npos && body[comma] == ',') from = comma;
+  body.erase(from, end + 1 - from);
+  return hex;
+}
+
+bool append_stamp_field_msgpack(std::string& body, const std::string& hex) {
+  std::size_t header = 0;
+  std::uint32_t count = 0;
+  if (!msgpack_map_header(body, header, count) || count == UINT32_MAX) return false;
+  std::string out = msgpack_map_header_for(count + 1);
+  out.append(body, header, std::string::npos);
+  out += msgpack_str_header(kField.size());
+  out += kField;
+  out += msgpack_str_header(hex.size());
+  out += hex;
+  body = std::move(out);
+  return true;
+}
+
+std::string strip_stamp_field_msgpack(std::string& body) {
+  std::size_t header = 0;
+  std::uint32_t count = 0;
+  if (!msgpack_map_header(body, header, count) || count == 0) return {};
+  const std::string key = msgpack_str_header(kField.size()) + std::string(kField);
+  const auto at = body.rfind(key);
+  if (at == std::string::npos || at < header) return {};
+  // The value: the stamp's str, which must end the body exactly.
+  std::size_t pos = at + key.size();
+  if (pos >= body.size()) return {};
+  const auto tag = static_cast<unsigned char>(body[pos]);
+  std::size_t size = 0;
+  if ((tag & 0xe0) == 0xa0) {
+    size = tag & 0x1f;
+    pos += 1;
+  } else if (tag == 0xd9 && pos + 1 < body.size()) {
+    size = static_cast<unsigned char>(body[pos + 1]);
+    pos += 2;
+  } else if (tag == 0xda && pos + 2 < body.size()) {
+    size = (static_cast<unsigned char>(body[pos + 1]) << 8) | static_cast<unsigned char>(body[pos + 2]);
+    pos += 3;
+  } else {
+    return {};
+  }
+  if (pos + size != body.size()) return {};
+  std::string hex = body.substr(pos, size);
+  std::string out = msgpack_map_header_for(count - 1);
+  out.append(body, header, at - header);
+  body = std::move(out);
+  return hex;
+}
+
 }  // namespace homestead::snapshot

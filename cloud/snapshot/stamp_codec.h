@@ -22,4 +22,13 @@ Stamp decode_stamp_bytes(std::string_view bytes);
 std::string encode_stamp_hex(const Stamp& stamp);
 Stamp decode_stamp_hex(std::string_view hex);
 
+// A reply's stamp rides as one extra last field "snapshot_stamp": "<hex>" of the reply
+// object, in JSON or in MessagePack (the Sync RPC's two codecs). Appending returns false
+// (body unchanged) when the body is not an object of that codec; stripping returns the hex
+// and restores the body, or "" (body unchanged) when there is no such last field.
+bool append_stamp_field_json(std::string& body, const std::string& hex);
+std::string strip_stamp_field_json(std::string& body);
+bool append_stamp_field_msgpack(std::string& body, const std::string& hex);
+std::string strip_stamp_field_msgpack(std::string& body);
+
 }  // namespace homestead::snapshot

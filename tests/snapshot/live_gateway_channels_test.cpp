@@ -13,6 +13,9 @@
 #include <set>
 #include <thread>
 
+#include "cloud/rpc/message_codec.h"
+#include "cloud/services/sync_api.h"
+#include "cloud/snapshot/stamp_codec.h"
 #include "gateway/snapshot_agent.h"
 #include "tests/cloud/cloud_cluster.h"
 
@@ -27,7 +30,7 @@ std::string url_of(CloudCluster& cluster, std::uint64_t member) {
 }
 
 // One simulated gateway: a Sync client with the snapshot agent wired in the way gatewayd's
-// sync client would be.
+// sync client is (gateway/snapshot_channel.*), speaking MessagePack like gatewayd's stub.
 class SimGateway {
  public:
   SimGateway(CloudCluster& cluster, std::string home, std::string id, std::string token)
@@ -58,47 +61,54 @@ class SimGateway {
     return *slot;
   }
 
-  // One stamped Sync call; returns the reply body (stamp removed) or nullopt.
-  std::optional<json> call(const std::string& url, const std::string& method, const json& body,
-                           std::uint64_t push_last_seq) {
+  // One stamped Sync call; returns applied_through from the reply (stamp removed) or nullopt.
+  template <class Reply, class Request>
+  std::optional<std::uint64_t> call(const std::string& url, const std::string& method, const Request& request,
+                                    std::uint64_t push_last_seq) {
     const std::string path = "/rpc/v1/Sync/" + method + "?" + agent_.stamp_request(url, push_last_seq);
-    auto res = client(url).Post(path.c_str(), {{"Authorization", "Bearer " + token_}}, body.dump(), "application/json");
+    auto res = client(url).Post(path.c_str(), {{"Authorization", "Bearer " + token_}},
+                                rpc::encode_message(request, rpc::Codec::msgpack), "application/msgpack");
     if (!res || res->status != 200) {
       std::lock_guard lock(error_mutex_);
       last_error_ = method + ": " + (res ? std::to_string(res->status) + " " + res->body : httplib::to_string(res.error()));
       return std::nullopt;
     }
-    std::string text = res->body;
-    const std::string stamp = gateway::GatewaySnapshotAgent::strip_reply_stamp(text);
-    const json reply = json::parse(text, nullptr, false);
-    if (reply.is_discarded()) {
+    std::string body = res->body;
+    const std::string stamp = snapshot::strip_stamp_field_msgpack(body);
+    Reply reply;
+    try {
+      reply = rpc::decode_message<Reply>(body, rpc::Codec::msgpack);
+    } catch (const std::exception& e) {
       std::lock_guard lock(error_mutex_);
-      last_error_ = method + ": reply is not JSON: " + res->body;
+      last_error_ = method + ": bad reply: " + e.what();
       return std::nullopt;
     }
-    if (!stamp.empty()) agent_.on_reply(url, stamp, reply.value("applied_through", std::uint64_t{0}));
-    return reply;
+    if (stamp.empty()) {
+      std::lock_guard lock(error_mutex_);
+      last_error_ = method + ": reply without a stamp";
+    } else {
+      agent_.on_reply(url, stamp, reply.applied_through);
+    }
+    return reply.applied_through;
   }
 
   void pull(const std::string& url) {
-    call(url, "Pull", {{"home_id", home_}, {"gateway_id", id_}, {"after_cursor", 0}, {"limit", 1}}, 0);
+    call<sync_api::PullReply>(url, "Pull", sync_api::PullRequest{home_, id_, 0, 1}, 0);
   }
 
   void run() {
     std::string leader = url_of(cluster_, cluster_.wait_for_leader(20s));
     for (std::uint64_t round = 0; !stop_; ++round) {
       for (const auto& url : agent_.take_marker_urls()) pull(url);
-      json items = json::array();
+      sync_api::PushRequest push{home_, id_, {}};
       const std::uint64_t first = applied_ + 1;
       for (std::uint64_t seq = first; seq < first + 10; ++seq) {
-        items.push_back({{"seq", seq},
-                         {"kind", "reported"},
-                         {"at_ms", 1000 + seq},
-                         {"body", json{{"device", "d" + std::to_string(seq % 3)}, {"state", {{"n", seq}}}}.dump()}});
+        push.items.push_back({seq, "reported", static_cast<std::int64_t>(1000 + seq),
+                              json{{"device", "d" + std::to_string(seq % 3)}, {"state", {{"n", seq}}}}.dump()});
       }
-      const auto reply = call(leader, "Push", {{"home_id", home_}, {"gateway_id", id_}, {"items", items}}, first + 9);
-      if (reply) {
-        applied_ = reply->value("applied_through", applied_.load());
+      const auto applied = call<sync_api::PushReply>(leader, "Push", push, first + 9);
+      if (applied) {
+        applied_ = *applied;
       } else {
         const auto now = cluster_.wait_for_leader(5s);
         if (now != 0) leader = url_of(cluster_, now);

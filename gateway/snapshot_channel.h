@@ -1,0 +1,38 @@
+// An rpc::Channel decorator that puts the gateway's Sync calls on the live-snapshot channel
+// (gateway/snapshot_agent.h): each request gets the agent's stamp in its path's query
+// string (the send event), each successful JSON reply has the cloud's stamp stripped off
+// and handed to the agent (the receive event) before the stub decodes it.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "cloud/rpc/channel.h"
+#include "gateway/snapshot_agent.h"
+
+namespace homestead::gateway {
+
+class SnapshotStampingChannel : public rpc::Channel {
+ public:
+  // `url`: the member's host:port, the channel's name on this side.
+  SnapshotStampingChannel(std::shared_ptr<rpc::Channel> inner, std::string url,
+                          std::shared_ptr<GatewaySnapshotAgent> agent);
+
+  void start_call(rpc::RawRequest request, rpc::Clock::time_point deadline, rpc::ReplyCallback done) override;
+  rpc::RawReply call(rpc::RawRequest request, rpc::Clock::time_point deadline) override;
+  // The highest outbox seq of the Push about to be made (its body is MessagePack, which is
+  // not searched): counted as pushed when that Push is stamped.
+  void note_push(std::uint64_t last_seq) { pending_push_ = last_seq; }
+
+ private:
+  void stamp(rpc::RawRequest& request) const;
+  void unstamp(rpc::RawReply& reply) const;
+
+  std::shared_ptr<rpc::Channel> inner_;
+  std::string url_;
+  std::shared_ptr<GatewaySnapshotAgent> agent_;
+  std::atomic<std::uint64_t> pending_push_{0};
+};
+
+}  // namespace homestead::gateway

@@ -1,0 +1,77 @@
+// The live-snapshot stamp's wire forms (cloud/snapshot/stamp_codec.h): bytes and hex round
+// trips, malformed input refused, and the reply field added to / removed from JSON and
+// MessagePack reply objects, leaving the original bytes.
+#include <gtest/gtest.h>
+
+#include "cloud/snapshot/stamp_codec.h"
+
+namespace homestead::snapshot {
+namespace {
+
+Stamp sample() { return Stamp{"gateway:home/gw1", 0xdeadbeefcafe, 300, {{7, 12}, {1ull << 62, 0}}}; }
+
+TEST(StampCodec, RoundTripsBytesAndHex) {
+  const Stamp s = sample();
+  const Stamp back = decode_stamp_hex(encode_stamp_hex(s));
+  EXPECT_EQ(back.from, s.from);
+  EXPECT_EQ(back.incarnation, s.incarnation);
+  EXPECT_EQ(back.seq, 300u);
+  EXPECT_EQ(back.marks, s.marks);
+}
+
+TEST(StampCodec, RefusesMalformedInput) {
+  std::string bytes = encode_stamp_bytes(sample());
+  EXPECT_THROW(decode_stamp_bytes(bytes.substr(0, bytes.size() - 1)), StampError);
+  EXPECT_THROW(decode_stamp_bytes(bytes + "x"), StampError);
+  EXPECT_THROW(decode_stamp_hex("abc"), StampError);
+  EXPECT_THROW(decode_stamp_hex("zz"), StampError);
+}
+
+TEST(StampCodec, JsonReplyFieldIsAddedAndRemoved) {
+  std::string body = R"({"applied_through":10,"rejected":""})";
+  const std::string original = body;
+  ASSERT_TRUE(append_stamp_field_json(body, "0a0b"));
+  EXPECT_EQ(body, R"({"applied_through":10,"rejected":"","snapshot_stamp":"0a0b"})");
+  EXPECT_EQ(strip_stamp_field_json(body), "0a0b");
+  EXPECT_EQ(body, original);
+  std::string empty = "{}";
+  ASSERT_TRUE(append_stamp_field_json(empty, "ff"));
+  EXPECT_EQ(empty, R"({"snapshot_stamp":"ff"})");
+  EXPECT_EQ(strip_stamp_field_json(empty), "ff");
+  EXPECT_EQ(empty, "{}");
+  std::string not_object = "[1]";
+  EXPECT_FALSE(append_stamp_field_json(not_object, "ff"));
+  EXPECT_EQ(strip_stamp_field_json(not_object), "");
+}
+
+TEST(StampCodec, MsgpackReplyFieldIsAddedAndRemoved) {
+  // {"a": 1} as fixmap, and a 15-entry fixmap that must grow into a map16.
+  std::string small = std::string("\x81\xa1" "a\x01", 4);
+  const std::string small_original = small;
+  const std::string hex(40, 'c');  // str8
+  ASSERT_TRUE(append_stamp_field_msgpack(small, hex));
+  EXPECT_EQ(static_cast<unsigned char>(small[0]), 0x82);
+  EXPECT_EQ(strip_stamp_field_msgpack(small), hex);
+  EXPECT_EQ(small, small_original);
+
+  std::string full(1, static_cast<char>(0x8f));
+  for (int i = 0; i < 15; ++i) {
+    full.push_back(static_cast<char>(0xa1));
+    full.push_back(static_cast<char>('a' + i));
+    full.push_back(static_cast<char>(i));
+  }
+  const std::string full_original = full;
+  ASSERT_TRUE(append_stamp_field_msgpack(full, "0123"));
+  EXPECT_EQ(static_cast<unsigned char>(full[0]), 0xde);
+  EXPECT_EQ(full[2], 16);
+  EXPECT_EQ(strip_stamp_field_msgpack(full), "0123");
+  // Back to 15 entries: written as a fixmap again, so the bytes are the original ones.
+  EXPECT_EQ(full, full_original);
+
+  std::string array = std::string("\x91\x01", 2);
+  EXPECT_FALSE(append_stamp_field_msgpack(array, "00"));
+  EXPECT_EQ(strip_stamp_field_msgpack(small), "");
+}
+
+}  // namespace
+}  // namespace homestead::snapshot
