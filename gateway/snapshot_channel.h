@@ -32,7 +32,7 @@ class SnapshotStampingChannel : public rpc::Channel {
   std::shared_ptr<rpc::Channel> inner_;
   std::string url_;
   std::shared_ptr<GatewaySnapshotAgent> agent_;
-  std::atomic<std::uint64_t> pending_push_{0};
+  mutable std::atomic<std::uint64_t> pending_push_{0};  // taken by the (const) stamping
 };
 
 }  // namespace homestead::gateway
