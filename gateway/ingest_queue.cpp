@@ -22,13 +22,31 @@ bool IngestQueue::take_all(std::vector<InboundMessage>& out) {
   bool was_full = false;
   {
     std::unique_lock lock(mutex_);
-    not_empty_.wait(lock, [&] { return closed_ || !queue_.empty(); });
+    consumer_idle_ = true;
+    not_empty_.wait(lock, [&] { return (closed_ && !claimed_) || (!queue_.empty() && !claimed_); });
+    consumer_idle_ = false;
     if (queue_.empty()) return false;  // closed and drained
     was_full = queue_.size() >= capacity_;
     out.swap(queue_);  // O(1): the producer never waits behind a copy
   }
   if (was_full) not_full_.notify_all();
   return true;
+}
+
+bool IngestQueue::try_claim_idle() {
+  std::lock_guard lock(mutex_);
+  if (closed_ || claimed_ || !consumer_idle_ || !queue_.empty()) return false;
+  claimed_ = true;
+  return true;
+}
+
+void IngestQueue::release() {
+  {
+    std::lock_guard lock(mutex_);
+    claimed_ = false;
+  }
+  // Whatever was queued meanwhile (another producer) or a close() waits for this.
+  not_empty_.notify_one();
 }
 
 void IngestQueue::close() {

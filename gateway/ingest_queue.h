@@ -34,6 +34,13 @@ class IngestQueue {
  public:
   explicit IngestQueue(std::size_t capacity) : capacity_(capacity == 0 ? 1 : capacity) {}
 
+  // For a latency-critical message (a command's ack): true when nothing is queued and the
+  // consumer is idle, in which case the caller now owns the consumer's role and handles the
+  // message on its own thread (saving the wake-up of the ingest thread), then calls
+  // release(). Order holds: nothing older is waiting, and take_all does not return while
+  // the claim is held. Only for rare messages: a stream of them would stay on Paho's thread.
+  bool try_claim_idle();
+  void release();
   // Appends, waiting while the queue is full. False once closed (the message is dropped:
   // the daemon is stopping, and QoS 1 redelivery is not ours to give).
   bool push(InboundMessage message);
@@ -53,6 +60,8 @@ class IngestQueue {
   std::condition_variable not_full_;
   std::vector<InboundMessage> queue_;
   bool closed_ = false;
+  bool consumer_idle_ = false;  // take_all is waiting for messages
+  bool claimed_ = false;        // a producer is handling a message in the consumer's place
 };
 
 }  // namespace homestead::gateway

@@ -93,6 +93,15 @@ MqttLink::MqttLink(MqttLinkOptions options, MessageHandler on_message, LinkHandl
   client_->set_message_callback([this](mqtt::const_message_ptr msg) {
     const std::string_view topic = msg->get_topic();
     const std::string_view payload = msg->get_payload_str();
+    if (options_.handle_inline_when_idle && options_.handle_inline_when_idle(topic) && queue_.try_claim_idle()) {
+      try {
+        on_message_({InboundMessage{std::move(msg), topic, payload}});
+      } catch (const std::exception& e) {
+        logger.error("message handler failed", {{"messages", "1"}, {"error", e.what()}});
+      }
+      queue_.release();
+      return;
+    }
     queue_.push(InboundMessage{std::move(msg), topic, payload});
   });
   client_->set_connection_lost_handler([this](const std::string& cause) {

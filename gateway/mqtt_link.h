@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct MqttLinkOptions {
   std::vector<std::string> subscriptions;  // all at QoS 1
   // Messages received but not yet handled; Paho's thread waits when this many are queued.
   std::size_t ingest_queue_capacity = 20000;
+  // Rare, latency-critical messages (command acks) that Paho's thread handles itself when
+  // the ingest thread is idle and nothing is queued (IngestQueue::try_claim_idle).
+  std::function<bool(std::string_view topic)> handle_inline_when_idle;
 };
 
 class MqttLink {

@@ -92,6 +92,33 @@ TEST(IngestQueue, CloseReleasesABlockedProducerAndDrainsWhatIsLeft) {
   EXPECT_FALSE(q.push(message("late", "3")));
 }
 
+TEST(IngestQueue, AnIdleConsumerLetsTheProducerHandleAMessageInItsPlace) {
+  IngestQueue q(10);
+  EXPECT_FALSE(q.try_claim_idle());  // no consumer waiting yet
+  std::vector<InboundMessage> taken;
+  std::atomic<bool> consumer_returned{false};
+  std::thread consumer([&] {
+    q.take_all(taken);
+    consumer_returned = true;
+  });
+  // Succeeds once the consumer is waiting on the empty queue.
+  ASSERT_TRUE(wait_until([&] { return q.try_claim_idle(); }, std::chrono::seconds(5)));
+  EXPECT_FALSE(q.try_claim_idle());  // one claim at a time
+  // While the claim is held, a message queued by someone else stays queued: it is newer
+  // than the one being handled in the consumer's place.
+  ASSERT_TRUE(q.push(message("newer", "1")));
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));  // give a broken claim the chance to show
+  EXPECT_FALSE(consumer_returned.load());
+  EXPECT_EQ(q.depth(), 1u);
+  q.release();
+  consumer.join();
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].topic, "newer");
+  // Something queued: no claim (it would overtake the queued message).
+  ASSERT_TRUE(q.push(message("queued", "2")));
+  EXPECT_FALSE(q.try_claim_idle());
+}
+
 TEST(ReadingWriter, CommitsABacklogLargerThanOneBatchInSeveralTransactions) {
   TempDir dir("gwingest");
   Store store(dir / "gateway.db");
