@@ -339,9 +339,12 @@ void Gateway::ticker() {
         persist_command(c);
         metrics_.add("homestead_commands_total", "outcome=\"expired\"");
       }
-      // The WAL, off every commit's path (store.h); a pass that a concurrent commit left
-      // short is repeated at once, so the next commit can start the WAL over.
-      for (int pass = 0; pass < 3 && store_->checkpoint() > 0; ++pass) {
+      // The WAL, off every commit's path, when it has grown (store.h); a pass that a
+      // concurrent commit left short is repeated at once, so the next commit can start the
+      // WAL over.
+      if (store_->wal_frames() >= Store::kCheckpointFrames) {
+        for (int pass = 0; pass < 3 && store_->checkpoint() > 0; ++pass) {
+        }
       }
       if (std::chrono::steady_clock::now() >= next_retention) {
         next_retention = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.storage.retention_interval_ms);

@@ -94,9 +94,17 @@ Store::Store(const std::filesystem::path& path) {
     // which is what "durable" means in this project.
     exec(writer_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
     migrate();
-    // Checkpoints run on their own connection (checkpoint()), not inside our commits; the
-    // writer's own checkpoint stays only as a backstop should the ticker stall (~40 MB WAL).
-    exec(writer_, "PRAGMA wal_autocheckpoint=10000;");
+    // Checkpoints run on their own connection (checkpoint()), not inside our commits. The
+    // hook (which replaces SQLite's autocheckpoint) notes the WAL's size after each commit,
+    // and checkpoints in the commit only as a backstop should the ticker stall (~40 MB WAL).
+    sqlite3_wal_hook(
+        writer_,
+        [](void* self, sqlite3* db, const char* name, int frames) {
+          static_cast<Store*>(self)->wal_frames_ = frames;
+          if (frames >= 10 * kCheckpointFrames) sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+          return SQLITE_OK;
+        },
+        this);
     reader_ = open_connection(path);
     exec(reader_, "PRAGMA query_only=ON;");
     checkpointer_ = open_connection(path);
@@ -161,7 +169,9 @@ int Store::checkpoint() {
   }
   // (busy, frames in the WAL, frames copied); -1 frames when the WAL is not open.
   const auto wal_frames = s.integer(1), copied = s.integer(2);
-  return wal_frames > copied ? static_cast<int>(wal_frames - copied) : 0;
+  const int left = wal_frames > copied ? static_cast<int>(wal_frames - copied) : 0;
+  if (left == 0) wal_frames_ = 0;  // the next commit starts the WAL over
+  return left;
 }
 
 int Store::schema_version() {

@@ -155,6 +155,9 @@ TEST(Store, CheckpointCatchesUpAndCommitsReuseTheWal) {
   // Without the restart after each complete checkpoint the WAL would hold 5x the frames.
   EXPECT_EQ(std::filesystem::file_size(wal), size_after_first_round);
   EXPECT_GT(size_after_first_round, 0u);
+  EXPECT_EQ(store.wal_frames(), 0);  // caught up
+  store.put_command(command(999));
+  EXPECT_EQ(store.wal_frames(), 3);  // the hook's count after a commit: 3 pages, WAL started over
   // Everything is in the database, and a reopen (which reads through the WAL) agrees.
   ASSERT_TRUE(store.command("c249").has_value());
   EXPECT_EQ(store.integrity_check(), "ok");
