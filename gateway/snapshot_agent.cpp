@@ -43,6 +43,7 @@ void GatewaySnapshotAgent::refresh_channels_locked() {
   // Marks keep riding on requests until kRetire after recording (a member may still be
   // waiting for this gateway's mark after the part shipped).
   for (auto it = recorded_at_.begin(); it != recorded_at_.end();) {
+    if (now - it->second > kMarkFor) participant_.stop_marking(it->first);
     if (now - it->second > kRetire) {
       participant_.retire(it->first);
       shipped_.erase(it->first);
@@ -71,6 +72,16 @@ std::string GatewaySnapshotAgent::stamp_request(const std::string& url, std::uin
   owed_markers_.erase(channel);  // this request carries the marks
   pushed_through_ = std::max(pushed_through_, push_last_seq);
   return "snapshot=" + snapshot::encode_stamp_hex(stamp);
+}
+
+void GatewaySnapshotAgent::note_push(std::uint64_t last_seq) {
+  std::lock_guard lock(mutex_);
+  pending_push_ = last_seq;
+}
+
+std::uint64_t GatewaySnapshotAgent::pending_push() const {
+  std::lock_guard lock(mutex_);
+  return pending_push_;
 }
 
 std::string GatewaySnapshotAgent::strip_reply_stamp(std::string& body) {

@@ -40,6 +40,7 @@ class GatewaySnapshotAgent {
   using ExtraState = std::function<nlohmann::json()>;
   static constexpr std::chrono::seconds kIdle{30};
   static constexpr std::chrono::seconds kRetire{300};
+  static constexpr std::chrono::seconds kMarkFor{5};  // as cloudd's SnapshotChannels
 
   GatewaySnapshotAgent(const std::string& home, const std::string& gateway, ExtraState extra = {});
 
@@ -48,6 +49,10 @@ class GatewaySnapshotAgent {
   // A Sync request to `url` is about to leave: returns the query to append
   // ("snapshot=<hex>"). push_last_seq: the highest outbox seq in it (Push), else 0.
   std::string stamp_request(const std::string& url, std::uint64_t push_last_seq = 0);
+  // The highest outbox seq of the Push about to be made, for transports that do not read it
+  // off the request body (MessagePack); counted as pushed when that Push is stamped.
+  void note_push(std::uint64_t last_seq);
+  std::uint64_t pending_push() const;
   // Removes the cloud's stamp from a successful reply body; returns it (hex), or "".
   static std::string strip_reply_stamp(std::string& body);
   // A stamped reply from `url` arrived; applied_through: the reply's (0: none).
@@ -73,6 +78,7 @@ class GatewaySnapshotAgent {
   std::set<snapshot::SnapshotId> shipped_;
   std::map<snapshot::SnapshotId, std::chrono::steady_clock::time_point> recorded_at_;
   std::uint64_t pushed_through_ = 0;
+  std::uint64_t pending_push_ = 0;
   std::uint64_t acked_through_ = 0;
 };
 

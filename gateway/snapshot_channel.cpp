@@ -39,11 +39,12 @@ SnapshotStampingChannel::SnapshotStampingChannel(std::shared_ptr<rpc::Channel> i
     : inner_(std::move(inner)), url_(std::move(url)), agent_(std::move(agent)) {}
 
 void SnapshotStampingChannel::stamp(rpc::RawRequest& request) const {
-  // The outbox range of a Push is known to the caller in either codec; in JSON it is read
-  // off the body, in MessagePack the stub's caller notes it (note_push) before the call.
+  // The outbox range of a Push: in JSON read off the body, in MessagePack what the caller
+  // noted with GatewaySnapshotAgent::note_push before the call (a retry to another member
+  // carries the same rows).
   std::uint64_t last_seq = 0;
   if (request.method == "Sync/Push") {
-    last_seq = request.codec == rpc::Codec::json ? last_number(request.body, "seq") : pending_push_.exchange(0);
+    last_seq = request.codec == rpc::Codec::json ? last_number(request.body, "seq") : agent_->pending_push();
   }
   request.method += "?" + agent_->stamp_request(url_, last_seq);
 }

@@ -21,9 +21,6 @@ class SnapshotStampingChannel : public rpc::Channel {
 
   void start_call(rpc::RawRequest request, rpc::Clock::time_point deadline, rpc::ReplyCallback done) override;
   rpc::RawReply call(rpc::RawRequest request, rpc::Clock::time_point deadline) override;
-  // The highest outbox seq of the Push about to be made (its body is MessagePack, which is
-  // not searched): counted as pushed when that Push is stamped.
-  void note_push(std::uint64_t last_seq) { pending_push_ = last_seq; }
 
  private:
   void stamp(rpc::RawRequest& request) const;
@@ -32,7 +29,6 @@ class SnapshotStampingChannel : public rpc::Channel {
   std::shared_ptr<rpc::Channel> inner_;
   std::string url_;
   std::shared_ptr<GatewaySnapshotAgent> agent_;
-  mutable std::atomic<std::uint64_t> pending_push_{0};  // taken by the (const) stamping
 };
 
 }  // namespace homestead::gateway

@@ -6,7 +6,10 @@
 #include <chrono>
 #include <fstream>
 
+#include <httplib.h>
+
 #include "cloud/rpc/http_channel.h"
+#include "gateway/snapshot_channel.h"
 #include "common/log/log.h"
 
 namespace homestead::gateway {
@@ -73,6 +76,14 @@ SyncClient::SyncClient(CloudSettings settings, Outbox& outbox, DesiredRunner* ru
       kinds_(std::move(kinds)),
       metrics_(metrics) {
   for (const auto& url : settings_.urls) parse_cloud_url(url);  // fail at start, naming the bad one
+  snapshot_ = std::make_shared<GatewaySnapshotAgent>(settings_.home_id, settings_.gateway_id, [this] {
+    const OutboxStats stats = outbox_.stats();
+    return nlohmann::json{{"outbox",
+                           {{"depth", stats.depth},
+                            {"next_seq", stats.next_seq},
+                            {"applied_through", stats.applied_through},
+                            {"desired_cursor", stats.desired_cursor}}}};
+  });
 }
 
 SyncClient::~SyncClient() { stop(); }
@@ -131,21 +142,56 @@ void SyncClient::run() {
 }
 
 void SyncClient::connect_to(const std::string& address) {
+  endpoint_.address = address;
+  endpoint_.stub = make_stub(address);
+  std::lock_guard lock(mutex_);
+  cloud_url_ = address;
+}
+
+std::unique_ptr<rpc::Stub<sync_api::SyncService>> SyncClient::make_stub(const std::string& address) {
   const auto [host, port] = parse_cloud_url(address);
   rpc::HttpChannelOptions options;
   options.credential = token_;
   options.max_connections = 2;
   options.connect_timeout = std::chrono::milliseconds(std::min(settings_.request_timeout_ms, 1000));
-  auto channel = std::make_shared<rpc::HttpChannel>(host, port, options);
+  auto channel = std::make_shared<SnapshotStampingChannel>(std::make_shared<rpc::HttpChannel>(host, port, options),
+                                                          address, snapshot_);
   rpc::StubOptions stub;
   stub.timeout = std::chrono::milliseconds(settings_.request_timeout_ms);
   // Retries are ours: a down node should send us to the next URL, not be retried in place.
   stub.retry = rpc::RetryPolicy::none();
   stub.session = session_;
-  endpoint_.address = address;
-  endpoint_.stub = std::make_unique<rpc::Stub<sync_api::SyncService>>(std::move(channel), stub);
-  std::lock_guard lock(mutex_);
-  cloud_url_ = address;
+  return std::make_unique<rpc::Stub<sync_api::SyncService>>(std::move(channel), stub);
+}
+
+void SyncClient::snapshot_round() {
+  // The explicit marker: one harmless Pull to each member this gateway has a channel with.
+  for (const auto& url : snapshot_->take_marker_urls()) {
+    const sync_api::PullRequest pull{settings_.home_id, settings_.gateway_id, outbox_.stats().desired_cursor, 1};
+    if (url == endpoint_.address && endpoint_.stub) {
+      (void)endpoint_.stub->call<sync_api::SyncService::Pull>(pull);
+    } else {
+      (void)make_stub(url)->call<sync_api::SyncService::Pull>(pull);
+    }
+  }
+  for (const auto& part : snapshot_->take_finished_parts()) {
+    const std::string path = "/api/v1/snapshots/" + part["id"].get<std::string>() + "/parts";
+    bool shipped = false;
+    // Any member that recorded the snapshot keeps the part; the one in use first.
+    std::vector<std::string> urls{endpoint_.address};
+    urls.insert(urls.end(), settings_.urls.begin(), settings_.urls.end());
+    for (const auto& url : urls) {
+      if (url.empty() || shipped) continue;
+      const auto [host, port] = parse_cloud_url(url);
+      httplib::Client client(host, port);
+      client.set_connection_timeout(std::chrono::milliseconds(settings_.request_timeout_ms));
+      client.set_read_timeout(std::chrono::milliseconds(settings_.request_timeout_ms));
+      client.set_bearer_token_auth(token_.c_str());
+      const auto res = client.Post(path.c_str(), part.dump(), "application/json");
+      shipped = res && res->status == 204;
+    }
+    if (!shipped) logger.warn("snapshot part not shipped", {{"snapshot", part["id"].get<std::string>()}});
+  }
 }
 
 void SyncClient::next_url() {
@@ -222,6 +268,7 @@ void SyncClient::round() {
   // the two directions are independent.
   if (pushed_all || connected) pull_round();
   desired_round();
+  snapshot_round();
   update_gauges(outbox_.stats());
 }
 
@@ -240,6 +287,7 @@ bool SyncClient::push_round() {
     sync_api::PushRequest request{settings_.home_id, settings_.gateway_id, {}};
     request.items.reserve(rows.size());
     for (const auto& row : rows) request.items.push_back({row.seq, row.kind, row.at_ms, row.body});
+    snapshot_->note_push(rows.back().seq);
     const auto reply = invoke<sync_api::SyncService::Push>(request);
     if (!reply.ok()) {
       note_error(reply.error());

@@ -30,6 +30,7 @@
 #include "gateway/config.h"
 #include "gateway/metrics.h"
 #include "gateway/outbox.h"
+#include "gateway/snapshot_agent.h"
 #include "gateway/sync_rules.h"
 
 namespace homestead::gateway {
@@ -96,6 +97,10 @@ class SyncClient {
   template <class M>
   rpc::Result<typename M::Response> invoke(const typename M::Request& request);
   void connect_to(const std::string& address);
+  // A stub for `address` whose calls ride the live-snapshot channel (snapshot_channel.h).
+  std::unique_ptr<rpc::Stub<sync_api::SyncService>> make_stub(const std::string& address);
+  // Live snapshots (issue 10): explicit marker Pulls owed, finished parts shipped.
+  void snapshot_round();
   void next_url();
   void note_error(const rpc::RpcError& error);
   void note_success();
@@ -113,6 +118,7 @@ class SyncClient {
   KindLookup kinds_;
   Metrics& metrics_;
   std::shared_ptr<rpc::ClientSession> session_ = std::make_shared<rpc::ClientSession>();
+  std::shared_ptr<GatewaySnapshotAgent> snapshot_;  // this gateway's part of live snapshots
 
   // Sync-thread state (round() runs on one thread at a time).
   std::mutex round_mutex_;

@@ -150,7 +150,11 @@ std::vector<snapshot::SnapshotId> SnapshotChannels::snapshots() const {
 
 void SnapshotChannels::retire_old_locked() {
   const auto now = std::chrono::steady_clock::now();
+  // Frames arrive thousands of times a second; the timers below are seconds long.
+  if (now - last_retire_check_ < std::chrono::milliseconds(100)) return;
+  last_retire_check_ = now;
   for (auto it = recorded_at_.begin(); it != recorded_at_.end();) {
+    if (now - it->second > kMarkFor) participant_.stop_marking(it->first);
     if (now - it->second > kRetireAfter) {
       participant_.retire(it->first);
       gateway_parts_.erase(it->first);

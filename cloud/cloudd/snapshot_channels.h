@@ -45,6 +45,9 @@ class SnapshotChannels {
  public:
   using StateFn = std::function<std::string()>;  // this node's state as JSON text
   static constexpr std::chrono::seconds kRetireAfter{300};
+  // Marks ride on frames this long after recording (the explicit marker frame carries them
+  // at once; the repeats cover a frame lost to a reconnect), then frames go back to bare.
+  static constexpr std::chrono::seconds kMarkFor{5};
   static constexpr std::chrono::seconds kGatewayIdle{30};
 
   SnapshotChannels(std::string self, StateFn state);
@@ -84,6 +87,7 @@ class SnapshotChannels {
   std::function<void()> send_markers_;
   std::map<snapshot::SnapshotId, std::chrono::steady_clock::time_point> recorded_at_;
   std::uint64_t counter_ = 0;
+  std::chrono::steady_clock::time_point last_retire_check_{};
 };
 
 // The process's instance, which PeerTransport picks up when it is constructed (RaftServer

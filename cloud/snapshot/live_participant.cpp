@@ -1,5 +1,6 @@
 #include "cloud/snapshot/live_participant.h"
 
+#include <iterator>
 #include <stdexcept>
 #include <utility>
 
@@ -45,6 +46,8 @@ void LiveParticipant::record(SnapshotId id, std::string state) {
     }
   }
   update_complete(local);
+  if (!local.complete) open_.insert(id);
+  marking_.insert(id);
   locals_.emplace(id, std::move(local));
 }
 
@@ -53,7 +56,8 @@ Stamp LiveParticipant::stamp(const ProcessId& to) {
   out.from = self_;
   out.incarnation = incarnation_;
   out.seq = ++next_seq_[to];
-  for (const auto& [id, local] : locals_) {
+  for (SnapshotId id : marking_) {
+    const LiveLocal& local = locals_.at(id);
     auto it = local.sent_through.find(to);
     if (it != local.sent_through.end()) out.marks.push_back(CutMark{id, it->second});
   }
@@ -74,6 +78,7 @@ ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::functio
           it->second.closed = true;
           it->second.sender_restarted = true;
           update_complete(local);
+          if (local.complete) open_.erase(id);
         }
       }
     }
@@ -95,7 +100,8 @@ ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::functio
   result.duplicate = duplicate;
   if (!duplicate) {
     std::optional<InFlightMessage> summary;
-    for (auto& [id, local] : locals_) {
+    for (SnapshotId id : open_) {
+      LiveLocal& local = locals_.at(id);
       auto it = local.incoming.find(stamp.from);
       if (it == local.incoming.end() || it->second.closed) continue;
       ChannelRecord& record = it->second;
@@ -119,7 +125,11 @@ ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::functio
     auto it = locals_.find(mark.id);
     if (it != locals_.end()) learn_cut(it->second, stamp.from, mark.cut_seq);
   }
-  for (auto& [id, local] : locals_) close_ready(local, stamp.from);
+  for (auto it = open_.begin(); it != open_.end();) {
+    LiveLocal& local = locals_.at(*it);
+    close_ready(local, stamp.from);
+    it = local.complete ? open_.erase(it) : std::next(it);
+  }
   return result;
 }
 
@@ -165,6 +175,8 @@ std::vector<SnapshotId> LiveParticipant::snapshots() const {
 
 void LiveParticipant::retire(SnapshotId id) {
   locals_.erase(id);
+  marking_.erase(id);
+  open_.erase(id);
   retired_.insert(id);
 }
 

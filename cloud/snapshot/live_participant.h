@@ -102,6 +102,10 @@ class LiveParticipant {
   bool known(SnapshotId id) const { return locals_.count(id) != 0; }
   std::optional<LiveLocal> local(SnapshotId id) const;
   std::vector<SnapshotId> snapshots() const;
+  // Stops carrying `id`'s marks on outgoing messages but keeps its record. Marks are only
+  // needed until every peer has heard of the cut (the explicit marker right after
+  // recording normally does it); carrying them longer costs every message.
+  void stop_marking(SnapshotId id) { marking_.erase(id); }
   // Stops carrying `id`'s marks and forgets its record (bounded memory on a long run).
   void retire(SnapshotId id);
   std::vector<ProcessId> outgoing() const { return {outgoing_.begin(), outgoing_.end()}; }
@@ -130,6 +134,9 @@ class LiveParticipant {
   std::map<ProcessId, Incoming> received_;       // per incoming channel
   std::map<SnapshotId, LiveLocal> locals_;
   std::set<SnapshotId> retired_;                 // marks for these are ignored when they arrive late
+  // Per-message work touches only these, not every record kept for the API:
+  std::set<SnapshotId> marking_;  // recorded, marks still carried on messages
+  std::set<SnapshotId> open_;     // recorded, some incoming channel still open
 };
 
 }  // namespace homestead::snapshot
