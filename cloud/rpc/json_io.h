@@ -47,7 +47,8 @@ class JsonWriter {
 
 class JsonReader {
  public:
-  explicit JsonReader(std::string_view in) : in_(in) {}
+  // A leading UTF-8 byte order mark is skipped, as nlohmann's parser does.
+  explicit JsonReader(std::string_view in) : in_(in), at_(in.starts_with("\xEF\xBB\xBF") ? 3 : 0) {}
 
   ValueKind peek();
   void skip();

@@ -224,6 +224,7 @@ TEST(MessageCodecJson, EscapesAsNlohmannDumpsAndUnescapesEveryForm) {
   // \u escapes (including a surrogate pair) and \/ decode to UTF-8.
   const auto decoded = decode_message<GetRequest>(R"( { "key" : "a\/b\u00e9\ud83d\ude00\n" } )", Codec::json);
   EXPECT_EQ(decoded.key, "a/b\xc3\xa9\xf0\x9f\x98\x80\n");
+  EXPECT_EQ(decode_message<GetRequest>("\xEF\xBB\xBF{\"key\":\"bom\"}", Codec::json).key, "bom");
   // Escaped keys are matched after unescaping.
   EXPECT_EQ(decode_message<GetRequest>(R"({"k\u0065y":"v"})", Codec::json).key, "v");
   for (const char* bad : {R"({"key":"\ud83d"})", R"({"key":"\x"})", "{\"key\":\"\xff\"}", "{\"key\":\"a\x01\"}",
