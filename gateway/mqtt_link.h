@@ -35,7 +35,9 @@ struct MqttLinkOptions {
   std::string ca_file;
   std::vector<std::string> subscriptions;  // all at QoS 1
   // Messages received but not yet handled; Paho's thread waits when this many are queued.
-  std::size_t ingest_queue_capacity = 20000;
+  // ~0.4 KB each (the Paho message), so this bounds the backlog to ~1.6 MB on a Pi; at the
+  // broker's ~47k msg/s it is still ~90 ms of work, far more than a batch.
+  std::size_t ingest_queue_capacity = 4096;
   // Rare, latency-critical messages (command acks) that Paho's thread handles itself when
   // the ingest thread is idle and nothing is queued (IngestQueue::try_claim_idle).
   std::function<bool(std::string_view topic)> handle_inline_when_idle;
