@@ -135,6 +135,11 @@ void PeerTransport::add_method(std::string path, rpc::RawHandler handler) {
 
 void PeerTransport::start() { listener_->start(); }
 
+void PeerTransport::set_on_peer_lost(std::function<void(raft::NodeId)> lost) {
+  std::lock_guard lock(lost_notifier_->mutex);
+  lost_notifier_->lost = std::move(lost);
+}
+
 void PeerTransport::stop() {
   std::map<raft::NodeId, std::shared_ptr<Link>> links;
   {
@@ -144,6 +149,10 @@ void PeerTransport::stop() {
     links.swap(links_);
   }
   if (snapshots_) snapshots_->set_marker_sender(nullptr);
+  {
+    std::lock_guard lock(lost_notifier_->mutex);
+    lost_notifier_->lost = nullptr;
+  }
   for (auto& [id, link] : links) {
     {
       std::lock_guard lock(link->mutex);
@@ -172,6 +181,10 @@ void PeerTransport::set_peer(raft::NodeId id, const HostPort& address) {
     options.credential = secret_;
     options.connect_timeout = std::chrono::milliseconds(500);
     options.reconnect_max = std::chrono::milliseconds(200);
+    options.on_connection_lost = [notifier = lost_notifier_, id] {
+      std::lock_guard lock(notifier->mutex);
+      if (notifier->lost) notifier->lost(id);
+    };
     link->channel = std::make_shared<rpc::TcpChannel>(address.host, address.port, options);
     link->sender = std::thread([raw = link.get()] { raw->run(); });
     links_[id] = link;

@@ -5,7 +5,9 @@
 // packs everything queued into one "Raft/Step" call (so a busy leader sends one frame per
 // peer per batch). Order per peer is kept end to end: one connection, one sender thread,
 // and a one-worker server on the receiving side. Messages to an unreachable peer are
-// dropped once its queue is full; Raft retransmits what matters.
+// dropped once its queue is full; Raft retransmits what matters. A connection that ends
+// under a link is reported (set_on_peer_lost): Raft campaigns early when it was the
+// leader's (replication/raft/node.h, peer_connection_lost).
 //
 // Every frame starts with a live-snapshot stamp (snapshot_channels.h: per-link sequence
 // number and cut marks), so a global snapshot can run across the members without pausing
@@ -60,8 +62,18 @@ class PeerTransport {
 
   std::uint64_t dropped() const;
 
+  // `lost(id)` runs (on a connection's reader thread) when an established connection to
+  // peer `id` ends: usually its process is gone. Set before start(); cleared by stop().
+  void set_on_peer_lost(std::function<void(raft::NodeId)> lost);
+
  private:
   struct Link;
+  // Outlives the transport in the reader threads' callbacks; stop() empties it.
+  struct LostNotifier {
+    std::mutex mutex;
+    std::function<void(raft::NodeId)> lost;
+  };
+  std::shared_ptr<LostNotifier> lost_notifier_ = std::make_shared<LostNotifier>();
   // Wakes every link to send a frame now (empty if nothing is queued): the snapshot marker.
   void send_markers();
   std::string secret_;

@@ -69,6 +69,15 @@ void RaftServer::start() {
       config_.peer_listen, secret_, [this](std::vector<raft::Message> messages) { post_messages(std::move(messages)); });
   for (auto& [path, handler] : extra_peer_methods_) transport_->add_method(path, std::move(handler));
   extra_peer_methods_.clear();
+  // A killed or crashed member's sockets close at once: if it led, campaign now rather than
+  // after the election timeout (the core ignores it for non-leaders and with lease reads).
+  transport_->set_on_peer_lost([this](raft::NodeId id) {
+    post([this, id] {
+      if (node_->leader() != id || node_->role() != raft::Role::follower) return;
+      logger().info("connection to the leader ended; campaigning early", {{"leader", std::to_string(id)}});
+      node_->peer_connection_lost(id);
+    });
+  });
   sync_peer_addresses();
   transport_->start();
   thread_ = std::thread([this] { loop(); });

@@ -210,6 +210,7 @@ void TcpChannel::Impl::read_loop(std::shared_ptr<Connection> connection, frame::
   }
   connection->closed_by_reader();
   fail_pending(*connection, ErrorKind::unknown_outcome, "connection to the server was lost after the request was sent");
+  if (!closing_ && options_.on_connection_lost) options_.on_connection_lost();
 }
 
 void TcpChannel::Impl::fail_pending(Connection& connection, ErrorKind kind, const std::string& why) {

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -22,6 +23,11 @@ struct TcpChannelOptions {
   std::chrono::milliseconds reconnect_min{10};
   std::chrono::milliseconds reconnect_max{1000};
   std::size_t max_reply_bytes = 64 << 20;
+  // Called on the connection's reader thread when an established connection ends while the
+  // channel is open (the server closed it, its process died, or the socket broke); not
+  // when this channel is closed. Raft uses it to notice a dead leader before its election
+  // timeout (cloudd's PeerTransport). Keep it short: hand the news off.
+  std::function<void()> on_connection_lost;
 };
 
 class TcpChannel : public Channel {

@@ -91,13 +91,16 @@ Node::Node(Config config, Bootstrap boot) : config_(config), rng_state_(config.s
   reset_election_timer();
 }
 
-int Node::next_random_timeout() {
+std::uint64_t Node::next_random() {
   // splitmix64: deterministic per (seed, id), no global RNG inside the core.
   std::uint64_t z = (rng_state_ += 0x9E3779B97F4A7C15ULL);
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  z ^= z >> 31;
-  return config_.election_ticks + static_cast<int>(z % static_cast<std::uint64_t>(config_.election_ticks));
+  return z ^ (z >> 31);
+}
+
+int Node::next_random_timeout() {
+  return config_.election_ticks + static_cast<int>(next_random() % static_cast<std::uint64_t>(config_.election_ticks));
 }
 
 void Node::reset_election_timer() {
@@ -159,6 +162,16 @@ void Node::become_candidate() {
 void Node::campaign() {
   if (role_ == Role::leader || !promotable()) return;
   start_campaign(config_.pre_vote ? CampaignKind::pre_vote : CampaignKind::election);
+}
+
+void Node::peer_connection_lost(NodeId peer) {
+  if (role_ != Role::follower || peer == kNoNode || peer != lead_ || config_.lease_reads) return;
+  lead_ = kNoNode;  // no lease any more: we grant the other survivors' pre-votes too
+  // Spread over two heartbeat intervals so the survivors rarely campaign in the same tick
+  // (a split vote would cost a full election timeout).
+  const auto spread = static_cast<std::uint64_t>(2 * config_.heartbeat_ticks);
+  const int delay = 1 + static_cast<int>(next_random() % spread);
+  election_elapsed_ = std::max(election_elapsed_, randomized_timeout_ - delay);
 }
 
 void Node::start_campaign(CampaignKind kind) {

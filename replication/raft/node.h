@@ -58,6 +58,15 @@ class Node {
   void compact(Index index, std::string data);
   // Campaign now (tests and single-node bootstrap); respects PreVote.
   void campaign();
+  // The transport saw its connection to `peer` end: the peer's process is gone (a crashed
+  // or killed process has its sockets closed by the kernel at once). If `peer` is our
+  // leader, we stop treating it as one and campaign after a short random delay (1 to 2
+  // heartbeat intervals) instead of the full election timeout. A machine that dies or a
+  // partition gives no such signal; the election timeout still covers those. A false alarm
+  // (the connection dropped, the leader lives) costs nothing: PreVote asks first, and the
+  // other followers, still hearing the leader, refuse. Ignored with lease_reads, whose
+  // safety rests on every follower honouring the full election timeout.
+  void peer_connection_lost(NodeId peer);
 
   // ---- outputs ----
   bool has_ready() const;
@@ -95,6 +104,7 @@ class Node {
   void become_candidate();
   void become_leader();
   void start_campaign(CampaignKind kind);
+  std::uint64_t next_random();
   void reset_election_timer();
   void handle_vote_request(const Message& m);
   void handle_vote_response(const Message& m);
