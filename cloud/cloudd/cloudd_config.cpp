@@ -34,7 +34,7 @@ CloudConfig load_cloud_config(const std::filesystem::path& path) {
 
 CloudConfig parse_cloud_config(const config::Config& c) {
   c.reject_unknown("", {"id", "data_dir", "http_listen", "peer_listen", "members", "join", "token_file",
-                        "cluster_secret_file", "tick_ms", "election_ticks", "heartbeat_ticks", "snapshot_entries",
+                        "cluster_secret_file", "tick_ms", "election_ticks", "heartbeat_ticks", "lease_reads", "snapshot_entries",
                         "fsync", "http_threads", "request_timeout_ms", "dht"});
   CloudConfig out;
   out.id = static_cast<std::uint64_t>(c.get_int("id", 0, 1, INT64_MAX));
@@ -51,6 +51,7 @@ CloudConfig parse_cloud_config(const config::Config& c) {
   if (out.heartbeat_ticks >= out.election_ticks) {
     throw config::ConfigError("heartbeat_ticks", c.source() + ": field 'heartbeat_ticks' must be below election_ticks");
   }
+  out.lease_reads = c.get_bool("lease_reads", out.lease_reads);
   out.snapshot_entries = static_cast<std::uint64_t>(c.get_int("snapshot_entries", 10000, 0, INT64_MAX));
   out.fsync = c.get_bool("fsync", true);
   out.http_threads = static_cast<int>(c.get_int("http_threads", out.http_threads, 2, 4096));

@@ -55,6 +55,10 @@ struct CloudConfig {
   int tick_ms = 10;
   int election_ticks = 30;  // 300 ms .. 600 ms at 10 ms ticks
   int heartbeat_ticks = 3;
+  // Linearizable reads by leader lease (no heartbeat round per read) instead of ReadIndex.
+  // Assumes no member's clock runs more than 20% slower than another's (replication/README.md)
+  // and turns fast failover off (followers must wait out the full election timeout).
+  bool lease_reads = false;
   std::uint64_t snapshot_entries = 10000;  // snapshot + compact once the log holds this many
   bool fsync = true;
   int http_threads = 160;  // >= keep-alive connections, else extra connections starve

@@ -340,6 +340,7 @@ void HttpApi::install_routes() {
            {"role", raft::to_string(st.role)},
            {"term", st.term},
            {"leader", st.leader},
+           {"linearizable_reads", config_.lease_reads ? "lease" : "read_index"},
            {"commit_index", st.commit_index},
            {"applied_index", st.applied_index},
            {"last_index", st.last_index},

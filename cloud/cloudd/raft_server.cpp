@@ -45,6 +45,7 @@ void RaftServer::start() {
   }
   if (stored.snapshot) {
     state_.restore(stored.snapshot->data);
+    applied_ = {stored.snapshot->meta.index, stored.snapshot->meta.term};
     boot.applied = stored.snapshot->meta.index;
     boot.snapshot = std::move(stored.snapshot);
   }
@@ -56,6 +57,7 @@ void RaftServer::start() {
   raft_config.id = config_.id;
   raft_config.election_ticks = config_.election_ticks;
   raft_config.heartbeat_ticks = config_.heartbeat_ticks;
+  raft_config.lease_reads = config_.lease_reads;  // check_quorum, which leases need, is on by default
   raft_config.seed = config_.id * 0x9E3779B97F4A7C15ull ^ static_cast<std::uint64_t>(wall_us());
   raft_config.max_entries_per_message = 256;
   raft_config.max_inflight_messages = 256;
@@ -168,6 +170,7 @@ void RaftServer::handle_ready() {
       {
         std::unique_lock lock(state_mutex_);
         state_.restore(rd.snapshot->data);
+        applied_ = {rd.snapshot->meta.index, rd.snapshot->meta.term};
       }
       // Writes waiting at indexes the snapshot covers cannot be matched to their entries.
       for (auto it = writes_.begin(); it != writes_.end() && it->first <= rd.snapshot->meta.index;) {
@@ -211,6 +214,7 @@ void RaftServer::apply_committed(const std::vector<raft::Entry>& committed) {
         }
       }
       results.emplace_back(e.index, std::move(result));
+      applied_ = {e.index, e.term};
     }
   }
   std::size_t next = 0;

@@ -73,6 +73,7 @@ std::string CloudCluster::write_config(std::uint64_t id) {
                     {"tick_ms", options_.tick_ms},
                     {"election_ticks", options_.election_ticks},
                     {"heartbeat_ticks", options_.heartbeat_ticks},
+                    {"lease_reads", options_.lease_reads},
                     {"snapshot_entries", options_.snapshot_entries},
                     {"request_timeout_ms", options_.request_timeout_ms},
                     {"http_threads", options_.http_threads},

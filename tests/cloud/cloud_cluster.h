@@ -26,6 +26,7 @@ struct ClusterOptions {
   int tick_ms = 10;
   int election_ticks = 50;  // 0.5-1 s: ASan on a loaded 2-core machine stalls for 100s of ms
   int heartbeat_ticks = 3;
+  bool lease_reads = false;        // config "lease_reads": linearizable reads by leader lease
   int request_timeout_ms = 3000;
   int dht_stabilize_ms = 100;  // each member's Chord tick (config "dht.stabilize_ms")
   int dht_virtual_nodes = 1;   // ring positions per member (config "dht.virtual_nodes")
