@@ -99,6 +99,18 @@ class RaftServer {
     std::shared_lock lock(state_mutex_);
     return reader(state_);
   }
+  // The last log entry the state machine reflects (snapshots record it: issue 10).
+  struct AppliedPosition {
+    raft::Index index = 0;
+    raft::Term term = 0;
+  };
+  // Like read(), with the applied position taken under the same lock: exactly the entry
+  // the state `reader` sees was applied through (the loop updates both under the writer lock).
+  template <class F>
+  auto read_applied(F&& reader) const {
+    std::shared_lock lock(state_mutex_);
+    return reader(state_, applied_);
+  }
 
   ClusterStatus status(std::chrono::milliseconds timeout);
   // Adds a learner (promoted to voter by the leader once caught up). Leader only.
@@ -149,6 +161,7 @@ class RaftServer {
 
   mutable std::shared_mutex state_mutex_;
   KvStateMachine state_;
+  AppliedPosition applied_;  // guarded by state_mutex_, with state_
   std::map<std::uint64_t, MemberInfo> directory_;  // copy of state_.members() for other threads
   mutable std::mutex directory_mutex_;
 
