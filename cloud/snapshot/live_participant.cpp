@@ -1,5 +1,6 @@
 #include "cloud/snapshot/live_participant.h"
 
+#include <algorithm>
 #include <iterator>
 #include <stdexcept>
 #include <utility>
@@ -118,6 +119,7 @@ ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::functio
         record.in_flight.push_back(*summary);
       }
     }
+    note_late(stamp);
     channel.add(stamp.seq);
   }
 
@@ -131,6 +133,46 @@ ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::functio
     it = local.complete ? open_.erase(it) : std::next(it);
   }
   return result;
+}
+
+void LiveParticipant::note_late(const Stamp& stamp) {
+  for (SnapshotId id : with_lost_) {
+    auto it = locals_.at(id).incoming.find(stamp.from);
+    if (it == locals_.at(id).incoming.end()) continue;
+    ChannelRecord& record = it->second;
+    if (!std::binary_search(record.lost.begin(), record.lost.end(), stamp.seq)) continue;
+    record.late.insert(std::upper_bound(record.late.begin(), record.late.end(), stamp.seq), stamp.seq);
+  }
+}
+
+std::vector<std::pair<SnapshotId, ProcessId>> LiveParticipant::waiting_for_gaps() const {
+  std::vector<std::pair<SnapshotId, ProcessId>> out;
+  for (SnapshotId id : open_) {
+    for (const auto& [from, record] : locals_.at(id).incoming) {
+      if (!record.closed && record.cut_known) out.emplace_back(id, from);
+    }
+  }
+  return out;
+}
+
+std::size_t LiveParticipant::close_lost(SnapshotId id, const ProcessId& from) {
+  auto local = locals_.find(id);
+  if (local == locals_.end()) return 0;
+  auto it = local->second.incoming.find(from);
+  if (it == local->second.incoming.end() || it->second.closed || !it->second.cut_known) return 0;
+  ChannelRecord& record = it->second;
+  auto channel = received_.find(from);
+  // Every seq <= contiguous has arrived: only the (short) gap above it needs looking at,
+  // not the whole history of a long-lived link.
+  const std::uint64_t first = channel == received_.end() ? 1 : channel->second.contiguous + 1;
+  for (std::uint64_t seq = first; seq <= record.sender_cut_seq; ++seq) {
+    if (channel == received_.end() || !channel->second.seen(seq)) record.lost.push_back(seq);
+  }
+  record.closed = true;
+  if (!record.lost.empty()) with_lost_.insert(id);
+  update_complete(local->second);
+  if (local->second.complete) open_.erase(id);
+  return record.lost.size();
 }
 
 void LiveParticipant::learn_cut(LiveLocal& local, const ProcessId& from, std::uint64_t cut_seq) {
@@ -177,6 +219,7 @@ void LiveParticipant::retire(SnapshotId id) {
   locals_.erase(id);
   marking_.erase(id);
   open_.erase(id);
+  with_lost_.erase(id);
   retired_.insert(id);
 }
 

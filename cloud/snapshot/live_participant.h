@@ -61,8 +61,17 @@ struct ChannelRecord {
   std::uint64_t received_before_cut = 0; // distinct messages that arrived before we recorded
   std::uint64_t max_seq_before_cut = 0;  // highest seq among those
   std::vector<InFlightMessage> in_flight;
-  bool closed = false;                   // every seq 1..sender_cut_seq has arrived
+  bool closed = false;                   // every seq 1..sender_cut_seq has arrived (or the rest is lost)
   bool sender_restarted = false;         // closed because the sender's seqs started over
+  // Closed by close_lost: seqs <= sender_cut_seq that had not arrived after the adapter's
+  // wait (frames lost on the wire; Raft and Sync retransmit under new seqs). Sorted.
+  // received_before_cut + in_flight + lost = sender_cut_seq.
+  std::vector<std::uint64_t> lost;
+  // Lost seqs that arrived after all, after the close: they were in flight at the cut but
+  // are not in in_flight (the record was closed). Sorted; always a subset of lost. The cut
+  // stays consistent (they were sent before the sender's cut and received after ours), only
+  // the in-flight list is incomplete by these.
+  std::vector<std::uint64_t> late;
 };
 
 struct LiveLocal {
@@ -108,6 +117,15 @@ class LiveParticipant {
   void stop_marking(SnapshotId id) { marking_.erase(id); }
   // Stops carrying `id`'s marks and forgets its record (bounded memory on a long run).
   void retire(SnapshotId id);
+
+  // Channels of open snapshots whose sender's cut is known (so the sender has moved past
+  // it: a mark only rides on frames stamped after the cut) but that still miss seqs <= cut.
+  // Either a frame is late (reordered) or it was lost on the wire; only time tells, so the
+  // adapter waits (loss_closer.h) and then calls close_lost.
+  std::vector<std::pair<SnapshotId, ProcessId>> waiting_for_gaps() const;
+  // Closes that channel, recording every seq <= the sender's cut not arrived yet as lost.
+  // Returns how many; 0 and no change unless the channel is open with its cut known.
+  std::size_t close_lost(SnapshotId id, const ProcessId& from);
   std::vector<ProcessId> outgoing() const { return {outgoing_.begin(), outgoing_.end()}; }
 
  private:
@@ -124,6 +142,7 @@ class LiveParticipant {
   void record(SnapshotId id, std::string state);
   void learn_cut(LiveLocal& local, const ProcessId& from, std::uint64_t cut_seq);
   void close_ready(LiveLocal& local, const ProcessId& from);
+  void note_late(const Stamp& stamp);
   static void update_complete(LiveLocal& local);
 
   ProcessId self_;
@@ -137,6 +156,7 @@ class LiveParticipant {
   // Per-message work touches only these, not every record kept for the API:
   std::set<SnapshotId> marking_;  // recorded, marks still carried on messages
   std::set<SnapshotId> open_;     // recorded, some incoming channel still open
+  std::set<SnapshotId> with_lost_;  // some channel closed with lost seqs: watch for late ones
 };
 
 }  // namespace homestead::snapshot

@@ -22,6 +22,20 @@ std::uint64_t number(const json& object, const char* name, const std::string& pa
   return value.get<std::uint64_t>();
 }
 
+// A sorted list of seqs; absent means none (parts from before lost/late existed).
+std::vector<std::uint64_t> seq_list(const json& object, const char* name, const std::string& path) {
+  std::vector<std::uint64_t> seqs;
+  if (!object.contains(name)) return seqs;
+  const json& list = object.at(name);
+  if (!list.is_array()) throw std::invalid_argument("field '" + path + name + "': expected an array of seqs");
+  for (const auto& seq : list) {
+    if (!seq.is_number_unsigned()) throw std::invalid_argument("field '" + path + name + "[]': expected an unsigned integer");
+    seqs.push_back(seq.get<std::uint64_t>());
+  }
+  std::sort(seqs.begin(), seqs.end());
+  return seqs;
+}
+
 bool flag(const json& object, const char* name, const std::string& path) {
   const json& value = required(object, name, path);
   if (!value.is_boolean()) throw std::invalid_argument("field '" + path + name + "': expected true or false");
@@ -41,7 +55,9 @@ json to_json(const LiveLocal& local) {
                       {"max_seq_before_cut", channel.max_seq_before_cut},
                       {"in_flight", in_flight},
                       {"closed", channel.closed},
-                      {"sender_restarted", channel.sender_restarted}};
+                      {"sender_restarted", channel.sender_restarted},
+                      {"lost", channel.lost},
+                      {"late", channel.late}};
   }
   json state = json::parse(local.state, nullptr, false);
   if (state.is_discarded()) state = local.state;
@@ -81,6 +97,8 @@ LiveLocal live_local_from_json(const json& in) {
     record.max_seq_before_cut = number(channel, "max_seq_before_cut", path);
     record.closed = flag(channel, "closed", path);
     record.sender_restarted = flag(channel, "sender_restarted", path);
+    record.lost = seq_list(channel, "lost", path);
+    record.late = seq_list(channel, "late", path);
     const json& in_flight = required(channel, "in_flight", path);
     if (!in_flight.is_array()) throw std::invalid_argument("field '" + path + "in_flight': expected an array");
     for (const auto& m : in_flight) {
@@ -111,10 +129,10 @@ std::vector<std::string> check_live_cut(const std::map<ProcessId, LiveLocal>& pa
         violations.push_back(name + "receiver learnt cut seq " + std::to_string(channel.sender_cut_seq) +
                              ", sender recorded " + std::to_string(cut));
       }
-      if (channel.received_before_cut + channel.in_flight.size() != cut) {
+      if (channel.received_before_cut + channel.in_flight.size() + channel.lost.size() != cut) {
         violations.push_back(name + "received before cut (" + std::to_string(channel.received_before_cut) +
-                             ") + in flight (" + std::to_string(channel.in_flight.size()) + ") != sent before cut (" +
-                             std::to_string(cut) + ")");
+                             ") + in flight (" + std::to_string(channel.in_flight.size()) + ") + lost (" +
+                             std::to_string(channel.lost.size()) + ") != sent before cut (" + std::to_string(cut) + ")");
       }
       if (channel.max_seq_before_cut > cut) {
         violations.push_back(name + "orphan: seq " + std::to_string(channel.max_seq_before_cut) +
@@ -127,6 +145,15 @@ std::vector<std::string> check_live_cut(const std::map<ProcessId, LiveLocal>& pa
           violations.push_back(name + "in-flight seq " + std::to_string(m.seq) + " lies outside the sender's cut");
         }
         if (!seqs.insert(m.seq).second) violations.push_back(name + "in-flight seq " + std::to_string(m.seq) + " twice");
+      }
+      std::set<std::uint64_t> lost;
+      for (std::uint64_t seq : channel.lost) {
+        if (seq == 0 || seq > cut) violations.push_back(name + "lost seq " + std::to_string(seq) + " lies outside the sender's cut");
+        if (seqs.count(seq)) violations.push_back(name + "seq " + std::to_string(seq) + " both lost and in flight");
+        if (!lost.insert(seq).second) violations.push_back(name + "lost seq " + std::to_string(seq) + " twice");
+      }
+      for (std::uint64_t seq : channel.late) {
+        if (!lost.count(seq)) violations.push_back(name + "late seq " + std::to_string(seq) + " was not recorded as lost");
       }
     }
   }
@@ -174,6 +201,7 @@ json global_report(SnapshotId id, const std::map<ProcessId, LiveLocal>& parts,
   json participants = json::object();
   json channels = json::array();
   std::uint64_t in_flight_total = 0;
+  std::uint64_t lost_total = 0;
   for (const auto& [process, local] : parts) {
     complete = complete && local.complete;
     participants[process] = {{"state", to_json(local)["state"]},
@@ -183,13 +211,16 @@ json global_report(SnapshotId id, const std::map<ProcessId, LiveLocal>& parts,
       json messages = json::array();
       for (const auto& m : channel.in_flight) messages.push_back({{"seq", m.seq}, {"kind", m.kind}, {"bytes", m.bytes}});
       in_flight_total += channel.in_flight.size();
+      lost_total += channel.lost.size();
       channels.push_back({{"from", from},
                           {"to", process},
                           {"closed", channel.closed},
                           {"sender_cut_seq", channel.sender_cut_seq},
                           {"received_before_cut", channel.received_before_cut},
                           {"sender_restarted", channel.sender_restarted},
-                          {"in_flight", messages}});
+                          {"in_flight", messages},
+                          {"lost", channel.lost},
+                          {"late", channel.late}});
     }
   }
   auto violations = check_live_cut(parts);
@@ -200,7 +231,8 @@ json global_report(SnapshotId id, const std::map<ProcessId, LiveLocal>& parts,
           {"channels", channels},
           {"missing", missing},
           {"consistency",
-           {{"consistent", violations.empty()}, {"violations", violations}, {"in_flight_messages", in_flight_total}}}};
+           {{"consistent", violations.empty()}, {"violations", violations}, {"in_flight_messages", in_flight_total},
+            {"lost_messages", lost_total}}}};
 }
 
 }  // namespace homestead::snapshot

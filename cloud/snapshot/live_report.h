@@ -17,7 +17,9 @@ LiveLocal live_local_from_json(const nlohmann::json& json);
 
 // Checks every channel whose two ends are both among `parts` and whose receiver closed it:
 //  - the receiver learnt the sender's cut seq, equal to what the sender recorded;
-//  - received-before-cut + in flight = the sender's cut seq (nothing lost, nothing twice);
+//  - received-before-cut + in flight + lost = the sender's cut seq (nothing unaccounted,
+//    nothing twice); lost seqs lie within the cut, apart from the in-flight ones, and late
+//    seqs (lost ones that arrived after the close) are among the lost;
 //  - nothing received before the receiver's cut has a seq beyond the sender's cut (no
 //    orphan), and every in-flight seq lies within the sender's cut, each once.
 // Returns one line per violation (empty: consistent).

@@ -6,13 +6,20 @@
 //  - the cut is consistent, checked against ground truth the test keeps itself: the
 //    in-flight messages of a channel are exactly the ones the sender sent before its cut
 //    that had not arrived when the receiver recorded (nothing orphaned, nothing lost);
-//  - the counters line up: received-before-cut + in-flight = the sender's cut seq.
+//  - the counters line up: received-before-cut + in-flight + lost = the sender's cut seq.
+// With lossy links (drop > 0) every node also runs what the adapters run: a LossCloser
+// (gaps closed as lost after a wait longer than any delay) and repeated explicit markers
+// while its marks ride; then every snapshot must still complete, the lost seqs must be
+// exactly the ones the network dropped (never delivered) and the tokens they carried make
+// up the difference.
 #include <gtest/gtest.h>
 
 #include <map>
 #include <set>
 
 #include "cloud/snapshot/live_participant.h"
+#include "cloud/snapshot/live_report.h"
+#include "cloud/snapshot/loss_closer.h"
 #include "common/sim/simulator.h"
 #include "tests/support/seeds.h"
 
@@ -30,6 +37,12 @@ struct Msg {
 
 constexpr std::int64_t kInitialTokens = 100;
 constexpr std::uint64_t kSendTimer = 1;
+constexpr std::uint64_t kHousekeepingTimer = 2;
+// Longer than the links' max delay (30 ms): a frame not there by then was dropped.
+constexpr auto kLossWait = std::chrono::milliseconds(100);
+constexpr sim::Time kHousekeepingEvery = 20 * kMillisecond;
+constexpr sim::Time kMarkerRepeat = 40 * kMillisecond;
+constexpr sim::Time kMarkFor = 500 * kMillisecond;
 
 ProcessId name(NodeId id) { return "n" + std::to_string(id); }
 
@@ -40,6 +53,8 @@ struct Truth {
   std::map<std::tuple<SnapshotId, ProcessId, ProcessId>, std::set<std::uint64_t>> before_cut;
   // (receiver, sender) -> seqs received so far
   std::map<std::pair<ProcessId, ProcessId>, std::set<std::uint64_t>> received;
+  // (sender, receiver, seq) -> tokens carried: what a dropped message took with it
+  std::map<std::tuple<ProcessId, ProcessId, std::uint64_t>, std::int64_t> sent_tokens;
 };
 
 class TokenNode : public sim::Process<Msg> {
@@ -56,9 +71,17 @@ class TokenNode : public sim::Process<Msg> {
     participant_.set_channels(peers, peers);
   }
 
-  void start(sim::Context<Msg>& ctx) override { ctx.set_timer(ctx.rng().uniform(1, 5) * kMillisecond, kSendTimer); }
+  void start(sim::Context<Msg>& ctx) override {
+    ctx.set_timer(ctx.rng().uniform(1, 5) * kMillisecond, kSendTimer);
+    ctx.set_timer(kHousekeepingEvery, kHousekeepingTimer);
+  }
 
-  void timer(sim::Context<Msg>& ctx, sim::TimerId, std::uint64_t) override {
+  void timer(sim::Context<Msg>& ctx, sim::TimerId, std::uint64_t tag) override {
+    if (tag == kHousekeepingTimer) {
+      housekeeping(ctx);
+      ctx.set_timer(kHousekeepingEvery, kHousekeepingTimer);
+      return;
+    }
     if (!*sending_) return;
     if (tokens_ > 0) {
       const NodeId to = peer_ids_[static_cast<std::size_t>(ctx.rng().uniform(0, static_cast<std::int64_t>(peer_ids_.size()) - 1))];
@@ -89,10 +112,33 @@ class TokenNode : public sim::Process<Msg> {
 
  private:
   void send(sim::Context<Msg>& ctx, NodeId to, std::int64_t tokens) {
-    ctx.send(to, Msg{participant_.stamp(name(to)), tokens});
+    Msg m{participant_.stamp(name(to)), tokens};
+    truth_.sent_tokens[{name(id_), name(to), m.stamp.seq}] = tokens;
+    ctx.send(to, m);
+  }
+
+  // What the adapters do now and then: close gaps that waited too long, repeat the
+  // explicit markers while marks ride (an idle link whose marker was dropped), stop marking.
+  void housekeeping(sim::Context<Msg>& ctx) {
+    loss_closer_.tick(participant_, std::chrono::steady_clock::time_point{} + std::chrono::microseconds(ctx.now()));
+    bool marking = false;
+    for (auto it = recorded_at_.begin(); it != recorded_at_.end();) {
+      if (ctx.now() - it->second > kMarkFor) {
+        participant_.stop_marking(it->first);
+        it = recorded_at_.erase(it);
+      } else {
+        marking = true;
+        ++it;
+      }
+    }
+    if (marking && ctx.now() - last_markers_ >= kMarkerRepeat) {
+      last_markers_ = ctx.now();
+      for (NodeId peer : peer_ids_) send(ctx, peer, 0);
+    }
   }
 
   void on_recorded(sim::Context<Msg>& ctx, SnapshotId id) {
+    recorded_at_[id] = last_markers_ = ctx.now();
     for (NodeId peer : peer_ids_) {
       truth_.before_cut[{id, name(id_), name(peer)}] = truth_.received[{name(id_), name(peer)}];
     }
@@ -105,18 +151,17 @@ class TokenNode : public sim::Process<Msg> {
   bool* sending_;
   std::int64_t tokens_ = kInitialTokens;
   std::vector<NodeId> peer_ids_;
+  LossCloser loss_closer_{kLossWait};
+  std::map<SnapshotId, sim::Time> recorded_at_;
+  sim::Time last_markers_ = 0;
 };
 
-// Every message sent, by channel: seq -> tokens (the test's log, not the core's).
-struct SendLog {
-  std::map<std::pair<ProcessId, ProcessId>, std::map<std::uint64_t, std::int64_t>> sent;
-};
-
-void run_scenario(std::uint64_t seed, std::size_t nodes, std::size_t snapshots) {
+void run_scenario(std::uint64_t seed, std::size_t nodes, std::size_t snapshots, double drop = 0.0) {
   sim::Simulator<Msg> simulator(seed);
   sim::LinkConfig link;
   link.fifo = false;
   link.duplicate = 0.15;
+  link.drop = drop;
   link.min_delay = 1 * kMillisecond;
   link.max_delay = 30 * kMillisecond;
   simulator.set_default_link(link);
@@ -164,12 +209,15 @@ void run_scenario(std::uint64_t seed, std::size_t nodes, std::size_t snapshots) 
         const std::uint64_t cut = parts.at(sender).sent_through.at(receiver);
         ASSERT_TRUE(channel.cut_known) << sender << "->" << receiver;
         EXPECT_EQ(channel.sender_cut_seq, cut) << sender << "->" << receiver;
-        EXPECT_EQ(channel.received_before_cut + channel.in_flight.size(), cut) << sender << "->" << receiver;
-        // Ground truth: in flight = sent before the sender's cut, not received before ours.
+        EXPECT_EQ(channel.received_before_cut + channel.in_flight.size() + channel.lost.size(), cut) << sender << "->" << receiver;
+        // Ground truth: in flight = sent before the sender's cut, not received before ours,
+        // and delivered in the end; lost = the rest of those (the network dropped them).
         const auto& before = truth.before_cut.at({id, receiver, sender});
-        std::set<std::uint64_t> expected;
+        const auto& received = truth.received[{receiver, sender}];
+        std::set<std::uint64_t> expected, expected_lost;
         for (std::uint64_t seq = 1; seq <= cut; ++seq) {
-          if (!before.count(seq)) expected.insert(seq);
+          if (before.count(seq)) continue;
+          (received.count(seq) ? expected : expected_lost).insert(seq);
         }
         std::set<std::uint64_t> recorded;
         for (const auto& m : channel.in_flight) {
@@ -177,6 +225,10 @@ void run_scenario(std::uint64_t seed, std::size_t nodes, std::size_t snapshots) 
           sum += static_cast<std::int64_t>(m.bytes);
         }
         EXPECT_EQ(recorded, expected) << "snapshot " << id << " channel " << sender << "->" << receiver;
+        EXPECT_EQ(std::set<std::uint64_t>(channel.lost.begin(), channel.lost.end()), expected_lost)
+            << "snapshot " << id << " channel " << sender << "->" << receiver;
+        EXPECT_TRUE(channel.late.empty()) << "the loss wait is longer than any delay";
+        for (std::uint64_t seq : channel.lost) sum += truth.sent_tokens.at({sender, receiver, seq});
         // No orphan: nothing received before our cut was sent after the sender's.
         if (!before.empty()) {
           EXPECT_LE(*before.rbegin(), cut) << sender << "->" << receiver;
@@ -184,6 +236,7 @@ void run_scenario(std::uint64_t seed, std::size_t nodes, std::size_t snapshots) 
       }
     }
     EXPECT_EQ(sum, total) << "snapshot " << id << " does not conserve tokens";
+    EXPECT_EQ(check_live_cut(parts), std::vector<std::string>{}) << "snapshot " << id;
   }
 }
 
@@ -197,6 +250,12 @@ TEST(LiveParticipantSim, ThreeNodesReorderedAndDuplicated) {
 
 TEST(LiveParticipantSim, FiveNodesConcurrentSnapshots) {
   testing::for_each_seed(40, [](std::uint64_t seed) { run_scenario(seed, 5, 4); });
+}
+
+TEST(LiveParticipantSim, LossyLinksFiveNodesConcurrentSnapshots) {
+  // 5% of frames dropped (markers too): snapshots complete only through the loss closer
+  // and the repeated markers, with exactly the dropped seqs reported as lost.
+  testing::for_each_seed(40, [](std::uint64_t seed) { run_scenario(seed, 5, 4, 0.05); });
 }
 
 TEST(LiveParticipantSim, DuplicateIsDroppedAndLateMessageIsInFlight) {
@@ -225,6 +284,126 @@ TEST(LiveParticipantSim, DuplicateIsDroppedAndLateMessageIsInFlight) {
   EXPECT_EQ(local.incoming.at("B").in_flight[0].seq, 1u);
   EXPECT_EQ(local.incoming.at("B").in_flight[0].kind, "put");
   EXPECT_EQ(local.incoming.at("B").received_before_cut, 0u);
+}
+
+// By hand: B sends seqs 1..3 to A and records (cut 3); A gets 1, then B's marker frame
+// (seq 4, carrying the mark), then 2; seq 3 was lost on the wire.
+struct LostFrameCase {
+  LiveParticipant a{"A", 1};
+  LiveParticipant b{"B", 2};
+  Stamp s3;
+  std::function<InFlightMessage()> describe = [] { return InFlightMessage{0, "append", 40}; };
+  std::function<std::string()> a_state = [] { return std::string("a-state"); };
+
+  LostFrameCase() {
+    a.set_channels({"B"}, {"B"});
+    b.set_channels({"A"}, {"A"});
+    const Stamp s1 = b.stamp("A");
+    const Stamp s2 = b.stamp("A");
+    s3 = b.stamp("A");
+    b.initiate(9, "b-state");
+    const Stamp marker = b.stamp("A");
+    a.on_receive(s1, a_state, describe);
+    a.on_receive(marker, a_state, describe);  // A records here: received before cut = 1
+    a.on_receive(s2, a_state, describe);      // in flight
+    // A's own marker closes B's only channel.
+    b.on_receive(a.stamp("B"), [] { return std::string("never"); }, describe);
+  }
+  std::map<ProcessId, LiveLocal> parts() const { return {{"A", *a.local(9)}, {"B", *b.local(9)}}; }
+};
+
+TEST(LiveParticipantLoss, LostFrameKeepsTheChannelOpenUntilClosedAsLost) {
+  LostFrameCase c;
+  ASSERT_TRUE(c.b.local(9)->complete);
+  // The sender moves on (later frames, still marked): without the loss close the channel
+  // waits for seq 3 forever.
+  for (int i = 0; i < 5; ++i) c.a.on_receive(c.b.stamp("A"), c.a_state, c.describe);
+  EXPECT_FALSE(c.a.local(9)->complete);
+  EXPECT_EQ(c.a.waiting_for_gaps(), (std::vector<std::pair<SnapshotId, ProcessId>>{{9, "B"}}));
+
+  EXPECT_EQ(c.a.close_lost(9, "B"), 1u);
+  const LiveLocal local = *c.a.local(9);
+  EXPECT_TRUE(local.complete);
+  const ChannelRecord& channel = local.incoming.at("B");
+  EXPECT_TRUE(channel.closed);
+  EXPECT_EQ(channel.sender_cut_seq, 3u);
+  EXPECT_EQ(channel.received_before_cut, 1u);
+  ASSERT_EQ(channel.in_flight.size(), 1u);
+  EXPECT_EQ(channel.in_flight[0].seq, 2u);
+  EXPECT_EQ(channel.lost, std::vector<std::uint64_t>{3});
+  EXPECT_TRUE(channel.late.empty());
+  EXPECT_TRUE(c.a.waiting_for_gaps().empty());
+  EXPECT_EQ(check_live_cut(c.parts()), std::vector<std::string>{});
+  EXPECT_EQ(c.a.close_lost(9, "B"), 0u) << "closing twice changes nothing";
+}
+
+TEST(LiveParticipantLoss, ALostFrameThatArrivesAfterAllIsLate) {
+  LostFrameCase c;
+  c.a.close_lost(9, "B");
+  const auto r = c.a.on_receive(c.s3, c.a_state, c.describe);
+  EXPECT_FALSE(r.duplicate) << "the application still gets it";
+  const ChannelRecord channel = c.a.local(9)->incoming.at("B");
+  EXPECT_EQ(channel.lost, std::vector<std::uint64_t>{3});
+  EXPECT_EQ(channel.late, std::vector<std::uint64_t>{3});
+  EXPECT_EQ(channel.in_flight.size(), 1u) << "the closed record's in-flight list is not reopened";
+  EXPECT_EQ(check_live_cut(c.parts()), std::vector<std::string>{});
+  EXPECT_TRUE(c.a.on_receive(c.s3, c.a_state, c.describe).duplicate);
+  EXPECT_EQ(c.a.local(9)->incoming.at("B").late, std::vector<std::uint64_t>{3}) << "a duplicate is not late twice";
+}
+
+TEST(LiveParticipantLoss, ReportCarriesLostAndLateAndTheCheckCatchesBadOnes) {
+  LostFrameCase c;
+  c.a.close_lost(9, "B");
+  c.a.on_receive(c.s3, c.a_state, c.describe);
+  const LiveLocal parsed = live_local_from_json(to_json(*c.a.local(9)));
+  EXPECT_EQ(parsed.incoming.at("B").lost, std::vector<std::uint64_t>{3});
+  EXPECT_EQ(parsed.incoming.at("B").late, std::vector<std::uint64_t>{3});
+  const auto report = global_report(9, c.parts(), {});
+  EXPECT_EQ(report["status"], "complete");
+  EXPECT_EQ(report["consistency"]["lost_messages"], 1);
+  EXPECT_EQ(report["consistency"]["consistent"], true);
+
+  auto parts = c.parts();
+  parts["A"].incoming["B"].lost = {2};  // both lost and in flight, and seq 3 unaccounted... 
+  parts["A"].incoming["B"].late = {3};  // ... and a late seq that was never lost
+  const auto violations = check_live_cut(parts);
+  ASSERT_EQ(violations.size(), 2u);
+  EXPECT_EQ(violations[0], "B->A: seq 2 both lost and in flight");
+  EXPECT_EQ(violations[1], "B->A: late seq 3 was not recorded as lost");
+  parts["A"].incoming["B"].lost = {3, 7};
+  parts["A"].incoming["B"].late = {};
+  const auto outside = check_live_cut(parts);
+  ASSERT_EQ(outside.size(), 2u);
+  EXPECT_EQ(outside[0], "B->A: received before cut (1) + in flight (1) + lost (2) != sent before cut (3)");
+  EXPECT_EQ(outside[1], "B->A: lost seq 7 lies outside the sender's cut");
+}
+
+TEST(LiveParticipantLoss, LossCloserWaitsBeforeClosing) {
+  LostFrameCase c;
+  LossCloser closer(std::chrono::seconds(5));
+  const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  EXPECT_TRUE(closer.tick(c.a, t0).empty());
+  EXPECT_TRUE(closer.tick(c.a, t0 + std::chrono::milliseconds(4999)).empty());
+  EXPECT_FALSE(c.a.local(9)->complete);
+  const auto closed = closer.tick(c.a, t0 + std::chrono::seconds(5));
+  ASSERT_EQ(closed.size(), 1u);
+  EXPECT_EQ(closed[0].id, 9u);
+  EXPECT_EQ(closed[0].from, "B");
+  EXPECT_EQ(closed[0].lost, 1u);
+  EXPECT_TRUE(c.a.local(9)->complete);
+}
+
+TEST(LiveParticipantLoss, LossCloserLeavesAGapThatFillsInTime) {
+  LostFrameCase c;
+  LossCloser closer(std::chrono::seconds(5));
+  const auto t0 = std::chrono::steady_clock::time_point{};
+  closer.tick(c.a, t0);
+  c.a.on_receive(c.s3, c.a_state, c.describe);  // the reordered frame comes
+  EXPECT_TRUE(c.a.local(9)->complete);
+  EXPECT_TRUE(closer.tick(c.a, t0 + std::chrono::seconds(6)).empty());
+  const ChannelRecord channel = c.a.local(9)->incoming.at("B");
+  EXPECT_TRUE(channel.lost.empty());
+  EXPECT_EQ(channel.in_flight.size(), 2u);
 }
 
 TEST(LiveParticipantSim, SenderRestartClosesTheChannel) {
