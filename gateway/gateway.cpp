@@ -279,6 +279,7 @@ void Gateway::persist_command(const CommandRecord& record) {
     }
   }
   if (final) command_done_.notify_all();
+  if (final && transactuations_) transactuations_->release_device(record.id);  // lets later ones go
 }
 
 void Gateway::send_pending(const std::string& device) {
@@ -418,6 +419,39 @@ nlohmann::json Gateway::submit_command(const std::string& device, const nlohmann
   record.args = command.args;
   record.created_ms = record.updated_ms = now;
   record.expires_ms = now + expires_in_s * 1000;
+  if (transactuations_) {
+    {
+      std::lock_guard lock(core_mutex_);
+      if (!cache_.find(device)) throw ApiError(404, "not_found", "device '" + device + "' not found");
+    }
+    // Guarantee 3 for commands outside transactuations: the command queues for the device's
+    // lock behind earlier transactuations and holds it until final (transactuation/README.md).
+    // Logged as pending first, so the id answers GET at once.
+    persist_command(record);
+    transactuations_->hold_device(device, record.id, [this, record, command]() mutable {
+      try {
+        if (wall_ms() >= record.expires_ms) {
+          record.status = CommandStatus::expired;
+          record.reason = "expired waiting for earlier transactuations on the device";
+          record.updated_ms = wall_ms();
+          persist_command(record);
+          return;
+        }
+        dispatch_command(record, command);
+      } catch (const std::exception& e) {
+        record.status = CommandStatus::failed;
+        record.reason = e.what();
+        record.updated_ms = wall_ms();
+        persist_command(record);
+      }
+    });
+    return {{"command_id", record.id}, {"status", "pending"}, {"expires_ms", record.expires_ms}};
+  }
+  return dispatch_command(std::move(record), command);
+}
+
+nlohmann::json Gateway::dispatch_command(CommandRecord record, const devices::Command& command) {
+  const auto device = record.device;
   if (leases_ && leases_->shared(device)) {
     {
       std::lock_guard lock(core_mutex_);

@@ -99,6 +99,8 @@ class Gateway {
   void persist_command(const CommandRecord& record);
   // Tracks a validated command and publishes it now when the device and the link are up.
   nlohmann::json admit_command(CommandRecord record, const devices::Command& command);
+  // The lease (shared devices) and admit_command; once the device's transactuation hold is granted.
+  nlohmann::json dispatch_command(CommandRecord record, const devices::Command& command);
   // The transactuation runtime's publishes: through the lease for shared devices.
   bool publish_actuation(const std::string& topic, const std::string& payload);
   void ticker();

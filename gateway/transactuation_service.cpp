@@ -121,7 +121,7 @@ void TransactuationService::start() {
       open.erase(record.txn);
       history_[record.txn] = record.body;
       if (record_sink_) finished_records.emplace_back(record.txn, record.body);
-    } else {
+    } else if (record.kind != tx::LogKind::checkpoint) {
       open.insert(record.txn);
     }
   }
@@ -201,16 +201,44 @@ void TransactuationService::loop() {
     runtime_->tick(now);
     pump(now);
     driver_->flush_if_due(now);
+    compact_if_due(now);
     lock.lock();
   }
 }
 
 void TransactuationService::pump(tx::Time now) {
   driver_->pump(now);
+  for (auto hold : runtime_->take_granted_holds()) {
+    auto it = holds_.find(hold);
+    if (it == holds_.end()) continue;
+    auto on_granted = std::move(it->second.on_granted);
+    try {
+      on_granted();  // may post release_device(): it runs after this, on this thread
+    } catch (const std::exception& e) {
+      logger.error("direct command after its device hold failed", {{"command", it->second.key}, {"error", e.what()}});
+    }
+  }
   for (auto id = seen_up_to_; id < runtime_->next_txn_id(); ++id) {
     if (runtime_->find_active(id)) running_.insert(id);
   }
   seen_up_to_ = runtime_->next_txn_id();
+}
+
+void TransactuationService::compact_if_due(tx::Time now) {
+  // The intent log would grow without bound: once enough records were appended since the
+  // last checkpoint, write one and drop what it summarises (transactuation/README.md).
+  if (driver_->stats().records < records_at_compaction_ + kCompactEveryRecords) return;
+  try {
+    const auto reclaimed = driver_->compact(now);
+    records_at_compaction_ = driver_->stats().records;
+    metrics_.add("homestead_transactuation_log_bytes_reclaimed_total", "", static_cast<double>(reclaimed));
+    logger.info("intent log compacted", {{"bytes_reclaimed", std::to_string(reclaimed)},
+                                         {"open", std::to_string(runtime_->active())}});
+  } catch (const std::exception& e) {
+    records_at_compaction_ = driver_->stats().records;  // try again after as many records
+    metrics_.add("homestead_db_errors_total");
+    logger.error("intent log compaction failed", {{"error", e.what()}});
+  }
 }
 
 void TransactuationService::install_builtin(tx::AppDefinition app) {
@@ -253,6 +281,26 @@ bool TransactuationService::on_ack(const std::string& device, const devices::Ack
   if (answer->ack) post([this, a = *answer->ack](tx::Time now) { runtime_->on_ack(a, now); });
   if (answer->status) post([this, s = *answer->status](tx::Time now) { runtime_->on_status(s, now); });
   return true;
+}
+
+void TransactuationService::hold_device(const std::string& device, const std::string& key,
+                                        std::function<void()> on_granted) {
+  post([this, device, key, on_granted = std::move(on_granted)](tx::Time now) mutable {
+    const auto hold = runtime_->hold_device(device, now);
+    holds_[hold] = DeviceHold{key, std::move(on_granted)};
+    hold_by_key_[key] = hold;
+  });
+}
+
+void TransactuationService::release_device(const std::string& key) {
+  post([this, key](tx::Time now) {
+    auto it = hold_by_key_.find(key);
+    if (it == hold_by_key_.end()) return;  // never held (e.g. a command recovered after a restart)
+    const auto hold = it->second;
+    hold_by_key_.erase(it);
+    holds_.erase(hold);
+    runtime_->release_device(hold, now);
+  });
 }
 
 json TransactuationService::list_apps() {

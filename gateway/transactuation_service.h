@@ -68,6 +68,15 @@ class TransactuationService {
   // True when the ack belonged to a transactuation (or a recovery status query).
   bool on_ack(const std::string& device, const devices::Ack& ack);
 
+  // --- direct device commands (any thread; never block on the runtime) ---
+  // Orders a command sent outside any transactuation (POST /api/v1/devices/{id}/commands)
+  // with the transactuations on `device` (Runtime::hold_device): `on_granted` runs on the
+  // runtime thread once every transactuation admitted earlier on the device has finished;
+  // transactuations admitted later wait until release_device(key), which the caller must
+  // call once the command is final (acked, failed, expired) or will never be sent.
+  void hold_device(const std::string& device, const std::string& key, std::function<void()> on_granted);
+  void release_device(const std::string& key);
+
   // --- REST (block until the runtime thread has done them); throw ApiError ---
   nlohmann::json list_apps();
   nlohmann::json get_app(const std::string& name);
@@ -90,6 +99,9 @@ class TransactuationService {
   nlohmann::json call(std::function<nlohmann::json(transactuation::Time now)> fn);
   void loop();
   void pump(transactuation::Time now);
+  void compact_if_due(transactuation::Time now);
+  static constexpr std::uint64_t kCompactEveryRecords = 20000;
+  std::uint64_t records_at_compaction_ = 0;
   void finished(const transactuation::TransactuationRecord& record);
   void save_api_apps();
   void load_api_apps();
@@ -109,6 +121,12 @@ class TransactuationService {
   std::set<transactuation::TxnId> running_;
   transactuation::TxnId seen_up_to_ = 0;  // ids below this were noted in running_
   std::map<transactuation::TxnId, nlohmann::json> history_;  // finished, newest kept
+  struct DeviceHold {
+    std::string key;
+    std::function<void()> on_granted;
+  };
+  std::map<transactuation::Runtime::HoldId, DeviceHold> holds_;
+  std::map<std::string, transactuation::Runtime::HoldId> hold_by_key_;
 
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -24,6 +24,17 @@ class IntentLog {
   // Called off the critical path (after a group flush) so a log can do now the set-up work
   // the next append() would otherwise pay for on a trigger -> commit path (SQLite: BEGIN).
   virtual void prepare_append() {}
+  // Appends `checkpoint` and makes it durable together with everything appended before it,
+  // then drops the records before it that droppable_before_checkpoint(record, open) allows.
+  // Must be crash-safe at every point: any prefix of the drops may be what survives a crash
+  // (recovery ignores what a checkpoint summarises). Returns the bytes reclaimed.
+  // The default only appends and syncs the checkpoint (reclaims nothing).
+  virtual std::uint64_t compact(const LogRecord& checkpoint, const std::set<TxnId>& open) {
+    (void)open;
+    append({checkpoint});
+    sync();
+    return 0;
+  }
 };
 
 class DeviceBus {
@@ -39,6 +50,8 @@ struct DriverStats {
   std::uint64_t commands = 0;
   std::uint64_t queries = 0;
   std::uint64_t finished = 0;
+  std::uint64_t compactions = 0;
+  std::uint64_t bytes_reclaimed = 0;
 };
 
 class Driver {
@@ -56,6 +69,9 @@ class Driver {
   void flush_if_due(Time now);
   std::optional<Time> next_wakeup() const;
   const DriverStats& stats() const { return stats_; }
+  // Intent-log compaction: pumps, then writes Runtime::checkpoint() and lets the log drop
+  // what it summarises. Off the critical path (call from a timer). Returns bytes reclaimed.
+  std::uint64_t compact(Time now);
 
  private:
   void append(const std::vector<LogRecord>& records, Time now);

@@ -43,6 +43,7 @@ const char* to_string(LogKind kind) {
     case LogKind::intent: return "intent";
     case LogKind::compensate: return "compensate";
     case LogKind::outcome: return "outcome";
+    case LogKind::checkpoint: return "checkpoint";
   }
   return "?";
 }
@@ -62,7 +63,7 @@ const Reason kReasons[] = {Reason::none,    Reason::sensing,  Reason::actuating,
                            Reason::timeout, Reason::recovery, Reason::logic};
 const ActuationState kStates[] = {ActuationState::pending, ActuationState::sent, ActuationState::ok,
                                   ActuationState::failed, ActuationState::skipped};
-const LogKind kKinds[] = {LogKind::intent, LogKind::compensate, LogKind::outcome};
+const LogKind kKinds[] = {LogKind::intent, LogKind::compensate, LogKind::outcome, LogKind::checkpoint};
 const QuorumMode kModes[] = {QuorumMode::all, QuorumMode::any, QuorumMode::at_least, QuorumMode::none};
 
 Json quorum_json(const Quorum& q) { return Json{{"mode", to_string(q.mode)}, {"k", q.k}}; }
@@ -194,6 +195,10 @@ std::string encode_log_record(const LogRecord& record) {
   // Spliced by hand so an already serialised body is not parsed and dumped again.
   return std::string("{\"kind\":\"") + to_string(record.kind) + "\",\"txn\":" + std::to_string(record.txn) +
          ",\"body\":" + body_text(record) + "}";
+}
+
+bool droppable_before_checkpoint(const LogRecord& record, const std::set<TxnId>& open) {
+  return record.kind == LogKind::checkpoint || open.count(record.txn) == 0;
 }
 
 LogRecord decode_log_record(const std::string& text) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -75,8 +76,13 @@ std::string encode_record(const TransactuationRecord& record);
 enum class LogKind {
   intent,      // about to send these actuations; durable before any of them leaves
   compensate,  // about to send these compensations; durable before any of them leaves
-  outcome      // finished; committed state writes become part of the app state
+  outcome,     // finished; committed state writes become part of the app state
+  // Compaction: the app state, last seq per device and the ids of the transactuations open
+  // when it was written (txn = 0; body = Runtime::checkpoint()). For recovery it replaces
+  // every record before it except those of the open ones, so those may be dropped.
+  checkpoint
 };
+
 const char* to_string(LogKind kind);
 LogKind parse_log_kind(const std::string& text);  // throws std::runtime_error
 
@@ -94,5 +100,8 @@ struct LogRecord {
 std::string body_text(const LogRecord& record);
 std::string encode_log_record(const LogRecord& record);
 LogRecord decode_log_record(const std::string& text);  // throws std::runtime_error
+// True when compaction may drop `record`, which precedes a checkpoint naming `open` (every
+// record of a transactuation not open then, and older checkpoints).
+bool droppable_before_checkpoint(const LogRecord& record, const std::set<TxnId>& open);
 
 }  // namespace homestead::transactuation

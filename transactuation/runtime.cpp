@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <set>
+#include <utility>
+#include <vector>
 
 namespace homestead::transactuation {
 
@@ -234,6 +236,35 @@ void Runtime::advance(Time now) {
       if (it != txns_.end() && step(it->second, now)) progressed = true;
     }
   }
+  grant_holds();
+}
+
+// ---- direct device commands ----
+
+Runtime::HoldId Runtime::hold_device(const std::string& device, Time now) {
+  const HoldId hold = kHoldBit | next_hold_++;
+  locks_.enqueue(hold, {LockRequest{device_resource(device), LockMode::exclusive}});
+  holds_.emplace(hold, false);
+  advance(now);
+  return hold;
+}
+
+void Runtime::release_device(HoldId hold, Time now) {
+  if (holds_.erase(hold) == 0) return;
+  locks_.release(hold);
+  // A hold released before it was reported must not be reported after.
+  std::erase(granted_holds_, hold);
+  advance(now);  // transactuations (and holds) queued behind it may go now
+}
+
+std::vector<Runtime::HoldId> Runtime::take_granted_holds() { return std::exchange(granted_holds_, {}); }
+
+void Runtime::grant_holds() {
+  for (auto& [hold, reported] : holds_) {
+    if (reported || !locks_.granted(hold)) continue;
+    reported = true;
+    granted_holds_.push_back(hold);
+  }
 }
 
 bool Runtime::step(Txn& txn, Time now) {
@@ -246,7 +277,10 @@ bool Runtime::step(Txn& txn, Time now) {
       }
       if (now >= txn.lock_deadline) {
         std::string blockers;
-        for (TxnId other : locks_.blockers(txn.rec.id)) blockers += (blockers.empty() ? "" : ",") + std::to_string(other);
+        for (TxnId other : locks_.blockers(txn.rec.id)) {
+          blockers += (blockers.empty() ? "" : ",") +
+                      (is_hold(other) ? "direct command " + std::to_string(other & ~kHoldBit) : std::to_string(other));
+        }
         finish(txn, Status::aborted, Reason::conflict, "lock wait timed out behind transactuation(s) " + blockers, {}, now);
         return true;
       }
@@ -517,6 +551,14 @@ void Runtime::finish(Txn& txn, Status status, Reason reason, std::string detail,
 
 // ---- recovery ----
 
+LogRecord Runtime::checkpoint() const {
+  Json open = Json::array();
+  for (const auto& [id, txn] : txns_) open.push_back(id);
+  Json body = {{"state", state_}, {"last_seq", last_seq_}, {"open", std::move(open)}, {"next_id", next_id_}};
+  std::string text = body.dump();
+  return LogRecord{LogKind::checkpoint, 0, std::move(body), std::move(text)};
+}
+
 void Runtime::query(ActuationRun& run, Time now) {
   ++run.attempts;
   run.state = ActuationState::sent;
@@ -530,6 +572,20 @@ void Runtime::recover(const std::vector<LogRecord>& log, Time now) {
   std::set<TxnId> compensating;
   TxnId max_id = 0;
   for (const LogRecord& record : log) {
+    if (record.kind == LogKind::checkpoint) {
+      // Everything before it is summarised here; records of transactuations it does not name
+      // as open may be gone (compaction), so forget any that are still there.
+      const Json body = record.body.is_null() ? Json::parse(record.text) : record.body;
+      state_ = body.at("state").get<std::map<std::string, Json>>();
+      for (const auto& [device, seq] : body.at("last_seq").items()) {
+        last_seq_[device] = std::max(last_seq_[device], seq.get<std::uint64_t>());
+      }
+      const auto still_open = body.at("open").get<std::set<TxnId>>();
+      std::erase_if(open, [&](const auto& entry) { return still_open.count(entry.first) == 0; });
+      std::erase_if(compensating, [&](TxnId id) { return still_open.count(id) == 0; });
+      max_id = std::max(max_id, body.at("next_id").get<TxnId>() - 1);
+      continue;
+    }
     // Records straight from a Ready carry only their text; loaded ones carry the body.
     TransactuationRecord rec =
         record_from_json(record.body.is_null() && !record.text.empty() ? Json::parse(record.text) : record.body);
@@ -549,6 +605,7 @@ void Runtime::recover(const std::vector<LogRecord>& log, Time now) {
         compensating.insert(rec.id);
         open[rec.id] = std::move(rec);
         break;
+      case LogKind::checkpoint: break;  // handled above
       case LogKind::outcome:
         if (rec.status == Status::committed || rec.status == Status::committed_partial) {
           for (const auto& [key, value] : rec.state_writes) state_[key] = value;

@@ -72,6 +72,11 @@ class Runtime {
 
   // Call once, before any other input, with the whole intent log in order.
   void recover(const std::vector<LogRecord>& log, Time now);
+  // A checkpoint record (LogKind::checkpoint) of the state now: app state, last seq per
+  // device, ids of the open transactuations. Take it between inputs, after the Driver pumped,
+  // so every outcome so far was appended before it; then records before it that
+  // droppable_before_checkpoint() allows may be dropped: recovery yields the same state.
+  LogRecord checkpoint() const;
 
   // An explicit (API) trigger; throws AppError for an unknown or disabled app.
   TxnId trigger(const std::string& app, Json payload, Time now);
@@ -83,6 +88,22 @@ class Runtime {
   Ready take_ready();
   // The earliest time at which tick() has something to do.
   std::optional<Time> next_deadline() const;
+
+  // ---- direct device commands (sent outside any transactuation, e.g. REST) ----
+  // A direct command takes its device's exclusive lock in the SAME FIFO queue as
+  // transactuations, like a one-actuation transactuation with no sensing and no state writes:
+  // it may be sent only once every transactuation admitted before it on that device has
+  // finished (so all of their commands there are resolved), and transactuations admitted
+  // after it wait until release_device(). That keeps guarantee 3's per-device order for
+  // commands that bypass the runtime. Holds are not durable: after a restart the adapter
+  // re-tracks its open commands itself.
+  using HoldId = std::uint64_t;
+  HoldId hold_device(const std::string& device, Time now);
+  // Ends a hold, granted or still waiting (the command is final); unknown ids are ignored.
+  void release_device(HoldId hold, Time now);
+  // Holds granted since the last call, in grant order: their commands may be sent now.
+  std::vector<HoldId> take_granted_holds();
+  static bool is_hold(std::uint64_t id) { return (id & kHoldBit) != 0; }
 
   const std::map<std::string, Json>& state() const { return state_; }
   std::size_t active() const { return txns_.size(); }
@@ -122,8 +143,15 @@ class Runtime {
   ActuationRun* find_run(TxnId txn, const std::string& cmd_id);
   void append(LogKind kind, const Txn& txn, bool sync);
 
+  // Hold ids share the lock table with transactuation ids; the top bit keeps them apart.
+  static constexpr std::uint64_t kHoldBit = std::uint64_t{1} << 63;
+  void grant_holds();
+
   RuntimeOptions options_;
   std::map<std::string, InstalledApp> apps_;
+  std::map<HoldId, bool> holds_;  // open holds -> already reported as granted
+  std::vector<HoldId> granted_holds_;
+  std::uint64_t next_hold_ = 1;
   std::map<TxnId, Txn> txns_;
   std::map<std::string, TxnId> inflight_;  // cmd_id -> txn awaiting its ack or status
   std::map<std::string, std::uint64_t> last_seq_;  // per device, the last seq handed out

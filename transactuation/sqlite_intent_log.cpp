@@ -120,6 +120,24 @@ void SqliteIntentLog::step_done(sqlite3_stmt* statement, const char* what) {
   if (rc != SQLITE_DONE) fail(what);
 }
 
+std::uint64_t SqliteIntentLog::compact(const LogRecord& checkpoint, const std::set<TxnId>& open) {
+  append({checkpoint});
+  const auto checkpoint_seq = sqlite3_last_insert_rowid(db_);
+  std::string keep;
+  for (TxnId id : open) keep += (keep.empty() ? "" : ",") + std::to_string(static_cast<sqlite3_int64>(id));
+  const std::string where = " FROM transactuation_log WHERE seq < " + std::to_string(checkpoint_seq) +
+                            (keep.empty() ? std::string() : " AND txn NOT IN (" + keep + ")");
+  std::uint64_t reclaimed = 0;
+  sqlite3_stmt* sum = nullptr;
+  const std::string sum_sql = "SELECT coalesce(sum(length(body)), 0)" + where;
+  if (sqlite3_prepare_v2(db_, sum_sql.c_str(), -1, &sum, nullptr) != SQLITE_OK) fail("prepare compaction size");
+  if (sqlite3_step(sum) == SQLITE_ROW) reclaimed = static_cast<std::uint64_t>(sqlite3_column_int64(sum, 0));
+  sqlite3_finalize(sum);
+  exec(("DELETE" + where).c_str());
+  sync();
+  return reclaimed;
+}
+
 std::vector<LogRecord> SqliteIntentLog::load() {
   std::vector<LogRecord> records;
   sqlite3_stmt* select = nullptr;

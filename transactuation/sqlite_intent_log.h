@@ -31,6 +31,10 @@ class SqliteIntentLog : public IntentLog {
   // write lock: tens of microseconds). The log's file is this object's alone, so holding the
   // write lock while idle blocks no other writer; readers are never blocked in WAL mode.
   void prepare_append() override;
+  // Checkpoint INSERT and the DELETE of what it summarises in ONE transaction: a crash at any
+  // point leaves either the whole old log or the compacted one. Bytes reclaimed = the deleted
+  // bodies (the pages are reused by later records; the file itself does not shrink).
+  std::uint64_t compact(const LogRecord& checkpoint, const std::set<TxnId>& open) override;
 
   // Incremented durably on every open: use (epoch << 32) as the first transactuation id.
   std::uint64_t epoch() const { return epoch_; }

@@ -166,6 +166,40 @@ TEST(GatewayTransactuations, Kill9MidTransactuationRecoversWithoutDuplicateActua
   home.expect_no_duplicate_actuation(r);
 }
 
+// Guarantee 3 for commands that bypass the runtime (the fire scenario bug): a slow `lock` sent
+// through POST /api/v1/devices/{id}/commands before a transactuation's `unlock` of the same
+// lock must be settled before the unlock leaves, so the lock ends unlocked (the serial order:
+// lock, then unlock) however the network or the device delays the first one.
+TEST(GatewayTransactuations, RestCommandIsOrderedBeforeALaterTransactuationOnTheSameDevice) {
+  AlarmHome home;
+  home.start();
+  auto r = home.h.request("POST", "/api/v1/apps", R"({"name": "fire_unlock", "trigger": {"api": true},
+      "actions": [{"device": "front_door_lock", "command": "unlock"}],
+      "actuating": {"require": "ALL", "timeout_s": 5, "retries": 0}})");
+  ASSERT_EQ(r->status, 201) << r->body;
+  // The lock acts at once but answers 1.5 s later: the REST lock is unsettled meanwhile.
+  home.sim.set_faults("front_door_lock", {{"ack_delay_ms", 1500}});
+  r = home.h.request("POST", "/api/v1/devices/front_door_lock/commands", R"({"command": "lock"})");
+  ASSERT_EQ(r->status, 202) << r->body;
+  const std::string command_id = json::parse(r->body)["command_id"];
+  r = home.h.request("POST", "/api/v1/apps/fire_unlock/trigger", "");
+  ASSERT_EQ(r->status, 202) << r->body;
+  const auto run_id = json::parse(r->body)["id"].get<std::uint64_t>();
+
+  const auto run = home.wait_finished(run_id);
+  EXPECT_EQ(run["status"], "committed") << run.dump(2);
+  ASSERT_EQ(run["actuations"].size(), 1u) << run.dump(2);
+  const auto command = home.h.get_json("/api/v1/commands/" + command_id + "?wait_ms=5000");
+  ASSERT_EQ(command["status"], "acked") << command.dump(2);
+  // The unlock left only after the gateway had the lock's ack (both are wall-clock times).
+  EXPECT_GE(run["actuations"][0]["sent_at"].get<std::int64_t>(), command["acked_ms"].get<std::int64_t>() * 1000)
+      << run.dump(2) << command.dump(2);
+  EXPECT_EQ(home.sim.control("GET", "/devices/front_door_lock")["state"]["lock"], "unlocked");
+  const auto counts = home.sim.actuations("front_door_lock");
+  EXPECT_EQ(counts.value(command_id, 0), 1) << counts.dump();
+  EXPECT_EQ(counts.value(run["actuations"][0]["cmd_id"].get<std::string>(), 0), 1) << counts.dump();
+}
+
 }  // namespace
 
 namespace {

@@ -65,6 +65,7 @@ std::vector<std::string> check_history(const std::vector<LogRecord>& durable_log
   std::vector<TxnId> outcome_order;
   std::map<std::string, Intended> intended;  // cmd_id -> what the log says it is
   for (const auto& log_record : durable_log) {
+    if (log_record.kind == LogKind::checkpoint) continue;  // a summary; the records it replaced are archived
     TransactuationRecord rec = record_from_json(log_record.body);
     switch (log_record.kind) {
       case LogKind::intent:
@@ -74,6 +75,7 @@ std::vector<std::string> check_history(const std::vector<LogRecord>& durable_log
       case LogKind::compensate:
         for (const auto& run : rec.compensations) intended[run.cmd_id] = Intended{run.actuation.device, run.seq, rec.id};
         break;
+      case LogKind::checkpoint: break;
       case LogKind::outcome:
         if (outcomes.count(rec.id)) violation(txn_name(rec.id) + " has two durable outcomes");
         outcome_order.push_back(rec.id);

@@ -58,6 +58,56 @@ LogRecord sample(TxnId id, LogKind kind) {
   return LogRecord{kind, id, to_json(record)};
 }
 
+// Compaction: the checkpoint and the DELETE commit together; records of the open
+// transactuation stay, everything else before the checkpoint goes, and a reopened log
+// recovers the same state.
+TEST(SqliteIntentLog, CompactionKeepsOpenTransactuationsAndRecoversTheSameState) {
+  homestead::testing::TempDir dir("txlog");
+  const auto db = dir / "gateway.db";
+  Runtime runtime;
+  runtime.install(AppBuilder("set").actuates({"lamp"}).writes_state({"k"}).logic([](const LogicInput& in) {
+    LogicResult result;
+    result.actuations.push_back(Actuation{"lamp", "on"});
+    result.state_writes["k"] = static_cast<std::int64_t>(in.txn);
+    return result;
+  }).build());
+  std::uint64_t reclaimed = 0;
+  std::map<std::string, Json> expected;
+  {
+    SqliteIntentLog log(db);
+    struct NoBus : DeviceBus {
+      std::vector<Command> sent;
+      void send(const Command& c) override { sent.push_back(c); }
+      void query(const StatusQuery&) override {}
+    } bus;
+    Driver driver(runtime, log, bus, kMillisecond);
+    Time now = kSecond;
+    for (int i = 0; i < 20; ++i) {
+      runtime.trigger("set", Json::object(), now += kMillisecond);
+      driver.pump(now);
+      if (i == 19) break;  // the last one stays open
+      runtime.on_ack(Ack{"lamp", bus.sent.back().cmd_id, true, ""}, now += kMillisecond);
+      driver.pump(now);
+    }
+    EXPECT_EQ(committed_rows(db), 39);  // 19 x (intent, outcome) + the open intent
+    reclaimed = driver.compact(now);
+    EXPECT_EQ(committed_rows(db), 2);  // the open intent + the checkpoint
+    EXPECT_EQ(driver.stats().bytes_reclaimed, reclaimed);
+    expected = runtime.state();
+  }
+  EXPECT_GT(reclaimed, 19u * 100u);
+  SqliteIntentLog reopened(db);
+  const auto records = reopened.load();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[0].kind, LogKind::intent);
+  EXPECT_EQ(records[1].kind, LogKind::checkpoint);
+  Runtime recovered;
+  recovered.recover(records, 10 * kSecond);
+  EXPECT_EQ(Json(recovered.state()), Json(expected));
+  EXPECT_EQ(recovered.state().at("k"), Json(static_cast<std::int64_t>(runtime.next_txn_id() - 2)));
+  EXPECT_EQ(recovered.active(), 1u);
+}
+
 TEST(SqliteIntentLog, RecordsBecomeVisibleOnlyAtSyncAndSurviveReopen) {
   homestead::testing::TempDir dir("txlog");
   const auto db = dir / "gateway.db";
