@@ -40,6 +40,7 @@ void GatewaySnapshotAgent::refresh_channels_locked() {
     }
   }
   participant_.set_channels(incoming, outgoing);
+  loss_closer_.tick(participant_, now);
   // Marks keep riding on requests until kRetire after recording (a member may still be
   // waiting for this gateway's mark after the part shipped).
   for (auto it = recorded_at_.begin(); it != recorded_at_.end();) {
@@ -106,7 +107,7 @@ void GatewaySnapshotAgent::on_reply(const std::string& url, const std::string& s
       [&] { return snapshot::InFlightMessage{0, "Sync reply", 0}; });
   if (!result.recorded.empty()) {
     for (const auto& [owed, used] : urls_) owed_markers_.insert(owed);
-    for (auto id : result.recorded) recorded_at_[id] = std::chrono::steady_clock::now();
+    for (auto id : result.recorded) recorded_at_[id] = last_markers_ = std::chrono::steady_clock::now();
   }
   // After the accounting: a reply after our cut must not show in the recorded state.
   acked_through_ = std::max(acked_through_, applied_through);
@@ -114,6 +115,13 @@ void GatewaySnapshotAgent::on_reply(const std::string& url, const std::string& s
 
 std::vector<std::string> GatewaySnapshotAgent::take_marker_urls() {
   std::lock_guard lock(mutex_);
+  const auto now = std::chrono::steady_clock::now();
+  bool marking = false;
+  for (const auto& [id, at] : recorded_at_) marking = marking || now - at <= kMarkFor;
+  if (marking && now - last_markers_ >= kMarkerRepeat) {
+    last_markers_ = now;
+    for (const auto& [owed, used] : urls_) owed_markers_.insert(owed);
+  }
   std::vector<std::string> urls;
   for (const auto& channel : owed_markers_) urls.push_back(channel.substr(4));
   owed_markers_.clear();
@@ -122,6 +130,7 @@ std::vector<std::string> GatewaySnapshotAgent::take_marker_urls() {
 
 std::vector<nlohmann::json> GatewaySnapshotAgent::take_finished_parts() {
   std::lock_guard lock(mutex_);
+  refresh_channels_locked();  // closes lossy channels even while no reply comes
   std::vector<nlohmann::json> parts;
   for (auto id : participant_.snapshots()) {
     if (shipped_.count(id)) continue;

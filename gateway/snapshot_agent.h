@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "cloud/snapshot/live_participant.h"
+#include "cloud/snapshot/loss_closer.h"
 
 namespace homestead::gateway {
 
@@ -41,6 +42,13 @@ class GatewaySnapshotAgent {
   static constexpr std::chrono::seconds kIdle{30};
   static constexpr std::chrono::seconds kRetire{300};
   static constexpr std::chrono::seconds kMarkFor{5};  // as cloudd's SnapshotChannels
+  // Seq gaps are closed as lost after this long (loss_closer.h): longer than a Sync call's
+  // default 2 s request timeout, as cloudd's SnapshotChannels::kLossWait.
+  static constexpr std::chrono::seconds kLossWait{5};
+  // While marks ride, every cloud URL is owed an explicit marker Pull this often: the
+  // gateway may talk to only one member, so a member whose marker Pull was lost would not
+  // hear the cut (nor send its own on a reply) again.
+  static constexpr std::chrono::seconds kMarkerRepeat{1};
 
   GatewaySnapshotAgent(const std::string& home, const std::string& gateway, ExtraState extra = {});
 
@@ -80,6 +88,8 @@ class GatewaySnapshotAgent {
   std::uint64_t pushed_through_ = 0;
   std::uint64_t pending_push_ = 0;
   std::uint64_t acked_through_ = 0;
+  std::chrono::steady_clock::time_point last_markers_{};
+  snapshot::LossCloser loss_closer_{kLossWait};
 };
 
 }  // namespace homestead::gateway

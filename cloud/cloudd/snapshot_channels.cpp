@@ -112,8 +112,9 @@ bool SnapshotChannels::on_receive(const snapshot::Stamp& stamp,
     const auto result = participant_.on_receive(stamp, state_, describe);
     deliver = !result.duplicate;
     for (auto id : result.recorded) recorded_at_[id] = std::chrono::steady_clock::now();
-    if (!result.recorded.empty()) send_markers = send_markers_;
-    retire_old_locked();
+    const bool repeat_markers = housekeeping_locked();
+    if (!result.recorded.empty()) last_markers_ = std::chrono::steady_clock::now();
+    if (!result.recorded.empty() || repeat_markers) send_markers = send_markers_;
   }
   if (send_markers) send_markers();
   return deliver;
@@ -124,14 +125,14 @@ snapshot::SnapshotId SnapshotChannels::initiate() {
   snapshot::SnapshotId id = 0;
   {
     std::lock_guard lock(mutex_);
-    retire_old_locked();
+    housekeeping_locked();
     // Unique across the cluster without coordination: 64 random bits mixed with a counter.
     do {
       id = (random_u64() ^ (++counter_ * 0x9E3779B97F4A7C15ull)) >> 1;
     } while (id == 0 || participant_.known(id));
     update_channels_locked();  // drop gateways gone quiet before they become channels
     participant_.initiate(id, state_());
-    recorded_at_[id] = std::chrono::steady_clock::now();
+    recorded_at_[id] = last_markers_ = std::chrono::steady_clock::now();
     send_markers = send_markers_;
   }
   if (send_markers) send_markers();
@@ -148,13 +149,19 @@ std::vector<snapshot::SnapshotId> SnapshotChannels::snapshots() const {
   return participant_.snapshots();
 }
 
-void SnapshotChannels::retire_old_locked() {
+bool SnapshotChannels::housekeeping_locked() {
   const auto now = std::chrono::steady_clock::now();
   // Frames arrive thousands of times a second; the timers below are seconds long.
-  if (now - last_retire_check_ < std::chrono::milliseconds(100)) return;
+  if (now - last_retire_check_ < std::chrono::milliseconds(100)) return false;
   last_retire_check_ = now;
+  loss_closer_.tick(participant_, now);
+  bool marking = false;
   for (auto it = recorded_at_.begin(); it != recorded_at_.end();) {
-    if (now - it->second > kMarkFor) participant_.stop_marking(it->first);
+    if (now - it->second > kMarkFor) {
+      participant_.stop_marking(it->first);
+    } else {
+      marking = true;
+    }
     if (now - it->second > kRetireAfter) {
       participant_.retire(it->first);
       gateway_parts_.erase(it->first);
@@ -163,6 +170,9 @@ void SnapshotChannels::retire_old_locked() {
       ++it;
     }
   }
+  if (!marking || now - last_markers_ < kMarkerRepeat) return false;
+  last_markers_ = now;
+  return true;
 }
 
 void install_snapshot_channels(std::shared_ptr<SnapshotChannels> channels) {

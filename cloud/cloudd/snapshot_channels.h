@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "cloud/snapshot/live_participant.h"
+#include "cloud/snapshot/loss_closer.h"
 
 namespace homestead::cloudd {
 
@@ -49,6 +50,15 @@ class SnapshotChannels {
   // at once; the repeats cover a frame lost to a reconnect), then frames go back to bare.
   static constexpr std::chrono::seconds kMarkFor{5};
   static constexpr std::chrono::seconds kGatewayIdle{30};
+  // A channel whose cut is known but which misses seqs <= cut is closed with them as lost
+  // after this long (loss_closer.h). A Raft frame is sent with a 2 s call deadline on one
+  // TCP connection per link (connect timeout 0.5 s), a gateway's Sync call has a 2 s
+  // request timeout by default: a frame still in transit after 5 s does not come.
+  static constexpr std::chrono::seconds kLossWait{5};
+  // While marks ride (kMarkFor), every link gets an explicit marker frame this often: a
+  // link with no Raft traffic (follower to follower) whose first marker frame was lost
+  // would otherwise never tell the receiver the cut.
+  static constexpr std::chrono::seconds kMarkerRepeat{1};
 
   SnapshotChannels(std::string self, StateFn state);
 
@@ -73,7 +83,8 @@ class SnapshotChannels {
   std::vector<snapshot::LiveLocal> gateway_parts(snapshot::SnapshotId id) const;
 
  private:
-  void retire_old_locked();
+  // Retires, stops marking, closes lossy channels; returns true when markers are due.
+  bool housekeeping_locked();
   void update_channels_locked();
   bool is_gateway(const std::string& peer) const;
 
@@ -88,6 +99,8 @@ class SnapshotChannels {
   std::map<snapshot::SnapshotId, std::chrono::steady_clock::time_point> recorded_at_;
   std::uint64_t counter_ = 0;
   std::chrono::steady_clock::time_point last_retire_check_{};
+  std::chrono::steady_clock::time_point last_markers_{};
+  snapshot::LossCloser loss_closer_{kLossWait};
 };
 
 // The process's instance, which PeerTransport picks up when it is constructed (RaftServer

@@ -7,7 +7,9 @@
 namespace homestead::cloudd {
 
 std::string cloud_snapshot_state(const RaftServer& raft, std::uint64_t node_id) {
-  nlohmann::json state = raft.read([&](const KvStateMachine& machine) {
+  // The applied position is read under the same reader lock as the digest: the state hash
+  // is the state after exactly that entry.
+  nlohmann::json state = raft.read_applied([&](const KvStateMachine& machine, const RaftServer::AppliedPosition& applied) {
     char hash[17];
     std::snprintf(hash, sizeof hash, "%016llx", static_cast<unsigned long long>(machine.state_hash()));
     nlohmann::json sync = nlohmann::json::object();
@@ -17,6 +19,8 @@ std::string cloud_snapshot_state(const RaftServer& raft, std::uint64_t node_id) 
       }
     }
     return nlohmann::json{{"node", node_id},
+                          {"applied_index", applied.index},
+                          {"applied_term", applied.term},
                           {"revision", machine.revision()},
                           {"state_hash", hash},
                           {"keys", machine.size()},

@@ -97,6 +97,9 @@ class LiveSnapshot : public ::testing::Test {
       EXPECT_TRUE(part["complete"].get<bool>()) << name;
       EXPECT_TRUE(part["state"].contains("revision")) << part.dump();
       EXPECT_EQ(part["state"]["state_hash"].get<std::string>().size(), 16u) << part.dump();
+      // The cluster has elected a leader and applied at least its no-op entry.
+      EXPECT_GE(part["state"]["applied_index"].get<std::uint64_t>(), 1u) << part.dump();
+      EXPECT_GE(part["state"]["applied_term"].get<std::uint64_t>(), 1u) << part.dump();
     }
     EXPECT_EQ(reported, members);
     ASSERT_EQ(report["channels"].size(), 6u) << report["channels"].dump();
@@ -109,7 +112,7 @@ class LiveSnapshot : public ::testing::Test {
       const std::uint64_t sent = report["participants"][from]["sent_through"][to];
       EXPECT_EQ(channel["sender_cut_seq"].get<std::uint64_t>(), sent) << from << "->" << to;
       const std::uint64_t before = channel["received_before_cut"];
-      EXPECT_EQ(before + channel["in_flight"].size(), sent) << from << "->" << to << ": " << channel.dump();
+      EXPECT_EQ(before + channel["in_flight"].size() + channel["lost"].size(), sent) << from << "->" << to << ": " << channel.dump();
       std::set<std::uint64_t> seqs;
       for (const auto& m : channel["in_flight"]) {
         const std::uint64_t seq = m["seq"];
@@ -130,6 +133,17 @@ class LiveSnapshot : public ::testing::Test {
       auto [it, fresh] = hash_at.emplace(revision, hash);
       if (!fresh) {
         EXPECT_EQ(it->second, hash) << "revision " << revision;
+      }
+    }
+    // The applied position is read under the same lock as the digest: replicas recorded at
+    // the same applied index have the same state and revision (a racy read would not).
+    std::map<std::uint64_t, std::pair<std::string, std::uint64_t>> state_at_index;
+    for (const auto& [name, part] : report["participants"].items()) {
+      const std::uint64_t index = part["state"]["applied_index"];
+      const std::pair<std::string, std::uint64_t> state{part["state"]["state_hash"], part["state"]["revision"]};
+      auto [it, fresh] = state_at_index.emplace(index, state);
+      if (!fresh) {
+        EXPECT_EQ(it->second, state) << "applied index " << index;
       }
     }
   }
