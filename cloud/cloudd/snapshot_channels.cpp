@@ -4,6 +4,7 @@
 #include <random>
 
 #include "cloud/snapshot/stamp_codec.h"
+#include "common/log/log.h"
 #include "replication/raft/codec.h"
 
 namespace homestead::cloudd {
@@ -154,7 +155,12 @@ bool SnapshotChannels::housekeeping_locked() {
   // Frames arrive thousands of times a second; the timers below are seconds long.
   if (now - last_retire_check_ < std::chrono::milliseconds(100)) return false;
   last_retire_check_ = now;
-  loss_closer_.tick(participant_, now);
+  for (const auto& closed : loss_closer_.tick(participant_, now)) {
+    // Operators see why a snapshot reports lost frames (a reconnect, a dropped connection).
+    static const log::Logger logger("snapshot");
+    logger.warn("channel closed with frames lost on the wire",
+                {{"snapshot", std::to_string(closed.id)}, {"from", closed.from}, {"lost", std::to_string(closed.lost)}});
+  }
   bool marking = false;
   for (auto it = recorded_at_.begin(); it != recorded_at_.end();) {
     if (now - it->second > kMarkFor) {
