@@ -76,6 +76,7 @@ SyncClient::SyncClient(CloudSettings settings, Outbox& outbox, DesiredRunner* ru
       kinds_(std::move(kinds)),
       metrics_(metrics) {
   for (const auto& url : settings_.urls) parse_cloud_url(url);  // fail at start, naming the bad one
+  urls_ = settings_.urls;
   snapshot_ = std::make_shared<GatewaySnapshotAgent>(settings_.home_id, settings_.gateway_id, [this] {
     const OutboxStats stats = outbox_.stats();
     return nlohmann::json{{"outbox",
@@ -179,7 +180,7 @@ void SyncClient::snapshot_round() {
     bool shipped = false;
     // Any member that recorded the snapshot keeps the part; the one in use first.
     std::vector<std::string> urls{endpoint_.address};
-    urls.insert(urls.end(), settings_.urls.begin(), settings_.urls.end());
+    urls.insert(urls.end(), urls_.begin(), urls_.end());
     for (const auto& url : urls) {
       if (url.empty() || shipped) continue;
       const auto [host, port] = parse_cloud_url(url);
@@ -195,17 +196,55 @@ void SyncClient::snapshot_round() {
 }
 
 void SyncClient::next_url() {
-  url_index_ = (url_index_ + 1) % settings_.urls.size();
+  url_index_ = (url_index_ + 1) % urls_.size();
   endpoint_.stub.reset();
+}
+
+void SyncClient::locate_round() {
+  constexpr std::int64_t kLocateEveryMs = 60'000;
+  const auto now = now_ms();
+  int failures;
+  {
+    std::lock_guard lock(mutex_);
+    failures = failures_;
+  }
+  const bool all_failed = failures >= static_cast<int>(urls_.size());
+  if (located_at_ms_ != 0 && now - located_at_ms_ < kLocateEveryMs && !all_failed) return;
+  if (all_failed && now - located_at_ms_ < 5'000) return;  // not on every backoff round
+  located_at_ms_ = now;
+  const auto reply = invoke<sync_api::SyncService::Locate>({settings_.home_id, settings_.gateway_id});
+  std::lock_guard lock(mutex_);
+  if (!reply.ok()) {
+    // An older cloud without Locate, or the DHT off: the configured URLs still work.
+    locate_error_ = reply.error().describe();
+    return;
+  }
+  locate_error_.clear();
+  nlohmann::json members = nlohmann::json::array();
+  for (const auto& member : reply.value().members) {
+    const std::string url = member.rfind("http://", 0) == 0 ? member : "http://" + member;
+    members.push_back(url);
+    if (std::find(urls_.begin(), urls_.end(), url) == urls_.end()) {
+      parse_cloud_url(url);  // throws on a malformed address: the round logs it
+      urls_.push_back(url);
+      logger.info("learnt a cloud member", {{"url", url}, {"group", std::to_string(reply.value().group)}});
+    }
+  }
+  home_group_ = {{"group", reply.value().group},
+                 {"owner_member", reply.value().owner_member},
+                 {"hops", reply.value().hops},
+                 {"members", members},
+                 {"via", endpoint_.address},
+                 {"resolved_at_ms", now}};
 }
 
 template <class M>
 rpc::Result<typename M::Response> SyncClient::invoke(const typename M::Request& request) {
   // Each URL once, plus a few leader redirects.
-  const std::size_t max_hops = settings_.urls.size() + 3;
+  const std::size_t max_hops = urls_.size() + 3;
   rpc::Result<typename M::Response> result(rpc::ErrorKind::transport, "no cloud url");
   for (std::size_t hop = 0; hop < max_hops; ++hop) {
-    if (!endpoint_.stub) connect_to(settings_.urls[url_index_]);
+    if (!endpoint_.stub) connect_to(urls_[url_index_]);
     result = endpoint_.stub->template call<M>(request);
     if (result.ok()) return result;
     const auto& error = result.error();
@@ -258,6 +297,7 @@ void SyncClient::note_success() {
 
 void SyncClient::round() {
   std::lock_guard round_lock(round_mutex_);
+  locate_round();
   const bool pushed_all = push_round();
   bool connected;
   {
@@ -445,7 +485,9 @@ nlohmann::json SyncClient::status() {
           {"desired_cursor", stats.desired_cursor},
           {"conflicts_resolved", stats.conflicts_resolved},
           {"desired_applied", stats.desired_applied},
-          {"desired_failed", stats.desired_failed}};
+          {"desired_failed", stats.desired_failed},
+          {"home_group", home_group_},
+          {"locate_error", locate_error_}};
 }
 
 rpc::Result<sync_api::LeaseReply> SyncClient::acquire_lease(const std::string& name, std::uint32_t ttl_ms) {

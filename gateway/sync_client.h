@@ -6,6 +6,9 @@
 //      each against local changes (the conflict rule), and applies them one at a time as
 //      transactuations of the built-in app `cloud_desired`; the cursor advances, with the
 //      conflicts recorded, once the run has a durable outcome.
+// Every minute (and when every URL failed) the gateway asks the member in use where its home
+// lives (Locate: the Chord ring maps the home to its Raft group) and adds the group's
+// members to the URLs it tries, so one configured URL is enough to find the rest.
 // The cloud leader is found through any configured URL: a "not_leader <addr>" reply sends
 // the same request there; a transport error or timeout moves to the next URL and backs off
 // (doubling up to 5 s). With the cloud unreachable the outbox just grows (bounded, see
@@ -102,6 +105,8 @@ class SyncClient {
   // Live snapshots (issue 10): explicit marker Pulls owed, finished parts shipped.
   void snapshot_round();
   void next_url();
+  // Locate the home's group and learn its members (see top); every 60 s or when all failed.
+  void locate_round();
   void note_error(const rpc::RpcError& error);
   void note_success();
   bool push_round();
@@ -124,6 +129,8 @@ class SyncClient {
   std::mutex round_mutex_;
   Endpoint endpoint_;
   std::size_t url_index_ = 0;
+  std::vector<std::string> urls_;  // the configured URLs, then members learnt by Locate
+  std::int64_t located_at_ms_ = 0;  // last Locate attempt
   std::deque<PendingChange> pending_;
 
   mutable std::mutex mutex_;  // what status() and the ingest path touch
@@ -137,6 +144,8 @@ class SyncClient {
   std::int64_t synced_through_ms_ = 0;
   std::string last_error_;
   int failures_ = 0;
+  nlohmann::json home_group_ = nullptr;  // last Locate answer (GET /api/v1/sync "home_group")
+  std::string locate_error_;
 
   std::mutex wake_mutex_;
   std::condition_variable wake_cv_;

@@ -160,7 +160,7 @@ HttpApi::HttpApi(RaftServer& raft, const CloudConfig& config, std::string token,
       token_(std::move(token)),
       secret_(cluster_secret),
       forwarder_(std::move(cluster_secret), config.request_timeout_ms),
-      sync_(std::make_unique<SyncRpc>(raft, std::chrono::milliseconds(config.request_timeout_ms))),
+      sync_(std::make_unique<SyncRpc>(raft, dht, std::chrono::milliseconds(config.request_timeout_ms))),
       server_(std::make_unique<httplib::Server>()) {
   install_routes();
 }

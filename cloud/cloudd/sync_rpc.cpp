@@ -1,5 +1,6 @@
 #include "cloud/cloudd/sync_rpc.h"
 
+#include "cloud/cloudd/dht_service.h"
 #include "cloud/cloudd/service_writer.h"
 #include "cloud/rpc/http_server.h"
 #include "cloud/rpc/skeleton.h"
@@ -45,7 +46,8 @@ nlohmann::json write_or_throw(RaftServer& raft, const nlohmann::json& op, std::c
 
 }  // namespace
 
-SyncRpc::SyncRpc(RaftServer& raft, std::chrono::milliseconds timeout) : raft_(raft), timeout_(timeout) {
+SyncRpc::SyncRpc(RaftServer& raft, const DhtService* dht, std::chrono::milliseconds timeout)
+    : raft_(raft), dht_(dht), timeout_(timeout) {
   rpc::ServerOptions options;
   options.workers = 1;  // calls run on the HTTP connection threads (rpc::Server::execute)
   options.authenticator = [this](std::string_view token) -> std::optional<std::string> {
@@ -80,7 +82,29 @@ SyncRpc::SyncRpc(RaftServer& raft, std::chrono::milliseconds timeout) : raft_(ra
     return rpc::from_document<sync_api::LeaseReply>(write_or_throw(
         raft_, services::ops::release_lease(request.home_id, request.gateway_id, request.name), timeout_));
   });
+  sync.on<SyncService::Locate>([this](const sync_api::LocateRequest& request, const rpc::CallContext& context) {
+    check_caller(context, request.home_id, request.gateway_id);
+    return locate(request.home_id);
+  });
   sync.install(*server_);
+}
+
+sync_api::LocateReply SyncRpc::locate(const std::string& home) const {
+  if (dht_ == nullptr) throw rpc::RemoteError("unavailable: the DHT is disabled on this member (config 'dht.enabled')");
+  const DhtLookup found = dht_->lookup(dht::home_key(dht_->space(), home), timeout_);
+  if (!found.ok) throw rpc::RemoteError("unavailable: ring lookup failed: " + found.error);
+  sync_api::LocateReply reply;
+  reply.group = dht_->group_of_host(found.owner.host);
+  reply.owner_member = found.owner.host;
+  reply.hops = found.path.empty() ? 0 : static_cast<std::uint32_t>(found.path.size() - 1);
+  if (reply.group == dht_->config().dht.group) {
+    // Our own group: its members are this Raft cluster's voters and learners.
+    const ClusterStatus status = raft_.status(timeout_);
+    for (const auto& member : status.members) {
+      if (!member.http_address.empty()) reply.members.push_back(member.http_address);
+    }
+  }
+  return reply;
 }
 
 SyncRpc::~SyncRpc() = default;

@@ -7,7 +7,7 @@
 // call's principal "<home>/<gateway>". A request naming another home or gateway is refused
 // with remote "forbidden: ...". Push and the lease calls go through Raft on the leader; a
 // follower answers remote "not_leader <leader http host:port, or empty>". Pull is served
-// from the local replica. Other remote errors: "unavailable: ..." (retry; every Sync
+// from the local replica. Locate (any member) resolves the home on the Chord ring. Other remote errors: "unavailable: ..." (retry; every Sync
 // operation is idempotent) and "<code>: ..." from the state machine's rules.
 #pragma once
 
@@ -16,6 +16,7 @@
 
 #include "cloud/cloudd/raft_server.h"
 #include "cloud/rpc/server.h"
+#include "cloud/services/sync_api.h"
 
 namespace httplib {
 class Server;
@@ -23,16 +24,21 @@ class Server;
 
 namespace homestead::cloudd {
 
+class DhtService;
+
 class SyncRpc {
  public:
-  SyncRpc(RaftServer& raft, std::chrono::milliseconds timeout);
+  // `dht` may be null (DHT disabled): Locate then answers remote "unavailable: ...".
+  SyncRpc(RaftServer& raft, const DhtService* dht, std::chrono::milliseconds timeout);
   ~SyncRpc();
   // Installs the /rpc/v1 routes; this object must outlive `http`'s serving.
   void mount(httplib::Server& http);
   const rpc::Server& server() const { return *server_; }
 
  private:
+  sync_api::LocateReply locate(const std::string& home) const;
   RaftServer& raft_;
+  const DhtService* dht_;
   std::chrono::milliseconds timeout_;
   std::unique_ptr<rpc::Server> server_;
 };

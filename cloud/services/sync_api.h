@@ -141,6 +141,32 @@ struct LeaseReply {
   }
 };
 
+// Where a home lives (issue 11): any member resolves the home id on the Chord ring to the
+// Raft group that owns it. `members` are that group's HTTP addresses ("host:port") when the
+// answering member belongs to it (always, while one group hosts every ring position);
+// empty for another group, whose addresses this member does not know yet. A gateway
+// configured with one cloud URL learns the rest of its group this way.
+struct LocateRequest {
+  std::string home_id;
+  std::string gateway_id;
+  static constexpr auto schema() {
+    return std::make_tuple(rpc::required("home_id", &LocateRequest::home_id),
+                           rpc::required("gateway_id", &LocateRequest::gateway_id));
+  }
+};
+
+struct LocateReply {
+  std::uint32_t group = 0;
+  std::uint64_t owner_member = 0;  // the member holding the ring position that owns the home
+  std::uint32_t hops = 0;          // Chord hops the lookup took
+  std::vector<std::string> members;
+  static constexpr auto schema() {
+    return std::make_tuple(rpc::required("group", &LocateReply::group),
+                           rpc::required("owner_member", &LocateReply::owner_member),
+                           rpc::required("hops", &LocateReply::hops), rpc::required("members", &LocateReply::members));
+  }
+};
+
 struct SyncService {
   static constexpr std::string_view name = "Sync";
   static constexpr int version = 1;
@@ -150,7 +176,8 @@ struct SyncService {
   HOMESTEAD_RPC_METHOD(Pull, PullRequest, PullReply, at_least_once);
   HOMESTEAD_RPC_METHOD(AcquireLease, LeaseRequest, LeaseReply, exactly_once);
   HOMESTEAD_RPC_METHOD(ReleaseLease, LeaseRequest, LeaseReply, exactly_once);
-  using Methods = std::tuple<Push, Pull, AcquireLease, ReleaseLease>;
+  HOMESTEAD_RPC_METHOD(Locate, LocateRequest, LocateReply, at_least_once);
+  using Methods = std::tuple<Push, Pull, AcquireLease, ReleaseLease, Locate>;
 };
 
 }  // namespace homestead::sync_api

@@ -44,6 +44,10 @@ void FakeSyncCloud::start() {
     };
     skeleton.on<SyncService::AcquireLease>(lease);
     skeleton.on<SyncService::ReleaseLease>(lease);
+    // Like a cloud with its DHT turned off: the gateway keeps its configured URLs.
+    skeleton.on<SyncService::Locate>([](const sync_api::LocateRequest&) -> sync_api::LocateReply {
+      throw rpc::RemoteError("unavailable: the DHT is disabled on this member");
+    });
     skeleton.install(*servers_[node]);
     rpc::HttpListenerOptions listener_options;
     listener_options.threads = 8;

@@ -5,8 +5,13 @@
 //   - a desired change set through the cloud API (PATCH shadow) reaches the device through
 //     a cloud_desired transactuation and comes back as reported state (delta empty);
 //   - kill -9 of the cloud leader: the gateway follows the new leader and later records
-//     still arrive exactly once.
+//     still arrive exactly once;
+//   - configured with one member's URL only, the gateway locates its home's group through it
+//     (Chord ring, Sync/Locate), learns the other members, and keeps syncing after that
+//     member is killed.
 #include <gtest/gtest.h>
+
+#include <set>
 
 
 #include "tests/cloud/cloud_cluster.h"
@@ -33,12 +38,14 @@ struct CloudHome {
   std::unique_ptr<GatewayHarness> h;
   std::unique_ptr<FirmwareSimHome> sim;
 
-  void start() {
+  // `only_member`: configure the gateway with this member's URL alone (0: all of them).
+  void start(std::uint64_t only_member = 0) {
     cluster.start_all();
     ASSERT_NE(cluster.wait_for_leader(30s), 0u);
     ASSERT_EQ(call(cluster, "POST", "/api/v1/homes", {{"id", "default"}}).status, 201);
     ASSERT_EQ(register_gateway(cluster, "default", "gw1", secrets.path()), token_file);
-    const auto urls = cloud_urls(cluster);
+    const auto urls = only_member == 0 ? cloud_urls(cluster)
+                                       : json::array({"http://127.0.0.1:" + std::to_string(cluster.http_port(only_member))});
     h = std::make_unique<GatewayHarness>(json{{"home_file", FirmwareSimHome::home_file().string()},
                                               {"cloud",
                                                {{"enabled", true},
@@ -107,7 +114,54 @@ TEST(GatewayCloudSync, StateRecordsAndDesiredFlowThroughRealCloudd) {
     return after["connected"] == true && after["outbox"]["depth"] == 0 &&
            after["applied_through"].get<std::uint64_t>() > status["applied_through"].get<std::uint64_t>();
   }, 40s)) << after.dump(2) << home.h->context();
-  const auto motion = home.shadow("hall_motion");
-  EXPECT_EQ(motion["reported"]["motion"], false) << motion.dump(2);
+  // The outbox can be empty between the two reports (motion_clear still on its way from the
+  // device), so wait for the shadow itself.
+  json motion;
+  EXPECT_TRUE(wait_until([&] {
+    motion = home.shadow("hall_motion");
+    return motion["reported"]["motion"] == false;
+  }, 30s)) << motion.dump(2) << home.sync_status().dump(2);
   EXPECT_NE(after["leader"], "http://127.0.0.1:" + std::to_string(home.cluster.http_port(leader)));
+}
+
+TEST(GatewayCloudSync, OneConfiguredUrlIsEnoughTheGatewayLocatesItsHomeGroupThroughIt) {
+  CloudHome home;
+  const std::uint64_t seed_member = 2;
+  home.start(seed_member);
+  json status;
+  ASSERT_TRUE(wait_until([&] {
+    status = home.sync_status();
+    return status["home_group"].is_object() && status["home_group"]["members"].size() == 3;
+  }, 30s)) << status.dump(2) << home.h->context();
+  EXPECT_EQ(status["home_group"]["group"], 1) << "cloudd's default dht.group";
+  EXPECT_EQ(status["home_group"]["via"], "http://127.0.0.1:" + std::to_string(home.cluster.http_port(seed_member)));
+  std::set<std::string> learnt;
+  for (const auto& m : status["home_group"]["members"]) learnt.insert(m.get<std::string>());
+  std::set<std::string> all;
+  for (const auto& u : cloud_urls(home.cluster)) all.insert(u.get<std::string>());
+  EXPECT_EQ(learnt, all);
+  // The owner the gateway was told is the one the ring gives through the admin API.
+  const auto lookup = call(home.cluster, "GET", "/api/v1/dht/homes/default");
+  ASSERT_EQ(lookup.status, 200) << lookup.body.dump();
+  EXPECT_EQ(status["home_group"]["owner_member"], lookup.body["owner"]["member"]);
+
+  // The only configured member dies; the gateway goes on with the members it learnt.
+  ASSERT_TRUE(wait_until([&] { return home.sync_status()["outbox"]["depth"] == 0; }, 30s));
+  const auto applied_before = home.sync_status()["applied_through"].get<std::uint64_t>();
+  home.cluster.kill9(seed_member);
+  ASSERT_NE(home.cluster.wait_for_leader(30s, seed_member), 0u);
+  home.sim->event("hall_motion", "motion");
+  home.sim->event("hall_motion", "motion_clear");
+  json after;
+  ASSERT_TRUE(wait_until([&] {
+    after = home.sync_status();
+    return after["connected"] == true && after["outbox"]["depth"] == 0 &&
+           after["applied_through"].get<std::uint64_t>() > applied_before;
+  }, 40s)) << after.dump(2) << home.h->context();
+  EXPECT_NE(after["cloud_url"], "http://127.0.0.1:" + std::to_string(home.cluster.http_port(seed_member)));
+  json motion;
+  EXPECT_TRUE(wait_until([&] {
+    motion = home.shadow("hall_motion");
+    return motion["reported"]["motion"] == false;
+  }, 30s)) << motion.dump(2) << home.sync_status().dump(2);
 }
