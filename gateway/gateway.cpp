@@ -424,30 +424,58 @@ nlohmann::json Gateway::submit_command(const std::string& device, const nlohmann
       std::lock_guard lock(core_mutex_);
       if (!cache_.find(device)) throw ApiError(404, "not_found", "device '" + device + "' not found");
     }
-    // Guarantee 3 for commands outside transactuations: the command queues for the device's
-    // lock behind earlier transactuations and holds it until final (transactuation/README.md).
-    // Logged as pending first, so the id answers GET at once.
-    persist_command(record);
-    transactuations_->hold_device(device, record.id, [this, record, command]() mutable {
-      try {
-        if (wall_ms() >= record.expires_ms) {
-          record.status = CommandStatus::expired;
-          record.reason = "expired waiting for earlier transactuations on the device";
-          record.updated_ms = wall_ms();
-          persist_command(record);
-          return;
-        }
-        dispatch_command(record, command);
-      } catch (const std::exception& e) {
-        record.status = CommandStatus::failed;
-        record.reason = e.what();
-        record.updated_ms = wall_ms();
-        persist_command(record);
+    // Guarantee 3 for commands outside transactuations: the command takes the device's lock
+    // in the runtime's queue behind earlier transactuations and holds it until final
+    // (transactuation/README.md). Granted at once (the usual case) it goes out as before;
+    // otherwise it is logged as pending for the 202 and sent when granted, by whichever of
+    // this thread and the runtime's comes second.
+    struct Gate {
+      std::mutex mutex;
+      bool logged = false;
+      bool granted = false;
+    };
+    auto gate = std::make_shared<Gate>();
+    const bool granted_now = transactuations_->hold_device(device, record.id, [this, record, command, gate] {
+      {
+        std::lock_guard lock(gate->mutex);
+        gate->granted = true;
+        if (!gate->logged) return;
       }
+      send_after_hold(record, command);
     });
+    bool send_here = false;
+    try {
+      if (granted_now) return dispatch_command(std::move(record), command);
+      persist_command(record);
+      std::lock_guard lock(gate->mutex);
+      gate->logged = true;
+      send_here = gate->granted;
+    } catch (...) {
+      transactuations_->release_device(record.id);
+      throw;
+    }
+    if (send_here) send_after_hold(record, command);
     return {{"command_id", record.id}, {"status", "pending"}, {"expires_ms", record.expires_ms}};
   }
   return dispatch_command(std::move(record), command);
+}
+
+void Gateway::send_after_hold(CommandRecord record, const devices::Command& command) {
+  try {
+    if (wall_ms() >= record.expires_ms) {
+      record.status = CommandStatus::expired;
+      record.reason = "expired waiting for earlier transactuations on the device";
+      record.updated_ms = wall_ms();
+      persist_command(record);
+      return;
+    }
+    dispatch_command(record, command);
+  } catch (const std::exception& e) {
+    record.status = CommandStatus::failed;
+    record.reason = e.what();
+    record.updated_ms = wall_ms();
+    persist_command(record);  // final: releases the device
+  }
 }
 
 nlohmann::json Gateway::dispatch_command(CommandRecord record, const devices::Command& command) {

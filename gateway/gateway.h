@@ -101,6 +101,8 @@ class Gateway {
   nlohmann::json admit_command(CommandRecord record, const devices::Command& command);
   // The lease (shared devices) and admit_command; once the device's transactuation hold is granted.
   nlohmann::json dispatch_command(CommandRecord record, const devices::Command& command);
+  // dispatch_command for a command logged as pending that waited for its device hold.
+  void send_after_hold(CommandRecord record, const devices::Command& command);
   // The transactuation runtime's publishes: through the lease for shared devices.
   bool publish_actuation(const std::string& topic, const std::string& payload);
   void ticker();

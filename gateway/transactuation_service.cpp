@@ -212,6 +212,7 @@ void TransactuationService::pump(tx::Time now) {
     auto it = holds_.find(hold);
     if (it == holds_.end()) continue;
     auto on_granted = std::move(it->second.on_granted);
+    if (!on_granted) continue;  // granted at once: the caller sent it itself
     try {
       on_granted();  // may post release_device(): it runs after this, on this thread
     } catch (const std::exception& e) {
@@ -283,13 +284,22 @@ bool TransactuationService::on_ack(const std::string& device, const devices::Ack
   return true;
 }
 
-void TransactuationService::hold_device(const std::string& device, const std::string& key,
+bool TransactuationService::hold_device(const std::string& device, const std::string& key,
                                         std::function<void()> on_granted) {
-  post([this, device, key, on_granted = std::move(on_granted)](tx::Time now) mutable {
+  auto take = [this, device, key, on_granted](tx::Time now) {
     const auto hold = runtime_->hold_device(device, now);
-    holds_[hold] = DeviceHold{key, std::move(on_granted)};
+    const bool granted = runtime_->hold_granted(hold);
+    holds_[hold] = DeviceHold{key, granted ? std::function<void()>() : on_granted};
     hold_by_key_[key] = hold;
-  });
+    return granted;
+  };
+  try {
+    return call([take](tx::Time now) { return json(take(now)); }).get<bool>();
+  } catch (const ApiError&) {
+    // Not running yet (no broker connection so far): queue it for when it starts.
+    post([take](tx::Time now) { take(now); });
+    return false;
+  }
 }
 
 void TransactuationService::release_device(const std::string& key) {

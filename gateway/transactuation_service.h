@@ -70,11 +70,13 @@ class TransactuationService {
 
   // --- direct device commands (any thread; never block on the runtime) ---
   // Orders a command sent outside any transactuation (POST /api/v1/devices/{id}/commands)
-  // with the transactuations on `device` (Runtime::hold_device): `on_granted` runs on the
-  // runtime thread once every transactuation admitted earlier on the device has finished;
-  // transactuations admitted later wait until release_device(key), which the caller must
-  // call once the command is final (acked, failed, expired) or will never be sent.
-  void hold_device(const std::string& device, const std::string& key, std::function<void()> on_granted);
+  // with the transactuations on `device` (Runtime::hold_device). Returns true when granted at
+  // once (nothing earlier on the device; the caller sends now and on_granted never runs);
+  // otherwise on_granted runs on the runtime thread once every transactuation admitted
+  // earlier on the device has finished. Transactuations admitted later wait until
+  // release_device(key), which the caller must call once the command is final (acked,
+  // failed, expired) or will never be sent.
+  bool hold_device(const std::string& device, const std::string& key, std::function<void()> on_granted);
   void release_device(const std::string& key);
 
   // --- REST (block until the runtime thread has done them); throw ApiError ---

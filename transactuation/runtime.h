@@ -103,6 +103,7 @@ class Runtime {
   void release_device(HoldId hold, Time now);
   // Holds granted since the last call, in grant order: their commands may be sent now.
   std::vector<HoldId> take_granted_holds();
+  bool hold_granted(HoldId hold) const { return holds_.count(hold) > 0 && locks_.granted(hold); }
   static bool is_hold(std::uint64_t id) { return (id & kHoldBit) != 0; }
 
   const std::map<std::string, Json>& state() const { return state_; }

@@ -200,6 +200,39 @@ TEST(GatewayTransactuations, RestCommandIsOrderedBeforeALaterTransactuationOnThe
   EXPECT_EQ(counts.value(run["actuations"][0]["cmd_id"].get<std::string>(), 0), 1) << counts.dump();
 }
 
+// The other direction: a REST command to a device a running transactuation still commands
+// waits (202 `pending`) until that transactuation has finished, then goes out.
+TEST(GatewayTransactuations, RestCommandWaitsForAnEarlierTransactuationOnTheSameDevice) {
+  AlarmHome home;
+  home.start();
+  auto r = home.h.request("POST", "/api/v1/apps", R"({"name": "fire_unlock", "trigger": {"api": true},
+      "actions": [{"device": "front_door_lock", "command": "unlock"}],
+      "actuating": {"require": "ALL", "timeout_s": 5, "retries": 0}})");
+  ASSERT_EQ(r->status, 201) << r->body;
+  home.sim.set_faults("front_door_lock", {{"ack_delay_ms", 1500}});
+  r = home.h.request("POST", "/api/v1/apps/fire_unlock/trigger", "");
+  ASSERT_EQ(r->status, 202) << r->body;
+  const auto run_id = json::parse(r->body)["id"].get<std::uint64_t>();
+  // Wait until the unlock is out (its ack is 1.5 s away), then send the REST lock.
+  ASSERT_TRUE(wait_until([&] {
+    const auto run = home.run(run_id);
+    return !run["actuations"].empty() && run["actuations"][0]["state"] == "sent";
+  }, 10s)) << home.run(run_id).dump(2);
+  r = home.h.request("POST", "/api/v1/devices/front_door_lock/commands", R"({"command": "lock"})");
+  ASSERT_EQ(r->status, 202) << r->body;
+  EXPECT_EQ(json::parse(r->body)["status"], "pending") << r->body;
+  const std::string command_id = json::parse(r->body)["command_id"];
+  const auto command = home.h.get_json("/api/v1/commands/" + command_id + "?wait_ms=10000");
+  ASSERT_EQ(command["status"], "acked") << command.dump(2);
+  const auto run = home.wait_finished(run_id);
+  EXPECT_EQ(run["status"], "committed") << run.dump(2);
+  // The lock left only after the transactuation had its unlock's ack.
+  // (milliseconds against microseconds: compare whole milliseconds)
+  EXPECT_GE(command["sent_ms"].get<std::int64_t>(), run["actuations"][0]["resolved_at"].get<std::int64_t>() / 1000)
+      << run.dump(2) << command.dump(2);
+  EXPECT_EQ(home.sim.control("GET", "/devices/front_door_lock")["state"]["lock"], "locked");
+}
+
 }  // namespace
 
 namespace {
