@@ -64,6 +64,31 @@ struct CloudHome {
   }
   json audit(const std::string& app) { return call(cluster, "GET", "/api/v1/homes/default/audit?app=" + app).body; }
   json sync_status() { return h->get_json("/api/v1/sync"); }
+  // Kills cloud member `victim`, then makes the hall motion sensor report twice; returns the
+  // gateway's sync status once both reports are in the cloud (null after a failed assert).
+  json kill_member_then_sync_motion(std::uint64_t victim, std::uint64_t applied_before) {
+    cluster.kill9(victim);
+    EXPECT_NE(cluster.wait_for_leader(30s, victim), 0u);
+    sim->event("hall_motion", "motion");
+    sim->event("hall_motion", "motion_clear");
+    json after;
+    if (!wait_until([&] {
+          after = sync_status();
+          return after["connected"] == true && after["outbox"]["depth"] == 0 &&
+                 after["applied_through"].get<std::uint64_t>() > applied_before;
+        }, 40s)) {
+      ADD_FAILURE() << "the reports did not reach the cloud\n" << after.dump(2) << h->context();
+      return nullptr;
+    }
+    // The outbox can be empty between the two reports (motion_clear still on its way from
+    // the device), so wait for the shadow itself.
+    json motion;
+    EXPECT_TRUE(wait_until([&] {
+      motion = shadow("hall_motion");
+      return motion["reported"]["motion"] == false;
+    }, 30s)) << motion.dump(2) << sync_status().dump(2);
+    return after;
+  }
 };
 
 std::size_t records_of(const json& audit) { return audit.contains("records") ? audit["records"].size() : 0; }
@@ -104,23 +129,8 @@ TEST(GatewayCloudSync, StateRecordsAndDesiredFlowThroughRealCloudd) {
   // Kill -9 the cloud leader: the gateway follows the new one; later reports still arrive.
   const auto leader = home.cluster.wait_for_leader(20s);
   ASSERT_NE(leader, 0u);
-  home.cluster.kill9(leader);
-  ASSERT_NE(home.cluster.wait_for_leader(30s, leader), 0u);
-  home.sim->event("hall_motion", "motion");
-  home.sim->event("hall_motion", "motion_clear");
-  json after;
-  ASSERT_TRUE(wait_until([&] {
-    after = home.sync_status();
-    return after["connected"] == true && after["outbox"]["depth"] == 0 &&
-           after["applied_through"].get<std::uint64_t>() > status["applied_through"].get<std::uint64_t>();
-  }, 40s)) << after.dump(2) << home.h->context();
-  // The outbox can be empty between the two reports (motion_clear still on its way from the
-  // device), so wait for the shadow itself.
-  json motion;
-  EXPECT_TRUE(wait_until([&] {
-    motion = home.shadow("hall_motion");
-    return motion["reported"]["motion"] == false;
-  }, 30s)) << motion.dump(2) << home.sync_status().dump(2);
+  const json after = home.kill_member_then_sync_motion(leader, status["applied_through"].get<std::uint64_t>());
+  ASSERT_FALSE(after.is_null());
   EXPECT_NE(after["leader"], "http://127.0.0.1:" + std::to_string(home.cluster.http_port(leader)));
 }
 
@@ -148,20 +158,7 @@ TEST(GatewayCloudSync, OneConfiguredUrlIsEnoughTheGatewayLocatesItsHomeGroupThro
   // The only configured member dies; the gateway goes on with the members it learnt.
   ASSERT_TRUE(wait_until([&] { return home.sync_status()["outbox"]["depth"] == 0; }, 30s));
   const auto applied_before = home.sync_status()["applied_through"].get<std::uint64_t>();
-  home.cluster.kill9(seed_member);
-  ASSERT_NE(home.cluster.wait_for_leader(30s, seed_member), 0u);
-  home.sim->event("hall_motion", "motion");
-  home.sim->event("hall_motion", "motion_clear");
-  json after;
-  ASSERT_TRUE(wait_until([&] {
-    after = home.sync_status();
-    return after["connected"] == true && after["outbox"]["depth"] == 0 &&
-           after["applied_through"].get<std::uint64_t>() > applied_before;
-  }, 40s)) << after.dump(2) << home.h->context();
+  const json after = home.kill_member_then_sync_motion(seed_member, applied_before);
+  ASSERT_FALSE(after.is_null());
   EXPECT_NE(after["cloud_url"], "http://127.0.0.1:" + std::to_string(home.cluster.http_port(seed_member)));
-  json motion;
-  EXPECT_TRUE(wait_until([&] {
-    motion = home.shadow("hall_motion");
-    return motion["reported"]["motion"] == false;
-  }, 30s)) << motion.dump(2) << home.sync_status().dump(2);
 }
