@@ -21,7 +21,7 @@ GatewayConfig from_config(const config::Config& c) {
     c.reject_unknown("storage", {"db_file", "batch_max_rows", "flush_interval_ms", "retention_max_age_s",
                                  "retention_max_rows", "retention_interval_ms"});
   }
-  if (c.has("commands")) c.reject_unknown("commands", {"default_expiry_s", "max_expiry_s"});
+  if (c.has("commands")) c.reject_unknown("commands", {"default_expiry_s", "max_expiry_s", "hold_max_ms"});
   if (c.has("provisioning")) {
     c.reject_unknown("provisioning", {"enabled", "password_file", "acl_file", "base_password_file", "base_acl_file",
                                       "broker_pid_file"});
@@ -83,6 +83,8 @@ GatewayConfig from_config(const config::Config& c) {
   g.commands.default_expiry_s = c.get_int("commands.default_expiry_s", g.commands.default_expiry_s, 1, 365LL * 24 * 3600);
   g.commands.max_expiry_s = c.get_int("commands.max_expiry_s", g.commands.max_expiry_s, g.commands.default_expiry_s,
                                       365LL * 24 * 3600);
+
+  g.commands.hold_max_ms = c.get_int("commands.hold_max_ms", g.commands.hold_max_ms, 10, 24LL * 3600 * 1000);
 
   auto& p = g.provisioning;
   p.enabled = c.get_bool("provisioning.enabled", p.enabled);

@@ -49,6 +49,10 @@ struct StorageSettings {
 struct CommandSettings {
   std::int64_t default_expiry_s = 300;
   std::int64_t max_expiry_s = 7 * 24 * 3600;
+  // A REST command holds its device in the transactuation runtime's lock queue (ordering with
+  // transactuations) at most this long: a command to an offline device may stay open for
+  // its whole expiry, and must not keep, say, the fire alarm off that device meanwhile.
+  std::int64_t hold_max_ms = 5000;
 };
 
 // Broker-side provisioning through Mosquitto's password_file + acl_file and SIGHUP.

@@ -279,7 +279,43 @@ void Gateway::persist_command(const CommandRecord& record) {
     }
   }
   if (final) command_done_.notify_all();
-  if (final && transactuations_) transactuations_->release_device(record.id);  // lets later ones go
+  if (final && transactuations_) release_hold(record.id);  // lets later ones go
+}
+
+void Gateway::note_hold_granted(const std::string& command_id) {
+  std::lock_guard lock(holds_mutex_);
+  hold_since_ms_[command_id] = wall_ms();
+}
+
+void Gateway::release_hold(const std::string& command_id) {
+  {
+    std::lock_guard lock(holds_mutex_);
+    hold_since_ms_.erase(command_id);
+  }
+  transactuations_->release_device(command_id);  // a no-op when already released
+}
+
+void Gateway::release_overdue_holds() {
+  std::vector<std::string> overdue;
+  {
+    std::lock_guard lock(holds_mutex_);
+    const auto cutoff = wall_ms() - config_.commands.hold_max_ms;
+    for (auto it = hold_since_ms_.begin(); it != hold_since_ms_.end();) {
+      if (it->second > cutoff) {
+        ++it;
+        continue;
+      }
+      overdue.push_back(it->first);
+      it = hold_since_ms_.erase(it);
+    }
+  }
+  for (const auto& id : overdue) {
+    // The command stays open (it may still be sent or acked); only its place in the
+    // device's order is given up, so transactuations on the device can run.
+    logger.warn("command hold released before the command settled", {{"command_id", id}});
+    metrics_.add("homestead_command_holds_released_total");
+    transactuations_->release_device(id);
+  }
 }
 
 void Gateway::send_pending(const std::string& device) {
@@ -353,6 +389,7 @@ void Gateway::ticker() {
                                 config_.storage.retention_max_rows);
       }
       if (leases_) leases_->expire();
+      if (transactuations_) release_overdue_holds();
       update_gauges();
     } catch (const std::exception& e) {
       metrics_.add("homestead_db_errors_total");
@@ -436,6 +473,7 @@ nlohmann::json Gateway::submit_command(const std::string& device, const nlohmann
     };
     auto gate = std::make_shared<Gate>();
     const bool granted_now = transactuations_->hold_device(device, record.id, [this, record, command, gate] {
+      note_hold_granted(record.id);
       {
         std::lock_guard lock(gate->mutex);
         gate->granted = true;
@@ -445,13 +483,16 @@ nlohmann::json Gateway::submit_command(const std::string& device, const nlohmann
     });
     bool send_here = false;
     try {
-      if (granted_now) return dispatch_command(std::move(record), command);
+      if (granted_now) {
+        note_hold_granted(record.id);
+        return dispatch_command(std::move(record), command);
+      }
       persist_command(record);
       std::lock_guard lock(gate->mutex);
       gate->logged = true;
       send_here = gate->granted;
     } catch (...) {
-      transactuations_->release_device(record.id);
+      release_hold(record.id);
       throw;
     }
     if (send_here) send_after_hold(record, command);

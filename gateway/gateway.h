@@ -147,6 +147,13 @@ class Gateway {
   // long-poll woken by the ack answers from here instead of reading the record back.
   std::map<std::string, CommandRecord> recently_final_;
   std::deque<std::string> recently_final_order_;
+  // REST commands holding their device in the runtime's lock queue, by command id: since
+  // when (wall ms). The ticker lets go of holds older than commands.hold_max_ms.
+  std::mutex holds_mutex_;
+  std::map<std::string, std::int64_t> hold_since_ms_;
+  void note_hold_granted(const std::string& command_id);
+  void release_hold(const std::string& command_id);
+  void release_overdue_holds();
   std::mutex registry_mutex_;  // create/patch/delete device
   // Ingest thread only: what the first (locked) pass of on_messages found per message.
   struct IngestedMessage {

@@ -25,6 +25,8 @@ constexpr FamilySpec kFamilies[] = {
     {"homestead_transactuations_total", "counter", "finished transactuations by status and reason"},
     {"homestead_commands_open", "gauge", "commands pending or sent"},
     {"homestead_commands_pending", "gauge", "commands waiting to be sent"},
+    {"homestead_command_holds_released_total", "counter",
+     "REST commands that gave up their device's place in the transactuation order after commands.hold_max_ms"},
     {"homestead_readings_stored_total", "counter", "readings committed to SQLite"},
     {"homestead_readings_queue_depth", "gauge", "readings waiting for the next batch commit"},
     {"homestead_db_errors_total", "counter", "SQLite write failures"},

@@ -233,6 +233,42 @@ TEST(GatewayTransactuations, RestCommandWaitsForAnEarlierTransactuationOnTheSame
   EXPECT_EQ(home.sim.control("GET", "/devices/front_door_lock")["state"]["lock"], "locked");
 }
 
+// A REST command to an offline device stays open (up to its expiry, 300 s by default) but
+// keeps the device's place in the transactuation order only for commands.hold_max_ms:
+// a transactuation on the device (here an unlock, as the fire app would send) then goes
+// ahead instead of aborting with `conflict` at its 10 s lock timeout.
+TEST(GatewayTransactuations, ARestCommandToAnOfflineDeviceHoldsItOnlyForHoldMax) {
+  json config = alarm_config();
+  config["commands"] = {{"hold_max_ms", 1000}};
+  GatewayHarness h{config};
+  FirmwareSimHome sim{h};
+  h.start_gateway();
+  sim.start("zero");
+  ASSERT_TRUE(sim.wait_all_reported()) << sim.process().log_tail() << h.context();
+  auto r = h.request("POST", "/api/v1/apps", R"({"name": "fire_unlock", "trigger": {"api": true},
+      "actions": [{"device": "front_door_lock", "command": "unlock"}],
+      "actuating": {"require": "ALL", "timeout_s": 2, "retries": 0}})");
+  ASSERT_EQ(r->status, 201) << r->body;
+  sim.control("POST", "/devices/front_door_lock/offline", R"({"duration_ms": 60000})");
+  ASSERT_TRUE(wait_until([&] { return h.get_json("/api/v1/devices/front_door_lock")["online"] == false; }, 10s))
+      << h.get_json("/api/v1/devices/front_door_lock").dump(2);
+  r = h.request("POST", "/api/v1/devices/front_door_lock/commands", R"({"command": "lock"})");
+  ASSERT_EQ(r->status, 202) << r->body;
+  const std::string command_id = json::parse(r->body)["command_id"];
+  r = h.request("POST", "/api/v1/apps/fire_unlock/trigger", "");
+  ASSERT_EQ(r->status, 202) << r->body;
+  const auto run_id = json::parse(r->body)["id"].get<std::uint64_t>();
+  json run;
+  ASSERT_TRUE(wait_until([&] {
+    run = h.get_json("/api/v1/transactuations/" + std::to_string(run_id));
+    return run["status"] != "running";
+  }, 9s)) << "still waiting for the device after 9 s: the REST command kept it\n" << run.dump(2);
+  EXPECT_NE(run["reason"], "conflict") << run.dump(2);
+  ASSERT_EQ(run["actuations"].size(), 1u) << "the unlock was attempted\n" << run.dump(2);
+  EXPECT_EQ(h.get_json("/api/v1/commands/" + command_id)["status"], "pending") << "still open, never sent";
+  EXPECT_EQ(h.metric("homestead_command_holds_released_total"), 1);
+}
+
 }  // namespace
 
 namespace {
