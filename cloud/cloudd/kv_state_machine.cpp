@@ -20,6 +20,9 @@ KvStateMachine::KvStateMachine() = default;
 CommandResult KvStateMachine::apply(const Command& command) {
   if (command.client_id == 0) return execute(command);
   const auto decision = sessions_.check(command.client_id, command.seq, command.ack, command.time_us);
+  // Everything the session table's next state depends on, in apply order.
+  sessions_chain_ = mix(mix(mix(mix(mix(sessions_chain_, command.client_id), command.seq), command.ack), command.time_us),
+                        static_cast<std::uint64_t>(decision.verdict));
   switch (decision.verdict) {
     case rpc::DuplicateFilter::Verdict::duplicate: return decision.saved.body;
     case rpc::DuplicateFilter::Verdict::stale:
@@ -53,12 +56,9 @@ CommandResult KvStateMachine::execute(const Command& c) {
           bumped = true;
         }
         if (op.kind == TxnOp::Kind::put) {
-          auto& kv = data_[op.key];
-          if (kv.create_revision == 0) kv.create_revision = revision_;
-          kv.value = op.value;
-          kv.mod_revision = revision_;
-        } else {
-          data_.erase(op.key);
+          set_value(op.key, op.value);
+        } else if (auto it = data_.find(op.key); it != data_.end()) {
+          erase_entry(it);
         }
       }
       return nlohmann::json{{"succeeded", holds}, {"revision", revision_}}.dump();
@@ -92,18 +92,34 @@ bool KvStateMachine::compare_holds(const Compare& cmp) const {
 
 void KvStateMachine::put(const std::string& key, const std::string& value) {
   ++revision_;
-  auto& kv = data_[key];
-  if (kv.create_revision == 0) kv.create_revision = revision_;
-  kv.value = value;
-  kv.mod_revision = revision_;
+  set_value(key, value);
 }
 
 bool KvStateMachine::remove(const std::string& key) {
   const auto it = data_.find(key);
   if (it == data_.end()) return false;
   ++revision_;
-  data_.erase(it);
+  erase_entry(it);
   return true;
+}
+
+std::uint64_t KvStateMachine::entry_hash(const std::string& key, const KeyValue& kv) {
+  return mix(mix(mix(mix(1469598103934665603ull, key), kv.value), kv.create_revision), kv.mod_revision);
+}
+
+void KvStateMachine::set_value(const std::string& key, const std::string& value) {
+  auto [it, inserted] = data_.try_emplace(key);
+  KeyValue& kv = it->second;
+  if (!inserted) data_digest_ -= entry_hash(key, kv);
+  if (kv.create_revision == 0) kv.create_revision = revision_;
+  kv.value = value;
+  kv.mod_revision = revision_;
+  data_digest_ += entry_hash(key, kv);
+}
+
+void KvStateMachine::erase_entry(std::map<std::string, KeyValue>::iterator it) {
+  data_digest_ -= entry_hash(it->first, it->second);
+  data_.erase(it);
 }
 
 std::optional<KeyValue> KvStateMachine::get(const std::string& key) const {
@@ -124,13 +140,10 @@ std::vector<std::pair<std::string, KeyValue>> KvStateMachine::range(const std::s
 
 std::uint64_t KvStateMachine::state_hash() const {
   std::uint64_t h = 1469598103934665603ull;
-  h = mix(h, revision_);
-  for (const auto& [key, kv] : data_) {
-    h = mix(mix(mix(mix(h, key), kv.value), kv.create_revision), kv.mod_revision);
-  }
+  h = mix(mix(mix(h, revision_), data_.size()), data_digest_);
   for (const auto& [id, m] : members_) h = mix(mix(mix(h, id), m.peer_address), m.http_address);
   h = mix(h, services_.state_hash());
-  return mix(h, sessions_.to_json().dump());
+  return mix(h, sessions_chain_);
 }
 
 std::string KvStateMachine::snapshot() const {
@@ -154,6 +167,7 @@ std::string KvStateMachine::snapshot() const {
   out.bytes(std::string_view(reinterpret_cast<const char*>(sessions.data()), sessions.size()));
   // Appended last, so snapshots taken before the services existed still restore.
   out.bytes(services_.snapshot());
+  out.varint(sessions_chain_);  // after the services, for the same reason
   return out.take();
 }
 
@@ -193,6 +207,13 @@ void KvStateMachine::restore(std::string_view data) {
       throw raft::CodecError(std::string("kv snapshot: ") + e.what());
     }
   }
+  // A snapshot from before the chain existed starts it at 0 (every replica restoring that
+  // snapshot starts from the same value).
+  const std::uint64_t chain = in.done() ? 0 : in.varint();
+  std::uint64_t digest = 0;
+  for (const auto& [key, kv] : restored) digest += entry_hash(key, kv);
+  data_digest_ = digest;
+  sessions_chain_ = chain;
   data_ = std::move(restored);
   services_ = std::move(services);
   members_ = std::move(members);

@@ -54,8 +54,11 @@ class KvStateMachine {
   // The cloud services (issue 8): their own state, applied from `service` commands, kept in
   // this machine's snapshot and state hash.
   const services::ServicesState& services() const { return services_; }
-  // Order-sensitive hash over keys, values, revisions and sessions: equal on replicas
-  // that applied the same entries.
+  // Hash over keys, values, revisions, members, services and sessions: equal on replicas
+  // that applied the same entries. O(members), not O(keys): the key-value part is a digest
+  // kept up to date on every write (a sum of per-entry hashes, so order-independent), and
+  // the session part a chain over the session decisions applied (carried in snapshots).
+  // Live snapshots record it on every member while Raft waits (cloud/snapshot/README.md).
   std::uint64_t state_hash() const;
 
   std::string snapshot() const;
@@ -67,12 +70,18 @@ class KvStateMachine {
   bool compare_holds(const Compare& compare) const;
   void put(const std::string& key, const std::string& value);
   bool remove(const std::string& key);
+  // Every write to data_ goes through these two, which keep data_digest_ in step.
+  void set_value(const std::string& key, const std::string& value);  // at revision_
+  void erase_entry(std::map<std::string, KeyValue>::iterator it);
+  static std::uint64_t entry_hash(const std::string& key, const KeyValue& kv);
 
   std::map<std::string, KeyValue> data_;
   std::uint64_t revision_ = 0;
   std::map<std::uint64_t, MemberInfo> members_;
   rpc::DuplicateFilter sessions_;
   services::ServicesState services_;
+  std::uint64_t data_digest_ = 0;     // sum (mod 2^64) of entry_hash over data_
+  std::uint64_t sessions_chain_ = 0;  // chain over (client, seq, ack, time, verdict) applied
 };
 
 }  // namespace homestead::cloudd

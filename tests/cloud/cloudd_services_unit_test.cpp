@@ -73,11 +73,19 @@ TEST(ServiceCommand, SnapshotCarriesTheServicesAndTheHashCoversThem) {
   EXPECT_EQ(copy.services().device("h", "d")->desired, (json{{"on", true}}));
   EXPECT_EQ(copy.get("k")->value, "v");
 
-  // A snapshot from before the services existed (no trailing section) still restores. The
-  // one above was taken with an empty services section; strip it to get the old layout.
+  // Older layouts still restore. The snapshot above was taken with an empty services section
+  // and a session chain of 0 (no session commands yet): without the chain it is the layout
+  // from before the chain existed, without both the one from before the services.
+  raft::ByteWriter chain;
+  chain.varint(0);
+  const std::string before_chain = old_format.substr(0, old_format.size() - chain.take().size());
+  KvStateMachine without_chain;
+  without_chain.restore(before_chain);
+  EXPECT_EQ(without_chain.get("k")->value, "v");
+  EXPECT_EQ(without_chain.state_hash(), without);
   raft::ByteWriter tail;
   tail.bytes(services::ServicesState().snapshot());
-  const std::string legacy = old_format.substr(0, old_format.size() - tail.take().size());
+  const std::string legacy = before_chain.substr(0, before_chain.size() - tail.take().size());
   KvStateMachine restored;
   restored.restore(legacy);
   EXPECT_EQ(restored.get("k")->value, "v");
