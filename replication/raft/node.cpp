@@ -106,7 +106,8 @@ int Node::next_random_timeout() {
 void Node::reset_election_timer() {
   election_elapsed_ = 0;
   heartbeat_elapsed_ = 0;
-  randomized_timeout_ = next_random_timeout();
+  randomized_timeout_ = fast_election_ ? 1 + static_cast<int>(next_random() % static_cast<std::uint64_t>(2 * config_.heartbeat_ticks))
+                                       : next_random_timeout();
 }
 
 const Progress* Node::progress(NodeId peer) const {
@@ -134,6 +135,7 @@ void Node::become_follower(Term term, NodeId lead) {
   }
   role_ = Role::follower;
   lead_ = lead;
+  if (lead != kNoNode) fast_election_ = false;
   transferee_ = kNoNode;
   votes_.clear();
   pending_reads_.clear();
@@ -167,6 +169,7 @@ void Node::campaign() {
 void Node::peer_connection_lost(NodeId peer) {
   if (role_ != Role::follower || peer == kNoNode || peer != lead_ || config_.lease_reads) return;
   lead_ = kNoNode;  // no lease any more: we grant the other survivors' pre-votes too
+  fast_election_ = true;
   // Spread over two heartbeat intervals so the survivors rarely campaign in the same tick
   // (a split vote would cost a full election timeout).
   const auto spread = static_cast<std::uint64_t>(2 * config_.heartbeat_ticks);
@@ -291,6 +294,7 @@ void Node::step(const Message& m) {
     case MessageType::install_snapshot:
       if (role_ != Role::follower) become_follower(m.term, m.from);
       lead_ = m.from;
+      fast_election_ = false;
       election_elapsed_ = 0;
       if (m.type == MessageType::append) handle_append(m);
       if (m.type == MessageType::heartbeat) handle_heartbeat(m);

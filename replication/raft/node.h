@@ -156,6 +156,10 @@ class Node {
   int election_elapsed_ = 0;
   int heartbeat_elapsed_ = 0;
   int randomized_timeout_ = 0;
+  // Set by peer_connection_lost until a leader is heard again: election timers use the
+  // short spread, so a split vote among the survivors is retried quickly, not after the
+  // full timeout.
+  bool fast_election_ = false;
   int tick_count_ = 0;
   int lease_blocked_until_ = 0;
   std::uint64_t rng_state_;

@@ -12,6 +12,7 @@ namespace homestead::raft {
 void Node::become_leader() {
   role_ = Role::leader;
   lead_ = config_.id;
+  fast_election_ = false;
   transferee_ = kNoNode;
   votes_.clear();
   reset_election_timer();
