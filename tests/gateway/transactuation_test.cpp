@@ -24,7 +24,14 @@ const char* kArmApp = R"({"name": "arm", "trigger": {"api": true}, "actions": []
                           "actuating": {"require": "NONE"}})";
 
 struct AlarmHome {
-  GatewayHarness h{alarm_config()};
+  // `extra_config` is merged into alarm_config() (JSON merge patch).
+  explicit AlarmHome(const json& extra_config = json::object())
+      : h([&] {
+          json config = alarm_config();
+          config.merge_patch(extra_config);
+          return config;
+        }()) {}
+  GatewayHarness h;
   FirmwareSimHome sim{h};
 
   void start() {
@@ -33,6 +40,15 @@ struct AlarmHome {
     ASSERT_TRUE(sim.wait_all_reported()) << sim.process().log_tail() << h.context();
   }
   json run(std::uint64_t id) { return h.get_json("/api/v1/transactuations/" + std::to_string(id)); }
+  // An API-triggered app that unlocks front_door_lock, as the fire app would.
+  void install_fire_unlock(int timeout_s) {
+    const json app = {{"name", "fire_unlock"},
+                      {"trigger", {{"api", true}}},
+                      {"actions", json::array({{{"device", "front_door_lock"}, {"command", "unlock"}}})},
+                      {"actuating", {{"require", "ALL"}, {"timeout_s", timeout_s}, {"retries", 0}}}};
+    const auto r = h.request("POST", "/api/v1/apps", app.dump());
+    ASSERT_EQ(r->status, 201) << r->body;
+  }
   void arm() {
     auto r = h.request("POST", "/api/v1/apps", kArmApp);
     ASSERT_EQ(r->status, 201) << r->body;
@@ -173,13 +189,10 @@ TEST(GatewayTransactuations, Kill9MidTransactuationRecoversWithoutDuplicateActua
 TEST(GatewayTransactuations, RestCommandIsOrderedBeforeALaterTransactuationOnTheSameDevice) {
   AlarmHome home;
   home.start();
-  auto r = home.h.request("POST", "/api/v1/apps", R"({"name": "fire_unlock", "trigger": {"api": true},
-      "actions": [{"device": "front_door_lock", "command": "unlock"}],
-      "actuating": {"require": "ALL", "timeout_s": 5, "retries": 0}})");
-  ASSERT_EQ(r->status, 201) << r->body;
+  home.install_fire_unlock(5);
   // The lock acts at once but answers 1.5 s later: the REST lock is unsettled meanwhile.
   home.sim.set_faults("front_door_lock", {{"ack_delay_ms", 1500}});
-  r = home.h.request("POST", "/api/v1/devices/front_door_lock/commands", R"({"command": "lock"})");
+  auto r = home.h.request("POST", "/api/v1/devices/front_door_lock/commands", R"({"command": "lock"})");
   ASSERT_EQ(r->status, 202) << r->body;
   const std::string command_id = json::parse(r->body)["command_id"];
   r = home.h.request("POST", "/api/v1/apps/fire_unlock/trigger", "");
@@ -205,12 +218,9 @@ TEST(GatewayTransactuations, RestCommandIsOrderedBeforeALaterTransactuationOnThe
 TEST(GatewayTransactuations, RestCommandWaitsForAnEarlierTransactuationOnTheSameDevice) {
   AlarmHome home;
   home.start();
-  auto r = home.h.request("POST", "/api/v1/apps", R"({"name": "fire_unlock", "trigger": {"api": true},
-      "actions": [{"device": "front_door_lock", "command": "unlock"}],
-      "actuating": {"require": "ALL", "timeout_s": 5, "retries": 0}})");
-  ASSERT_EQ(r->status, 201) << r->body;
+  home.install_fire_unlock(5);
   home.sim.set_faults("front_door_lock", {{"ack_delay_ms", 1500}});
-  r = home.h.request("POST", "/api/v1/apps/fire_unlock/trigger", "");
+  auto r = home.h.request("POST", "/api/v1/apps/fire_unlock/trigger", "");
   ASSERT_EQ(r->status, 202) << r->body;
   const auto run_id = json::parse(r->body)["id"].get<std::uint64_t>();
   // Wait until the unlock is out (its ack is 1.5 s away), then send the REST lock.
@@ -238,21 +248,15 @@ TEST(GatewayTransactuations, RestCommandWaitsForAnEarlierTransactuationOnTheSame
 // a transactuation on the device (here an unlock, as the fire app would send) then goes
 // ahead instead of aborting with `conflict` at its 10 s lock timeout.
 TEST(GatewayTransactuations, ARestCommandToAnOfflineDeviceHoldsItOnlyForHoldMax) {
-  json config = alarm_config();
-  config["commands"] = {{"hold_max_ms", 1000}};
-  GatewayHarness h{config};
-  FirmwareSimHome sim{h};
-  h.start_gateway();
-  sim.start("zero");
-  ASSERT_TRUE(sim.wait_all_reported()) << sim.process().log_tail() << h.context();
-  auto r = h.request("POST", "/api/v1/apps", R"({"name": "fire_unlock", "trigger": {"api": true},
-      "actions": [{"device": "front_door_lock", "command": "unlock"}],
-      "actuating": {"require": "ALL", "timeout_s": 2, "retries": 0}})");
-  ASSERT_EQ(r->status, 201) << r->body;
+  AlarmHome home(json{{"commands", {{"hold_max_ms", 1000}}}});
+  home.start();
+  home.install_fire_unlock(2);
+  auto& h = home.h;
+  auto& sim = home.sim;
   sim.control("POST", "/devices/front_door_lock/offline", R"({"duration_ms": 60000})");
   ASSERT_TRUE(wait_until([&] { return h.get_json("/api/v1/devices/front_door_lock")["online"] == false; }, 10s))
       << h.get_json("/api/v1/devices/front_door_lock").dump(2);
-  r = h.request("POST", "/api/v1/devices/front_door_lock/commands", R"({"command": "lock"})");
+  auto r = h.request("POST", "/api/v1/devices/front_door_lock/commands", R"({"command": "lock"})");
   ASSERT_EQ(r->status, 202) << r->body;
   const std::string command_id = json::parse(r->body)["command_id"];
   r = h.request("POST", "/api/v1/apps/fire_unlock/trigger", "");
