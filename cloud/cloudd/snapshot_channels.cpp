@@ -112,7 +112,7 @@ bool SnapshotChannels::on_receive(const snapshot::Stamp& stamp,
     }
     const auto result = participant_.on_receive(stamp, state_, describe);
     deliver = !result.duplicate;
-    for (auto id : result.recorded) recorded_at_[id] = std::chrono::steady_clock::now();
+    for (auto id : result.recorded) note_recorded_locked(id, std::chrono::steady_clock::now());
     const bool repeat_markers = housekeeping_locked();
     if (!result.recorded.empty()) last_markers_ = std::chrono::steady_clock::now();
     if (!result.recorded.empty() || repeat_markers) send_markers = send_markers_;
@@ -133,7 +133,8 @@ snapshot::SnapshotId SnapshotChannels::initiate() {
     } while (id == 0 || participant_.known(id));
     update_channels_locked();  // drop gateways gone quiet before they become channels
     participant_.initiate(id, state_());
-    recorded_at_[id] = last_markers_ = std::chrono::steady_clock::now();
+    last_markers_ = std::chrono::steady_clock::now();
+    note_recorded_locked(id, last_markers_);
     send_markers = send_markers_;
   }
   if (send_markers) send_markers();
@@ -150,6 +151,16 @@ std::vector<snapshot::SnapshotId> SnapshotChannels::snapshots() const {
   return participant_.snapshots();
 }
 
+std::vector<std::string> SnapshotChannels::members() const {
+  std::lock_guard lock(mutex_);
+  return peers_;
+}
+
+void SnapshotChannels::note_recorded_locked(snapshot::SnapshotId id, std::chrono::steady_clock::time_point at) {
+  marking_order_.push_back({id, at});
+  retire_order_.push_back({id, at});
+}
+
 bool SnapshotChannels::housekeeping_locked() {
   const auto now = std::chrono::steady_clock::now();
   // Frames arrive thousands of times a second; the timers below are seconds long.
@@ -161,22 +172,19 @@ bool SnapshotChannels::housekeeping_locked() {
     logger.warn("channel closed with frames lost on the wire",
                 {{"snapshot", std::to_string(closed.id)}, {"from", closed.from}, {"lost", std::to_string(closed.lost)}});
   }
-  bool marking = false;
-  for (auto it = recorded_at_.begin(); it != recorded_at_.end();) {
-    if (now - it->second > kMarkFor) {
-      participant_.stop_marking(it->first);
-    } else {
-      marking = true;
-    }
-    if (now - it->second > kRetireAfter) {
-      participant_.retire(it->first);
-      gateway_parts_.erase(it->first);
-      it = recorded_at_.erase(it);
-    } else {
-      ++it;
-    }
+  while (!marking_order_.empty() && now - marking_order_.front().at > kMarkFor) {
+    participant_.stop_marking(marking_order_.front().id);
+    marking_order_.pop_front();
   }
-  if (!marking || now - last_markers_ < kMarkerRepeat) return false;
+  while (!retire_order_.empty() && now - retire_order_.front().at > kRetireAfter) {
+    participant_.retire(retire_order_.front().id);
+    gateway_parts_.erase(retire_order_.front().id);
+    retire_order_.pop_front();
+  }
+  const bool marking = !marking_order_.empty();
+  // Every receiver acknowledged every mark (the usual case within a frame's round trip):
+  // no repeat needed, the links stay quiet.
+  if (!marking || now - last_markers_ < kMarkerRepeat || !participant_.marks_unacknowledged()) return false;
   last_markers_ = now;
   return true;
 }

@@ -11,8 +11,10 @@
 // the state-machine hash, key count and leader hint (StateFn).
 //
 // Markers: after recording, every peer link sends one frame at once, empty if there is no
-// Raft traffic queued, carrying the cut marks. Marks ride on every frame until the snapshot
-// is retired (kRetireAfter after it was recorded here).
+// Raft traffic queued, carrying the cut marks. Marks ride on a link's frames until its
+// receiver acknowledges a seq past the cut (every stamp carries the highest seq its sender
+// has received on the reverse channel), at most kMarkFor; explicit markers repeat only
+// while some mark is unacknowledged.
 //
 // Gateways (snapshot_sync_hooks.h): a gateway's Sync calls carry its stamp and get this
 // node's stamp on their replies. A gateway counts as a channel (both ways) while it has
@@ -23,6 +25,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -76,6 +79,9 @@ class SnapshotChannels {
   snapshot::SnapshotId initiate();
   std::optional<snapshot::LiveLocal> local(snapshot::SnapshotId id) const;
   std::vector<snapshot::SnapshotId> snapshots() const;
+  // The cloud members this node has channels with (process names, "cloud-<id>"): the
+  // members a report gathers parts from.
+  std::vector<std::string> members() const;
 
   // A gateway's finished part (already authenticated by the caller). Returns false when this
   // node does not know the snapshot (then the part is not kept).
@@ -96,7 +102,17 @@ class SnapshotChannels {
   std::map<std::string, std::chrono::steady_clock::time_point> gateways_;  // last heard
   std::map<snapshot::SnapshotId, std::map<std::string, snapshot::LiveLocal>> gateway_parts_;
   std::function<void()> send_markers_;
-  std::map<snapshot::SnapshotId, std::chrono::steady_clock::time_point> recorded_at_;
+  // Snapshots in the order this node recorded them (so in time order): the ones still
+  // marking are the newest, the ones to retire the oldest, so housekeeping pops from the
+  // front instead of walking every record of the last kRetireAfter (thousands when
+  // snapshots run back to back).
+  struct Recorded {
+    snapshot::SnapshotId id;
+    std::chrono::steady_clock::time_point at;
+  };
+  void note_recorded_locked(snapshot::SnapshotId id, std::chrono::steady_clock::time_point at);
+  std::deque<Recorded> marking_order_;   // recorded within kMarkFor
+  std::deque<Recorded> retire_order_;  // every record kept, until kRetireAfter
   std::uint64_t counter_ = 0;
   std::chrono::steady_clock::time_point last_retire_check_{};
   std::chrono::steady_clock::time_point last_markers_{};

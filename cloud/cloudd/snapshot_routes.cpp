@@ -2,7 +2,11 @@
 
 #include <httplib.h>
 
+#include <map>
+#include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 #include "cloud/snapshot/live_report.h"
 
@@ -32,25 +36,79 @@ std::optional<snapshot::SnapshotId> parse_id(const std::string& text) {
   }
 }
 
+// Keep-alive HTTP clients to the other members, reused across report requests: an operator
+// polling a report every 20 ms would otherwise open a fresh TCP connection to every member
+// per poll (connect, accept, a server thread's setup) for a few hundred bytes each.
+// httplib::Client is not safe for concurrent requests, so a request takes a client out and
+// gives it back when it is done; a client whose request failed is dropped.
+class MemberClients {
+ public:
+  explicit MemberClients(int timeout_ms) : timeout_ms_(timeout_ms) {}
+
+  // A client for host:port and whether it is a kept one (its connection may have gone).
+  std::pair<std::unique_ptr<httplib::Client>, bool> take(const std::string& host, int port, bool fresh = false) {
+    const std::string key = host + ":" + std::to_string(port);
+    if (!fresh) {
+      std::lock_guard lock(mutex_);
+      auto& idle = idle_[key];
+      if (!idle.empty()) {
+        auto client = std::move(idle.back());
+        idle.pop_back();
+        return {std::move(client), true};
+      }
+    }
+    auto client = std::make_unique<httplib::Client>(host, port);
+    client->set_connection_timeout(std::chrono::milliseconds(timeout_ms_));
+    client->set_read_timeout(std::chrono::milliseconds(timeout_ms_));
+    client->set_tcp_nodelay(true);
+    client->set_keep_alive(true);
+    return {std::move(client), false};
+  }
+
+  void give_back(const std::string& host, int port, std::unique_ptr<httplib::Client> client) {
+    std::lock_guard lock(mutex_);
+    auto& idle = idle_[host + ":" + std::to_string(port)];
+    if (idle.size() < kMaxIdlePerMember) idle.push_back(std::move(client));
+  }
+
+ private:
+  static constexpr std::size_t kMaxIdlePerMember = 4;  // concurrent report requests kept warm
+  int timeout_ms_;
+  std::mutex mutex_;
+  std::map<std::string, std::vector<std::unique_ptr<httplib::Client>>> idle_;
+};
+
 // One member's part (and the gateway parts it holds), asked over its HTTP API. nullopt +
 // reason when there is none.
-std::optional<snapshot::LiveLocal> fetch_part(std::vector<snapshot::LiveLocal>& gateway_parts, const std::string& http_address, snapshot::SnapshotId id,
-                                              const std::string& secret, int timeout_ms, std::string& reason) {
+std::optional<snapshot::LiveLocal> fetch_part(MemberClients& clients, std::vector<snapshot::LiveLocal>& gateway_parts,
+                                              const std::string& http_address, snapshot::SnapshotId id,
+                                              const std::string& secret, std::string& reason) {
   const auto colon = http_address.rfind(':');
-  if (colon == std::string::npos) {
+  int port = 0;
+  try {
+    port = colon == std::string::npos ? 0 : std::stoi(http_address.substr(colon + 1));
+  } catch (const std::exception&) {
+  }
+  if (port <= 0) {
     reason = "bad http address " + http_address;
     return std::nullopt;
   }
-  httplib::Client client(http_address.substr(0, colon), std::stoi(http_address.substr(colon + 1)));
-  client.set_connection_timeout(std::chrono::milliseconds(timeout_ms));
-  client.set_read_timeout(std::chrono::milliseconds(timeout_ms));
-  client.set_tcp_nodelay(true);
-  const auto res = client.Get(("/api/v1/snapshots/" + std::to_string(id) + "/local").c_str(),
-                              {{"Authorization", "Bearer " + secret}});
+  const std::string host = http_address.substr(0, colon);
+  const std::string path = "/api/v1/snapshots/" + std::to_string(id) + "/local";
+  const httplib::Headers headers{{"Authorization", "Bearer " + secret}};
+  auto [client, reused] = clients.take(host, port);
+  auto res = client->Get(path.c_str(), headers);
+  if (!res && reused) {
+    // A kept connection the member closed meanwhile (restart, idle timeout): once more on a
+    // fresh one before calling the member unreachable.
+    client = clients.take(host, port, /*fresh=*/true).first;
+    res = client->Get(path.c_str(), headers);
+  }
   if (!res) {
     reason = "unreachable: " + httplib::to_string(res.error());
-    return std::nullopt;
+    return std::nullopt;  // the client is dropped with its broken connection
   }
+  clients.give_back(host, port, std::move(client));
   if (res->status == 404) {
     reason = "not recorded yet";
     return std::nullopt;
@@ -69,6 +127,14 @@ std::optional<snapshot::LiveLocal> fetch_part(std::vector<snapshot::LiveLocal>& 
     reason = std::string("bad part: ") + e.what();
     return std::nullopt;
   }
+}
+
+// "cloud-<id>" -> id; 0 for anything else.
+std::uint64_t member_id(const std::string& process) {
+  constexpr std::string_view prefix = "cloud-";
+  if (process.rfind(prefix, 0) != 0) return 0;
+  const auto id = parse_id(process.substr(prefix.size()));
+  return id ? *id : 0;
 }
 
 }  // namespace
@@ -106,7 +172,8 @@ void install_snapshot_routes(httplib::Server& s, RaftServer& raft, std::shared_p
     reply(res, 200, body);
   });
 
-  s.Get(R"(/api/v1/snapshots/([^/]+))", [&raft, snapshots, enabled, cluster_secret, timeout_ms](
+  auto clients = std::make_shared<MemberClients>(timeout_ms);
+  s.Get(R"(/api/v1/snapshots/([^/]+))", [&raft, snapshots, enabled, cluster_secret, clients](
                                              const httplib::Request& req, httplib::Response& res) {
     if (!enabled(res)) return;
     const auto id = parse_id(req.matches[1]);
@@ -119,12 +186,18 @@ void install_snapshot_routes(httplib::Server& s, RaftServer& raft, std::shared_p
     } else {
       missing[snapshots->self()] = "not recorded yet";
     }
-    const ClusterStatus status = raft.status(std::chrono::milliseconds(timeout_ms));
-    for (const auto& member : status.members) {
-      if (member.id == raft.id()) continue;
-      const std::string name = cloud_process_name(member.id);
+    // The members this node has snapshot channels with (its Raft peers): read from the
+    // channels, not from a cluster status, which would wait for a turn of the Raft loop.
+    for (const std::string& name : snapshots->members()) {
+      const std::uint64_t member = member_id(name);
+      if (member == 0 || member == raft.id()) continue;
+      const auto http_address = raft.http_address(member);
+      if (!http_address) {
+        missing[name] = "no http address known";
+        continue;
+      }
       std::string reason;
-      if (auto part = fetch_part(gateway_parts, member.http_address, *id, cluster_secret, timeout_ms, reason)) {
+      if (auto part = fetch_part(*clients, gateway_parts, *http_address, *id, cluster_secret, reason)) {
         parts[name] = std::move(*part);
       } else {
         missing[name] = reason;

@@ -9,6 +9,10 @@ namespace homestead::snapshot {
 
 void LiveParticipant::Incoming::add(std::uint64_t seq) {
   if (seq <= contiguous) return;
+  if (seq == contiguous + 1 && above.empty()) {  // in order: the common case, no allocation
+    contiguous = seq;
+    return;
+  }
   above.insert(seq);
   while (!above.empty() && *above.begin() == contiguous + 1) {
     above.erase(above.begin());
@@ -35,8 +39,10 @@ void LiveParticipant::record(SnapshotId id, std::string state) {
   local.process = self_;
   local.state = std::move(state);
   for (const auto& to : outgoing_) {
-    auto it = next_seq_.find(to);
-    local.sent_through[to] = it == next_seq_.end() ? 0 : it->second;
+    Outgoing& out = sent_[to];
+    local.sent_through[to] = out.next_seq;
+    prune(out);
+    out.pending.push_back(CutMark{id, out.next_seq});
   }
   for (const auto& from : incoming_peers_) {
     ChannelRecord& channel = local.incoming[from];
@@ -52,17 +58,40 @@ void LiveParticipant::record(SnapshotId id, std::string state) {
   locals_.emplace(id, std::move(local));
 }
 
-Stamp LiveParticipant::stamp(const ProcessId& to) {
-  Stamp out;
-  out.from = self_;
-  out.incarnation = incarnation_;
-  out.seq = ++next_seq_[to];
-  for (SnapshotId id : marking_) {
-    const LiveLocal& local = locals_.at(id);
-    auto it = local.sent_through.find(to);
-    if (it != local.sent_through.end()) out.marks.push_back(CutMark{id, it->second});
+void LiveParticipant::prune(Outgoing& out) const {
+  // The receiver acknowledged a seq beyond the cut: that frame carried the mark (marks
+  // ride on every frame after the cut until then), so the receiver has recorded.
+  while (!out.pending.empty() &&
+         (out.acked_through > out.pending.front().cut_seq || !marking_.count(out.pending.front().id))) {
+    out.pending.pop_front();
   }
-  return out;
+}
+
+Stamp LiveParticipant::stamp(const ProcessId& to) {
+  Stamp stamp;
+  stamp.from = self_;
+  stamp.incarnation = incarnation_;
+  Outgoing& out = sent_[to];
+  stamp.seq = ++out.next_seq;
+  prune(out);
+  for (const CutMark& mark : out.pending) {
+    if (marking_.count(mark.id)) stamp.marks.push_back(mark);
+  }
+  auto received = received_.find(to);
+  if (received != received_.end() && received->second.incarnation != 0) {
+    stamp.ack_incarnation = received->second.incarnation;
+    stamp.acked_through = received->second.max_seq();
+  }
+  return stamp;
+}
+
+bool LiveParticipant::marks_unacknowledged() const {
+  for (const auto& [to, out] : sent_) {
+    for (const CutMark& mark : out.pending) {
+      if (out.acked_through <= mark.cut_seq && marking_.count(mark.id)) return true;
+    }
+  }
+  return false;
 }
 
 ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::function<std::string()>& state,
@@ -85,6 +114,10 @@ ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::functio
     }
     channel = Incoming{};
     channel.incarnation = stamp.incarnation;
+  }
+  if (stamp.ack_incarnation == incarnation_) {
+    Outgoing& out = sent_[stamp.from];
+    out.acked_through = std::max(out.acked_through, stamp.acked_through);
   }
 
   // Marks first: a mark of an unrecorded snapshot makes this message its marker, so we
@@ -220,7 +253,12 @@ void LiveParticipant::retire(SnapshotId id) {
   marking_.erase(id);
   open_.erase(id);
   with_lost_.erase(id);
-  retired_.insert(id);
+  if (!retired_.insert(id).second) return;
+  retired_order_.push_back(id);
+  if (retired_order_.size() > kRetiredKept) {
+    retired_.erase(retired_order_.front());
+    retired_order_.pop_front();
+  }
 }
 
 }  // namespace homestead::snapshot

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
@@ -45,6 +46,12 @@ struct Stamp {
   std::uint64_t incarnation = 0;  // changes when the sender restarts (its seqs start over)
   std::uint64_t seq = 0;          // >= 1
   std::vector<CutMark> marks;
+  // The reverse channel's acknowledgement: the highest seq the sender of this stamp has
+  // received from the stamp's receiver, whose incarnation was `ack_incarnation` (0: none
+  // yet). A mark rides on every frame stamped after the cut; the first frame the receiver
+  // acknowledges beyond the cut carried it, so from then on the mark can stay home.
+  std::uint64_t ack_incarnation = 0;
+  std::uint64_t acked_through = 0;
 };
 
 // A message recorded as in flight: a summary, not the body.
@@ -112,9 +119,13 @@ class LiveParticipant {
   std::optional<LiveLocal> local(SnapshotId id) const;
   std::vector<SnapshotId> snapshots() const;
   // Stops carrying `id`'s marks on outgoing messages but keeps its record. Marks are only
-  // needed until every peer has heard of the cut (the explicit marker right after
-  // recording normally does it); carrying them longer costs every message.
+  // needed until every peer has heard of the cut; a channel whose receiver acknowledged a
+  // seq past the cut (Stamp::acked_through) already stops carrying it, this is the bound
+  // for channels that never answer.
   void stop_marking(SnapshotId id) { marking_.erase(id); }
+  // Whether some outgoing channel still carries a mark its receiver has not acknowledged
+  // (then an explicit marker repeat may be needed for an idle channel).
+  bool marks_unacknowledged() const;
   // Stops carrying `id`'s marks and forgets its record (bounded memory on a long run).
   void retire(SnapshotId id);
 
@@ -138,6 +149,16 @@ class LiveParticipant {
     bool seen(std::uint64_t seq) const { return seq <= contiguous || above.count(seq); }
     void add(std::uint64_t seq);
   };
+  // Per outgoing channel: the marks it may still have to carry, in recording order (so
+  // with non-decreasing cut seqs), and what its receiver acknowledged. Marks whose cut the
+  // receiver acknowledged past, or that stopped marking, are dropped from the front, so a
+  // frame's stamp costs O(marks it carries), not O(snapshots recorded in the last kMarkFor).
+  struct Outgoing {
+    std::uint64_t next_seq = 0;       // last seq stamped
+    std::uint64_t acked_through = 0;  // highest seq of ours the receiver reported (this incarnation)
+    std::deque<CutMark> pending;
+  };
+  void prune(Outgoing& out) const;
 
   void record(SnapshotId id, std::string state);
   void learn_cut(LiveLocal& local, const ProcessId& from, std::uint64_t cut_seq);
@@ -149,10 +170,15 @@ class LiveParticipant {
   std::uint64_t incarnation_;
   std::set<ProcessId> incoming_peers_;
   std::set<ProcessId> outgoing_;
-  std::map<ProcessId, std::uint64_t> next_seq_;  // per outgoing channel
+  std::map<ProcessId, Outgoing> sent_;           // per outgoing channel
   std::map<ProcessId, Incoming> received_;       // per incoming channel
   std::map<SnapshotId, LiveLocal> locals_;
-  std::set<SnapshotId> retired_;                 // marks for these are ignored when they arrive late
+  // Marks for these are ignored when they arrive late. Bounded (oldest forgotten first):
+  // a mark rides at most the adapter's kMarkFor after its sender recorded, while records
+  // are retired minutes later, so only the newest retirements can still meet a mark.
+  static constexpr std::size_t kRetiredKept = 1 << 16;
+  std::set<SnapshotId> retired_;
+  std::deque<SnapshotId> retired_order_;
   // Per-message work touches only these, not every record kept for the API:
   std::set<SnapshotId> marking_;  // recorded, marks still carried on messages
   std::set<SnapshotId> open_;     // recorded, some incoming channel still open

@@ -52,6 +52,11 @@ std::string encode_stamp_bytes(const Stamp& stamp) {
     put_varint(out, mark.id);
     put_varint(out, mark.cut_seq);
   }
+  // The acknowledgement is optional on the wire (a stamp without one ends after the marks).
+  if (stamp.ack_incarnation != 0) {
+    put_varint(out, stamp.ack_incarnation);
+    put_varint(out, stamp.acked_through);
+  }
   return out;
 }
 
@@ -68,6 +73,11 @@ Stamp decode_stamp_bytes(std::string_view bytes) {
     mark.id = in.varint();
     mark.cut_seq = in.varint();
     stamp.marks.push_back(mark);
+  }
+  if (!in.done()) {
+    stamp.ack_incarnation = in.varint();
+    stamp.acked_through = in.varint();
+    if (stamp.ack_incarnation == 0) throw StampError("snapshot stamp: acknowledgement without incarnation");
   }
   if (!in.done()) throw StampError("snapshot stamp: trailing bytes");
   return stamp;

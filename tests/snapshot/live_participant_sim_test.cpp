@@ -406,6 +406,79 @@ TEST(LiveParticipantLoss, LossCloserLeavesAGapThatFillsInTime) {
   EXPECT_EQ(channel.in_flight.size(), 2u);
 }
 
+// Marks ride on a channel's frames only until its receiver acknowledges a seq past the cut
+// (Stamp::acked_through, carried by every frame the other way): a frame stamped without the
+// ack still carries the mark, the first one after it does not.
+TEST(LiveParticipantAck, MarksStopRidingOnceTheReceiverAcknowledgesPastTheCut) {
+  LiveParticipant a("A", 1);
+  a.set_channels({"B"}, {"B"});
+  LiveParticipant b("B", 2);
+  b.set_channels({"A"}, {"A"});
+  auto describe = [] { return InFlightMessage{0, "append", 10}; };
+  auto state = [] { return std::string("a-state"); };
+  b.stamp("A");  // seq 1, never delivered
+  b.on_receive(a.stamp("B"), [] { return std::string("never"); }, describe);  // B has A's seq 1
+  b.initiate(7, "b-state");  // cut on B->A: seq 1
+  EXPECT_TRUE(b.marks_unacknowledged());
+  const Stamp lost_marker = b.stamp("A");  // seq 2, lost on the wire
+  EXPECT_EQ(lost_marker.marks, (std::vector<CutMark>{{7, 1}}));
+  EXPECT_EQ(lost_marker.ack_incarnation, 1u);
+  EXPECT_EQ(lost_marker.acked_through, 1u) << "B acknowledges A's seq 1";
+  // A answers without having heard from B: its ack (nothing of B's) keeps the mark riding.
+  const Stamp a_before = a.stamp("B");
+  EXPECT_EQ(a_before.ack_incarnation, 0u);
+  b.on_receive(a_before, [] { return std::string("never"); }, describe);
+  const Stamp second = b.stamp("A");  // seq 3
+  EXPECT_EQ(second.marks, (std::vector<CutMark>{{7, 1}}));
+  // A gets seq 3: records (the mark), and its next stamp acknowledges B's seq 3 > cut 1.
+  EXPECT_EQ(a.on_receive(second, state, describe).recorded, std::vector<SnapshotId>{7});
+  const Stamp ack = a.stamp("B");
+  EXPECT_EQ(ack.ack_incarnation, 2u);
+  EXPECT_EQ(ack.acked_through, 3u);
+  b.on_receive(ack, [] { return std::string("never"); }, describe);
+  EXPECT_FALSE(b.marks_unacknowledged());
+  EXPECT_TRUE(b.stamp("A").marks.empty()) << "acknowledged past the cut: the mark stays home";
+  // The lost seq 2 is still accounted: A's channel from B waits for 1 and 2 (cut 1 known).
+  EXPECT_FALSE(a.local(7)->complete);
+  EXPECT_EQ(a.close_lost(7, "B"), 1u);
+  EXPECT_EQ(a.local(7)->incoming.at("B").lost, std::vector<std::uint64_t>{1});
+}
+
+TEST(LiveParticipantAck, AnAcknowledgementWithinTheCutOrOfAnotherIncarnationKeepsTheMark) {
+  LiveParticipant b("B", 2);
+  b.set_channels({"A"}, {"A"});
+  auto describe = [] { return InFlightMessage{}; };
+  b.stamp("A");
+  b.stamp("A");
+  b.initiate(5, "b-state");  // cut 2
+  // A received seq 2, which was sent before the cut: it does not carry the mark.
+  b.on_receive(Stamp{"A", 1, 1, {}, 2, 2}, [] { return std::string("never"); }, describe);
+  EXPECT_EQ(b.stamp("A").marks, (std::vector<CutMark>{{5, 2}}));
+  // An ack naming an incarnation B never had (an old run of B) says nothing about these seqs.
+  b.on_receive(Stamp{"A", 1, 2, {}, 99, 1000}, [] { return std::string("never"); }, describe);
+  EXPECT_EQ(b.stamp("A").marks, (std::vector<CutMark>{{5, 2}}));
+  EXPECT_TRUE(b.marks_unacknowledged());
+  // stop_marking still bounds an unacknowledged mark.
+  b.stop_marking(5);
+  EXPECT_TRUE(b.stamp("A").marks.empty());
+  EXPECT_FALSE(b.marks_unacknowledged());
+}
+
+TEST(LiveParticipantAck, EachChannelDropsOnlyTheMarksItsReceiverAcknowledged) {
+  LiveParticipant a("A", 1);
+  a.set_channels({"B", "C"}, {"B", "C"});
+  auto describe = [] { return InFlightMessage{}; };
+  a.initiate(3, "s3");  // cut 0 on both
+  const Stamp to_b = a.stamp("B");
+  a.stamp("C");
+  a.initiate(4, "s4");  // cut 1 on both
+  EXPECT_EQ(a.stamp("B").marks, (std::vector<CutMark>{{3, 0}, {4, 1}}));
+  // B acknowledges seq 1 (it carried 3's mark, sent before 4's cut): 3 stays home on A->B only.
+  a.on_receive(Stamp{"B", 20, 1, {}, 1, to_b.seq}, [] { return std::string("never"); }, describe);
+  EXPECT_EQ(a.stamp("B").marks, (std::vector<CutMark>{{4, 1}}));
+  EXPECT_EQ(a.stamp("C").marks, (std::vector<CutMark>{{3, 0}, {4, 1}}));
+}
+
 TEST(LiveParticipantSim, SenderRestartClosesTheChannel) {
   LiveParticipant a("A", 1);
   a.set_channels({"B"}, {"B"});

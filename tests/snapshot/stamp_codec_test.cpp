@@ -27,6 +27,25 @@ TEST(StampCodec, RefusesMalformedInput) {
   EXPECT_THROW(decode_stamp_hex("zz"), StampError);
 }
 
+TEST(StampCodec, AcknowledgementIsOptionalOnTheWire) {
+  Stamp s = sample();
+  const std::string without = encode_stamp_bytes(s);
+  const Stamp plain = decode_stamp_bytes(without);
+  EXPECT_EQ(plain.ack_incarnation, 0u);
+  EXPECT_EQ(plain.acked_through, 0u);
+  s.ack_incarnation = 0x1234567890ull;
+  s.acked_through = 77;
+  const std::string with = encode_stamp_bytes(s);
+  EXPECT_EQ(with.size(), without.size() + 6 + 1) << "two varints appended after the marks";
+  const Stamp back = decode_stamp_hex(encode_stamp_hex(s));
+  EXPECT_EQ(back.marks, s.marks);
+  EXPECT_EQ(back.ack_incarnation, 0x1234567890ull);
+  EXPECT_EQ(back.acked_through, 77u);
+  EXPECT_THROW(decode_stamp_bytes(with.substr(0, with.size() - 1)), StampError);
+  EXPECT_THROW(decode_stamp_bytes(without + std::string(1, '\0') + std::string(1, '\5')), StampError)
+      << "an acknowledgement needs an incarnation";
+}
+
 TEST(StampCodec, JsonReplyFieldIsAddedAndRemoved) {
   std::string body = R"({"applied_through":10,"rejected":""})";
   const std::string original = body;

@@ -1,13 +1,20 @@
 // Live snapshot benchmark (issue 10 item 4): what Chandy-Lamport snapshots cost a running
-// cloud. Three cloudd members (fsync on) take KV puts from N clients; the run alternates
-// phases without snapshots and phases where snapshots run back to back (POST
-// /api/v1/snapshots, then GET /api/v1/snapshots/{id} until complete, then the next one).
-// Prints puts/s for both, the cost in percent beside the target (< 5%), and how long a
-// snapshot took to complete. To attribute the cost, a third phase runs the same snapshots
-// but polls only the initiator's own part (GET .../{id}/local, no gathering from every
-// member): the difference between the two snapshot phases is the report gathering's share.
+// cloud. Three cloudd members (fsync on) take KV puts from N clients. Every round runs the
+// same load for the same time in each phase, the order alternating between rounds:
+//   - without snapshots (the baseline);
+//   - one snapshot at a time at an operator's rate: POST /api/v1/snapshots every
+//     --interval-ms (default 1000), its gathered report (GET /api/v1/snapshots/{id}) polled
+//     every --poll-ms until complete;
+//   - back to back: the next snapshot is POSTed as soon as the last report says complete
+//     (the worst case: dozens of snapshots a second);
+//   - with --attribution, back to back again but polling only the initiator's own part
+//     (GET .../{id}/local, no gathering): the difference is the report gathering's share.
+// Prints every round's puts/s and cost (against the same round's baseline), the median and
+// range of the per-round costs beside the target (< 5% while a snapshot runs), snapshots per
+// second and completion times, and fails on any inconsistent report.
 //
-// Usage: snapshot_bench [--seconds N] [--rounds N] [--clients N] [--poll-ms N] [--json FILE]
+// Usage: snapshot_bench [--seconds N] [--rounds N] [--clients N] [--poll-ms N]
+//                       [--interval-ms N] [--attribution] [--json FILE]
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -28,17 +35,32 @@ namespace ct = homestead::cloud_testing;
 
 struct Settings {
   double seconds = 3;
-  int rounds = 3;
+  int rounds = 5;
   int clients = 16;
   int poll_ms = 20;
+  int interval_ms = 1000;
+  bool attribution = false;
   std::string json_out;
 };
+
+enum class Mode { off, paced, back_to_back, own_part };
+
+const char* mode_name(Mode mode) {
+  switch (mode) {
+    case Mode::off: return "without snapshots";
+    case Mode::paced: return "one snapshot per interval";
+    case Mode::back_to_back: return "snapshots back to back";
+    case Mode::own_part: return "back to back, own part polled";
+  }
+  return "?";
+}
 
 struct Phase {
   std::uint64_t puts = 0;
   double seconds = 0;
   std::vector<double> snapshot_ms;  // completion times of the snapshots in this phase
   std::uint64_t inconsistent = 0;
+  double rate() const { return seconds > 0 ? static_cast<double>(puts) / seconds : 0; }
 };
 
 double percentile(std::vector<double> v, double p) {
@@ -47,10 +69,38 @@ double percentile(std::vector<double> v, double p) {
   return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
 }
 
-enum class Mode { off, gathered, local_only };
+double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// Starts one snapshot on `client`'s member and polls its report until complete (or stop).
+void run_one_snapshot(httplib::Client& client, const Settings& s, Mode mode, const std::atomic<bool>& stop,
+                      Phase& phase) {
+  const auto t0 = Clock::now();
+  auto started = client.Post("/api/v1/snapshots");
+  if (!started || started->status != 202) return;
+  const std::string id = json::parse(started->body)["id"];
+  const std::string path = "/api/v1/snapshots/" + id + (mode == Mode::own_part ? "/local" : "");
+  while (!stop) {
+    auto got = client.Get(path.c_str());
+    if (got && got->status == 200) {
+      const json report = json::parse(got->body);
+      const bool complete = mode == Mode::own_part ? report["complete"].get<bool>() : report["status"] == "complete";
+      if (complete) {
+        phase.snapshot_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+        if (mode != Mode::own_part && !report["consistency"]["consistent"].get<bool>()) ++phase.inconsistent;
+        return;
+      }
+    }
+    // An operator's poll of the report, part of the measured cost.
+    std::this_thread::sleep_for(std::chrono::milliseconds(s.poll_ms));
+  }
+}
 
 Phase run_phase(ct::CloudCluster& cluster, const Settings& s, Mode mode) {
-  const bool snapshots = mode != Mode::off;
   const int leader_port = cluster.http_port(cluster.wait_for_leader(20s));
   std::atomic<std::uint64_t> puts{0};
   std::atomic<bool> stop{false};
@@ -68,35 +118,21 @@ Phase run_phase(ct::CloudCluster& cluster, const Settings& s, Mode mode) {
     });
   }
   std::thread snapshotter;
-  if (snapshots) {
+  if (mode != Mode::off) {
     snapshotter = std::thread([&] {
+      // Initiators rotate over the members (leader and followers alike).
       const auto ids = cluster.ids();
+      std::vector<std::unique_ptr<httplib::Client>> clients;
+      for (auto id : ids) clients.push_back(ct::make_client(cluster.http_port(id), cluster.token(), 10000));
+      auto next = Clock::now();
       for (std::size_t n = 0; !stop; ++n) {
-        const std::uint64_t member = ids[n % ids.size()];
-        auto client = ct::make_client(cluster.http_port(member), cluster.token(), 10000);
-        const auto t0 = Clock::now();
-        auto started = client->Post("/api/v1/snapshots");
-        if (!started || started->status != 202) continue;
-        const std::string id = json::parse(started->body)["id"];
-        const std::string path = "/api/v1/snapshots/" + id + (mode == Mode::local_only ? "/local" : "");
-        while (!stop) {
-          auto got = client->Get(path.c_str());
-          if (got && got->status == 200) {
-            const json report = json::parse(got->body);
-            if (mode == Mode::local_only) {
-              if (report["complete"].get<bool>()) {
-                phase.snapshot_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-                break;
-              }
-            } else if (report["status"] == "complete") {
-              phase.snapshot_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-              if (!report["consistency"]["consistent"].get<bool>()) ++phase.inconsistent;
-              break;
-            }
-          }
-          // An operator's poll of the report, part of the measured cost.
-          std::this_thread::sleep_for(std::chrono::milliseconds(s.poll_ms));
+        if (mode == Mode::paced) {
+          // Sleep in short steps so the phase ends on time.
+          while (!stop && Clock::now() < next) std::this_thread::sleep_for(5ms);
+          if (stop) break;
+          next += std::chrono::milliseconds(s.interval_ms);
         }
+        run_one_snapshot(*clients[n % clients.size()], s, mode, stop, phase);
       }
     });
   }
@@ -111,13 +147,22 @@ Phase run_phase(ct::CloudCluster& cluster, const Settings& s, Mode mode) {
 }
 
 void usage(std::ostream& out) {
-  out << "Usage: snapshot_bench [--seconds N] [--rounds N] [--clients N] [--poll-ms N] [--json FILE]\n"
+  out << "Usage: snapshot_bench [--seconds N] [--rounds N] [--clients N] [--poll-ms N] [--interval-ms N]\n"
+         "                      [--attribution] [--json FILE]\n"
          "Starts 3 cloudd (HOMESTEAD_BUILD_DIR/cloud/cloudd/cloudd, fsync on) and measures KV puts/s\n"
-         "from N clients without snapshots and while live snapshots run back to back, alternating\n"
-         "the phases for N rounds of S seconds each; prints the rates, the cost and snapshot\n"
-         "completion times. Snapshot phases poll every --poll-ms (default 20): the gathered report\n"
-         "(GET /api/v1/snapshots/{id}), and for attribution the initiator's own part only (/local).\n";
+         "from --clients (16) clients in --rounds (5) rounds; each round runs every phase for --seconds (3),\n"
+         "the order alternating: without snapshots, one snapshot per --interval-ms (1000), snapshots back\n"
+         "to back, and with --attribution back to back polling the initiator's own part only (/local).\n"
+         "Reports are polled every --poll-ms (20). Prints per-round puts/s and cost against the same\n"
+         "round's baseline, the median and range, and the < 5% target. Exit 1 on an inconsistent report.\n";
 }
+
+struct Series {
+  Mode mode;
+  std::vector<double> rates;   // puts/s per round
+  std::vector<double> costs;   // percent against the same round's baseline
+  Phase total;
+};
 
 int run_bench(const Settings& s) {
   ct::ClusterOptions options;
@@ -130,61 +175,84 @@ int run_bench(const Settings& s) {
     std::cerr << "snapshot_bench: no leader\n";
     return 1;
   }
-  run_phase(cluster, Settings{1, 1, s.clients, s.poll_ms, ""}, Mode::off);  // warm-up
-  Phase off, on, local;
+  run_phase(cluster, Settings{1, 1, s.clients, s.poll_ms, s.interval_ms, false, ""}, Mode::off);  // warm-up
+  std::vector<Series> series{{Mode::off, {}, {}, {}}, {Mode::paced, {}, {}, {}}, {Mode::back_to_back, {}, {}, {}}};
+  if (s.attribution) series.push_back({Mode::own_part, {}, {}, {}});
+  std::printf("%-6s", "round");
+  for (const auto& x : series) std::printf(" %30s", mode_name(x.mode));
+  std::printf("\n");
   for (int r = 0; r < s.rounds; ++r) {
-    // Alternate the order so a drift over the run does not favour any phase.
-    const std::vector<Mode> order = (r % 2 == 0) ? std::vector<Mode>{Mode::off, Mode::gathered, Mode::local_only}
-                                                 : std::vector<Mode>{Mode::local_only, Mode::gathered, Mode::off};
-    for (Mode mode : order) {
+    // Alternate the order so a drift over the run (other load on the machine, the log
+    // growing) does not favour any phase.
+    std::vector<std::size_t> order(series.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    if (r % 2 == 1) std::reverse(order.begin(), order.end());
+    std::vector<double> rates(series.size());
+    for (std::size_t i : order) {
       cluster.wait_converged(30s);
-      const Phase p = run_phase(cluster, s, mode);
-      Phase& total = mode == Mode::off ? off : mode == Mode::gathered ? on : local;
+      const Phase p = run_phase(cluster, s, series[i].mode);
+      rates[i] = p.rate();
+      Phase& total = series[i].total;
       total.puts += p.puts;
       total.seconds += p.seconds;
       total.snapshot_ms.insert(total.snapshot_ms.end(), p.snapshot_ms.begin(), p.snapshot_ms.end());
       total.inconsistent += p.inconsistent;
     }
+    std::printf("%-6d", r + 1);
+    for (std::size_t i = 0; i < series.size(); ++i) {
+      series[i].rates.push_back(rates[i]);
+      const double cost = 100.0 * (1.0 - rates[i] / rates[0]);
+      series[i].costs.push_back(cost);
+      if (i == 0) {
+        std::printf(" %22.0f puts/s", rates[i]);
+      } else {
+        std::printf(" %16.0f (%+6.1f%%)", rates[i], cost);
+      }
+    }
+    std::printf("\n");
+    std::fflush(stdout);
   }
-  const double off_rate = static_cast<double>(off.puts) / off.seconds;
-  const double on_rate = static_cast<double>(on.puts) / on.seconds;
-  const double cost = 100.0 * (1.0 - on_rate / off_rate);
-  const double local_rate = static_cast<double>(local.puts) / local.seconds;
-  const double local_cost = 100.0 * (1.0 - local_rate / off_rate);
+
   std::printf("\nLive snapshot cost (3 cloudd, fsync on, loopback, %d clients putting 100 B values; %d rounds x %.1f s "
-              "per phase)\n",
-              s.clients, s.rounds, s.seconds);
-  std::printf("%-34s %12s\n", "phase", "puts/s");
-  std::printf("%-34s %12.0f\n", "without snapshots", off_rate);
-  std::printf("%-34s %12.0f\n", "snapshots back to back", on_rate);
-  std::printf("%-34s %12.0f\n", "back to back, own part polled", local_rate);
-  std::printf("(snapshots: POST, then GET the gathered report every %d ms until complete, then the next;\n"
-              " attribution: the same polling only the initiator's /local, no gathering: cost %.1f%%,\n"
-              " %zu snapshots, own part complete p50 %.1f ms)\n",
-              s.poll_ms, local_cost, local.snapshot_ms.size(), percentile(local.snapshot_ms, 0.5));
-  std::printf("ratio with/without: %.3f, cost %.1f%% (target < 5%%: %s)\n", on_rate / off_rate, cost,
-              cost < 5.0 ? "met" : "NOT met");
-  std::printf("snapshots completed: %zu (%.1f/s), completion p50 %.1f ms, p99 %.1f ms, inconsistent: %llu\n",
-              on.snapshot_ms.size(), static_cast<double>(on.snapshot_ms.size()) / on.seconds,
-              percentile(on.snapshot_ms, 0.5), percentile(on.snapshot_ms, 0.99),
-              static_cast<unsigned long long>(on.inconsistent));
-  if (!s.json_out.empty()) {
-    std::ofstream(s.json_out) << json{{"puts_per_s_without", off_rate},
-                                      {"puts_per_s_with", on_rate},
-                                      {"ratio", on_rate / off_rate},
-                                      {"cost_percent", cost},
-                                      {"puts_per_s_with_local_poll", local_rate},
-                                      {"cost_percent_local_poll", local_cost},
-                                      {"poll_ms", s.poll_ms},
-                                      {"target_percent", 5},
-                                      {"snapshots", on.snapshot_ms.size()},
-                                      {"completion_p50_ms", percentile(on.snapshot_ms, 0.5)},
-                                      {"completion_p99_ms", percentile(on.snapshot_ms, 0.99)},
-                                      {"inconsistent", on.inconsistent}}
-                                     .dump(2)
-                              << '\n';
+              "per phase, reports polled every %d ms)\n",
+              s.clients, s.rounds, s.seconds, s.poll_ms);
+  std::printf("%-32s %10s %12s %22s %12s %14s\n", "phase", "puts/s p50", "cost p50", "cost range (rounds)",
+              "snapshots/s", "complete p50");
+  json out = json::object();
+  std::uint64_t inconsistent = 0;
+  for (const auto& x : series) {
+    const double snapshots_per_s = static_cast<double>(x.total.snapshot_ms.size()) / x.total.seconds;
+    inconsistent += x.total.inconsistent;
+    if (x.mode == Mode::off) {
+      std::printf("%-32s %10.0f\n", mode_name(x.mode), median(x.rates));
+    } else {
+      const auto [lo, hi] = std::minmax_element(x.costs.begin(), x.costs.end());
+      std::printf("%-32s %10.0f %11.1f%% %10.1f%% .. %6.1f%% %12.1f %11.1f ms\n", mode_name(x.mode), median(x.rates),
+                  median(x.costs), *lo, *hi, snapshots_per_s, percentile(x.total.snapshot_ms, 0.5));
+    }
+    out[mode_name(x.mode)] = {{"puts_per_s_rounds", x.rates},
+                              {"puts_per_s_median", median(x.rates)},
+                              {"cost_percent_rounds", x.costs},
+                              {"cost_percent_median", median(x.costs)},
+                              {"snapshots", x.total.snapshot_ms.size()},
+                              {"snapshots_per_s", snapshots_per_s},
+                              {"completion_p50_ms", percentile(x.total.snapshot_ms, 0.5)},
+                              {"completion_p99_ms", percentile(x.total.snapshot_ms, 0.99)},
+                              {"inconsistent", x.total.inconsistent}};
   }
-  return on.inconsistent == 0 ? 0 : 1;
+  for (const auto& x : series) {
+    if (x.mode == Mode::off) continue;
+    const double cost = median(x.costs);
+    std::printf("target < 5%% while a snapshot runs, %-30s: median cost %5.1f%% -> %s\n", mode_name(x.mode), cost,
+                cost < 5.0 ? "met" : "NOT met");
+  }
+  std::printf("inconsistent reports: %llu\n", static_cast<unsigned long long>(inconsistent));
+  out["target_percent"] = 5;
+  out["poll_ms"] = s.poll_ms;
+  out["interval_ms"] = s.interval_ms;
+  out["inconsistent"] = inconsistent;
+  if (!s.json_out.empty()) std::ofstream(s.json_out) << out.dump(2) << '\n';
+  return inconsistent == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -212,6 +280,10 @@ int main(int argc, char** argv) {
         s.clients = std::stoi(value());
       } else if (a == "--poll-ms") {
         s.poll_ms = std::stoi(value());
+      } else if (a == "--interval-ms") {
+        s.interval_ms = std::stoi(value());
+      } else if (a == "--attribution") {
+        s.attribution = true;
       } else if (a == "--json") {
         s.json_out = value();
       } else {
@@ -223,6 +295,10 @@ int main(int argc, char** argv) {
       std::cerr << "snapshot_bench: " << a << ": not a number\n";
       return 2;
     }
+  }
+  if (s.rounds < 1 || s.seconds <= 0 || s.clients < 1 || s.poll_ms < 0 || s.interval_ms < 0) {
+    std::cerr << "snapshot_bench: --rounds, --seconds, --clients must be positive, --poll-ms and --interval-ms >= 0\n";
+    return 2;
   }
   try {
     return run_bench(s);
