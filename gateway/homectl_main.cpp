@@ -262,9 +262,8 @@ int run(const Options& o) {
       body["args"][o.args[i].substr(0, eq)] = v.is_discarded() ? json(text) : v;
     }
     if (o.expires) body["expires_in_s"] = *o.expires;
-    auto accepted = api.call("POST", "/api/v1/devices/" + o.args[1] + "/commands", body);
-    json result = accepted;
-    if (o.wait) result = api.call("GET", "/api/v1/commands/" + accepted["command_id"].get<std::string>() + "?wait_ms=30000");
+    // Waiting: one request that answers with the outcome (or the status so far after 30 s).
+    json result = api.call("POST", "/api/v1/devices/" + o.args[1] + "/commands" + (o.wait ? "?wait_ms=30000" : ""), body);
     if (o.json_out) std::cout << result.dump(2) << "\n";
     else {
       std::cout << cell(result["command_id"]) << " " << cell(result["status"]);

@@ -110,7 +110,18 @@ const std::map<std::string, Handler>& handlers() {
          reply(c, 200, g.readings(q));
        }},
       {"POST /api/v1/devices/{id}/commands",
-       [](Gateway& g, Call& c) { reply(c, 202, g.submit_command(c.id(), parse_body(c))); }},
+       [](Gateway& g, Call& c) {
+         // wait_ms (optional) answers with the outcome in the same request: 200 with the final
+         // record, or 202 with the record so far when the wait ends first. Read before the
+         // command is made, so a bad value creates nothing.
+         const auto wait = query_int(c, "wait_ms", 0, 0, 30000);
+         auto accepted = g.submit_command(c.id(), parse_body(c));
+         if (wait == 0) return reply(c, 202, accepted);
+         auto outcome = g.get_command(accepted["command_id"].get<std::string>(), std::chrono::milliseconds(wait));
+         CommandStatus status = CommandStatus::pending;
+         const bool final = parse_status(outcome["status"].get<std::string>(), status) && is_final(status);
+         reply(c, final ? 200 : 202, outcome);
+       }},
       {"GET /api/v1/commands/{id}",
        [](Gateway& g, Call& c) {
          const auto wait = query_int(c, "wait_ms", 0, 0, 30000);

@@ -22,7 +22,9 @@ const std::vector<RouteSpec>& route_specs() {
        "Stored state reports, newest first; since/until are gateway receive times in Unix ms", 200,
        {"since", "until", "limit"}, false},
       {"POST", "/api/v1/devices/{id}/commands", Scope::admin,
-       "Send a command; body {command, args?, expires_in_s?}; logged durably before 202", 202, {}, true},
+       "Send a command; body {command, args?, expires_in_s?}; logged durably before 202. wait_ms waits in the same "
+       "request for the outcome: 200 with the final record (acked|failed|expired), else 202 with the record so far",
+       202, {"wait_ms"}, true, 200},
       {"GET", "/api/v1/commands/{id}", Scope::read,
        "Command status pending|sent|acked|failed|expired with reason; wait_ms long-polls for a final status", 200,
        {"wait_ms"}, false},
@@ -96,6 +98,7 @@ nlohmann::json openapi_document() {
             ? nlohmann::json{{"description", "done"}}
             : nlohmann::json{{"description", "success"},
                              {"content", {{text ? "text/plain" : "application/json", {{"schema", {{"type", text ? "string" : "object"}}}}}}}};
+    if (r.other_success_status != 0) responses[std::to_string(r.other_success_status)] = responses[std::to_string(r.success_status)];
     const nlohmann::json err = {{"description", "error"}, {"content", {{"application/json", {{"schema", error_schema}}}}}};
     responses["400"] = err;
     if (r.scope) {

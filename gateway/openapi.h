@@ -20,6 +20,7 @@ struct RouteSpec {
   int success_status = 200;
   std::vector<std::string> query;  // query parameter names (integers)
   bool body = false;               // takes a JSON body
+  int other_success_status = 0;    // a second success answer (0: none)
 };
 
 const std::vector<RouteSpec>& route_specs();

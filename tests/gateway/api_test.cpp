@@ -79,6 +79,24 @@ TEST(GatewayApi, StateFollowsDevicesAndCommandsRoundTrip) {
   EXPECT_EQ(home.h.metric("homestead_commands_total{outcome=\"acked\"}"), 1);
   EXPECT_EQ(home.h.metric("homestead_commands_total{outcome=\"failed\"}"), 1);
 
+  // The round trip in one request: POST ?wait_ms answers 200 with the final record.
+  auto one = home.h.request("POST", "/api/v1/devices/lamp/commands?wait_ms=10000",
+                            R"({"command":"set_brightness","args":{"brightness":60}})");
+  ASSERT_EQ(one->status, 200) << one->body;
+  const auto outcome = parse(one);
+  EXPECT_EQ(outcome["status"], "acked") << outcome.dump();
+  EXPECT_EQ(outcome["device"], "lamp");
+  EXPECT_GT(outcome["acked_ms"].get<std::int64_t>(), 0);
+  EXPECT_EQ(home.h.get_json("/api/v1/commands/" + outcome["command_id"].get<std::string>())["status"], "acked");
+  EXPECT_EQ(home.h.get_json("/api/v1/devices/lamp/state")["reported"]["brightness"], 60);
+  // A bad wait is refused before anything is created.
+  const auto accepted_before = home.h.metric("homestead_commands_total{outcome=\"accepted\"}");
+  auto bad_wait = home.h.request("POST", "/api/v1/devices/lamp/commands?wait_ms=soon", R"({"command":"turn_on"})");
+  EXPECT_EQ(bad_wait->status, 400);
+  EXPECT_EQ(parse(bad_wait)["error"]["code"], "invalid_parameter");
+  EXPECT_EQ(home.h.metric("homestead_commands_total{outcome=\"accepted\"}"), accepted_before);
+  EXPECT_EQ(home.lamp.received_cmd_ids().size(), 2u);
+
   auto health = home.h.get_json("/api/v1/health");
   EXPECT_EQ(health["status"], "ok");
   EXPECT_EQ(health["broker"]["connected"], true);
@@ -94,7 +112,10 @@ TEST(GatewayApi, CommandToOfflineDeviceWaitsThenCompletesOrExpires) {
   home.lamp.go_offline();
   ASSERT_TRUE(wait_until([&] { return home.h.get_json("/api/v1/devices/lamp/state")["online"] == false; }, 10s));
 
-  auto waiting = parse(home.h.request("POST", "/api/v1/devices/lamp/commands", R"({"command":"turn_on","expires_in_s":60})"));
+  // Waiting in the request for an offline device ends with 202 and the command still pending.
+  auto waited = home.h.request("POST", "/api/v1/devices/lamp/commands?wait_ms=300", R"({"command":"turn_on","expires_in_s":60})");
+  ASSERT_EQ(waited->status, 202) << waited->body;
+  auto waiting = parse(waited);
   EXPECT_EQ(waiting["status"], "pending");
   auto doomed = parse(home.h.request("POST", "/api/v1/devices/temp/commands", R"({"command":"turn_on"})"));
   EXPECT_EQ(doomed["error"]["code"], "invalid_field");  // sensors take no commands
