@@ -45,6 +45,18 @@ std::size_t CommandTracker::pending_count() const {
       std::count_if(open_.begin(), open_.end(), [](const auto& kv) { return kv.second.status == CommandStatus::pending; }));
 }
 
+std::vector<OpenCommandView> CommandTracker::open_command_views(std::size_t max) const {
+  std::vector<OpenCommandView> out;
+  out.reserve(std::min(max, open_.size()));
+  for (const auto& [id, c] : open_) {
+    if (out.size() >= max) break;
+    const bool sent = c.status == CommandStatus::sent;
+    out.push_back({id, c.device, c.command, std::string(status_name(c.status)), c.origin,
+                   sent ? c.sent_ms : c.created_ms, false});
+  }
+  return out;
+}
+
 std::optional<CommandRecord> CommandTracker::mark_sent(const std::string& id, std::int64_t now_ms) {
   auto it = open_.find(id);
   if (it == open_.end() || it->second.status != CommandStatus::pending) return std::nullopt;

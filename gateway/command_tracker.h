@@ -21,6 +21,7 @@
 
 #include "devices/payloads.h"
 #include "gateway/records.h"
+#include "gateway/snapshot_views.h"
 
 namespace homestead::gateway {
 
@@ -43,6 +44,9 @@ class CommandTracker {
   std::vector<CommandRecord> drop_device(const std::string& device, std::int64_t now_ms);
 
   std::size_t open_count() const { return open_.size(); }
+  // At most `max` open commands (in id order, not by age: a cheap copy under the caller's
+  // lock), for a live snapshot's gateway part.
+  std::vector<OpenCommandView> open_command_views(std::size_t max) const;
   std::size_t pending_count() const;
 
  private:

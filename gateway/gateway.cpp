@@ -104,6 +104,7 @@ void Gateway::setup_sync() {
   sync_ = std::make_unique<SyncClient>(
       config_.cloud, *outbox_, desired_runner_.get(),
       [this](const std::string& device) { return device_kind_or_null(device); }, metrics_);
+  sync_->set_runtime_state([this] { return runtime_state_json(copy_runtime_state()); });
   if (!config_.cloud.shared_devices.empty()) {
     for (const auto& d : config_.cloud.shared_devices) {
       if (!device_kind_or_null(d)) logger.warn("cloud.shared_devices names an unknown device", {{"device", d}});
@@ -116,6 +117,27 @@ void Gateway::setup_sync() {
   logger.info("cloud sync configured", {{"home", config_.cloud.home_id},
                                         {"gateway", config_.cloud.gateway_id},
                                         {"urls", std::to_string(config_.cloud.urls.size())}});
+}
+
+RuntimeStateCopy Gateway::copy_runtime_state() {
+  RuntimeStateCopy copy;
+  {
+    std::lock_guard lock(core_mutex_);
+    copy.open_commands = tracker_.open_command_views(kRuntimeStateCap);
+    copy.open_commands_total = tracker_.open_count();
+    copy.open_commands_pending = tracker_.pending_count();
+  }
+  {
+    std::lock_guard lock(command_mutex_);
+    copy.final_counts = final_command_counts_;
+  }
+  constexpr auto kRuntimeWait = std::chrono::milliseconds(250);
+  if (!transactuations_) {
+    copy.transactuations_unavailable = "transactuations are disabled";
+  } else if (!(copy.transactuations = transactuations_->open_transactuations(kRuntimeStateCap, kRuntimeWait))) {
+    copy.transactuations_unavailable = "the transactuation runtime is not running or did not answer within 250 ms";
+  }
+  return copy;
 }
 
 const devices::KindInfo* Gateway::device_kind_or_null(const std::string& device) {
@@ -276,6 +298,10 @@ void Gateway::persist_command(const CommandRecord& record) {
         recently_final_.erase(recently_final_order_.front());
         recently_final_order_.pop_front();
       }
+      auto& counts = final_command_counts_[record.device];
+      (record.status == CommandStatus::acked ? counts.acked
+       : record.status == CommandStatus::failed ? counts.failed
+                                                 : counts.expired) += 1;
     }
   }
   if (final) command_done_.notify_all();

@@ -109,6 +109,9 @@ class Gateway {
   void update_gauges();
   // Cloud sync: outbox, sync client, the hooks that feed the outbox.
   void setup_sync();
+  // A live snapshot's view of the runtime (sync_client.h set_runtime_state): each part
+  // copied under its owner's lock, then formatted.
+  RuntimeStateCopy copy_runtime_state();
   void queue_reported(sqlite3* db, const std::vector<Reading>& batch);
   void queue_transactuations(const std::vector<std::pair<std::uint64_t, nlohmann::json>>& records);
   const devices::KindInfo* device_kind(const std::string& id);
@@ -147,6 +150,9 @@ class Gateway {
   // long-poll woken by the ack answers from here instead of reading the record back.
   std::map<std::string, CommandRecord> recently_final_;
   std::deque<std::string> recently_final_order_;
+  // Final command statuses per device since this process started (under command_mutex_),
+  // for a live snapshot's gateway part.
+  std::map<std::string, FinalCommandCounts> final_command_counts_;
   // REST commands holding their device in the runtime's lock queue, by command id: since
   // when (wall ms). The ticker lets go of holds older than commands.hold_max_ms.
   std::mutex holds_mutex_;

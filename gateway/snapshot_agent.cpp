@@ -1,5 +1,6 @@
 #include "gateway/snapshot_agent.h"
 
+#include <algorithm>
 #include <random>
 
 #include "cloud/snapshot/live_report.h"
@@ -147,6 +148,114 @@ std::vector<nlohmann::json> GatewaySnapshotAgent::take_finished_parts() {
     parts.push_back(snapshot::to_json(*local));
   }
   return parts;
+}
+
+}  // namespace homestead::gateway
+
+namespace homestead::gateway {
+namespace {
+
+nlohmann::json command_json(const OpenCommandView& c) {
+  nlohmann::json j = {{"command_id", c.id}, {"command", c.command}, {"status", c.status},
+                      {"origin", c.origin}, {"since_ms", c.since_ms}};
+  if (c.waiting_for_device) j["waiting_for_device"] = true;
+  return j;
+}
+
+nlohmann::json transactuation_json(const TransactuationView& t, std::size_t cap) {
+  nlohmann::json devices = nlohmann::json::array();
+  for (const auto& [device, mode] : t.devices) devices.push_back({{"device", device}, {"mode", mode}});
+  nlohmann::json commands = nlohmann::json::array();
+  for (const auto& c : t.commands) {
+    if (commands.size() >= cap) break;
+    nlohmann::json j = command_json(c);
+    j["device"] = c.device;
+    commands.push_back(std::move(j));
+  }
+  return {{"id", t.id},
+          {"app", t.app},
+          {"phase", t.phase},
+          {"triggered_at_us", t.triggered_at_us},
+          {"recovered", t.recovered},
+          // All locks are granted before sensing starts, so once the logic ran they are held.
+          {"locks", t.phase == "locking_or_sensing" ? "held_or_queued" : "held"},
+          {"devices", devices},
+          {"state_keys", t.state_keys},
+          {"actuations", t.actuations},
+          {"open_commands", commands}};
+}
+
+}  // namespace
+
+nlohmann::json runtime_state_json(const RuntimeStateCopy& copy, std::size_t cap) {
+  nlohmann::json transactuations;
+  std::vector<const OpenCommandView*> open;  // every open command in the copy, once
+  std::set<std::string> seen;
+  const auto note = [&](const OpenCommandView& c) {
+    if (seen.insert(c.id).second) open.push_back(&c);
+  };
+  for (const auto& c : copy.open_commands) note(c);
+  std::size_t unlisted = copy.open_commands_total > copy.open_commands.size()
+                             ? copy.open_commands_total - copy.open_commands.size()
+                             : 0;
+  std::size_t pending = copy.open_commands_pending;
+  std::size_t sent = copy.open_commands_total - std::min(copy.open_commands_pending, copy.open_commands_total);
+  if (copy.transactuations) {
+    const auto& open_txns = *copy.transactuations;
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& t : open_txns.items) {
+      if (items.size() < cap) items.push_back(transactuation_json(t, cap));
+      for (const auto& c : t.commands) {
+        if (!seen.insert(c.id).second) continue;
+        open.push_back(&c);
+        (c.status == "pending" ? pending : sent) += 1;
+      }
+    }
+    const std::size_t total = std::max(open_txns.total, open_txns.items.size());
+    transactuations = {{"open", total}, {"items", items}, {"truncated", total - items.size()}};
+    // REST commands queued behind transactuations are logged but not yet tracked.
+    for (const auto& c : open_txns.waiting_commands) {
+      if (!seen.insert(c.id).second) continue;
+      open.push_back(&c);
+      pending += 1;
+    }
+  } else {
+    transactuations = {{"unavailable", copy.transactuations_unavailable}};
+  }
+
+  // The oldest are the interesting ones (a stuck device): they survive the cap.
+  std::sort(open.begin(), open.end(), [](const OpenCommandView* a, const OpenCommandView* b) {
+    return a->since_ms != b->since_ms ? a->since_ms < b->since_ms : a->id < b->id;
+  });
+  if (open.size() > cap) {
+    unlisted += open.size() - cap;
+    open.resize(cap);
+  }
+  nlohmann::json devices = nlohmann::json::object();
+  const auto device_entry = [&](const std::string& device) -> nlohmann::json& {
+    auto& d = devices[device];
+    if (d.is_null()) d = {{"open", nlohmann::json::array()}, {"acked", 0}, {"failed", 0}, {"expired", 0}};
+    return d;
+  };
+  for (const auto* c : open) device_entry(c->device)["open"].push_back(command_json(*c));
+  FinalCommandCounts totals;
+  for (const auto& [device, counts] : copy.final_counts) {
+    auto& d = device_entry(device);
+    d["acked"] = counts.acked;
+    d["failed"] = counts.failed;
+    d["expired"] = counts.expired;
+    totals.acked += counts.acked;
+    totals.failed += counts.failed;
+    totals.expired += counts.expired;
+  }
+  nlohmann::json commands = {{"pending", pending},
+                             {"sent", sent},
+                             {"acked", totals.acked},
+                             {"failed", totals.failed},
+                             {"expired", totals.expired},
+                             {"devices", devices},
+                             {"truncated", unlisted}};
+  return {{"transactuations", transactuations}, {"commands", commands}};
 }
 
 }  // namespace homestead::gateway

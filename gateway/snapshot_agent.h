@@ -33,8 +33,19 @@
 
 #include "cloud/snapshot/live_participant.h"
 #include "cloud/snapshot/loss_closer.h"
+#include "gateway/snapshot_views.h"
 
 namespace homestead::gateway {
+
+// Lists in a recorded part are capped so a part stays small whatever the gateway has open.
+inline constexpr std::size_t kRuntimeStateCap = 100;
+
+// The gateway part's "transactuations" and "commands" objects (cloud/snapshot/README.md, the
+// gateway part): open transactuations with their phase, devices and open actuations; per
+// device the commands not yet final (REST commands, REST commands queued behind
+// transactuations, transactuation actuations), oldest first, and the final counts. At most
+// `cap` transactuations and `cap` open commands are listed; "truncated" says how many more.
+nlohmann::json runtime_state_json(const RuntimeStateCopy& copy, std::size_t cap = kRuntimeStateCap);
 
 class GatewaySnapshotAgent {
  public:

@@ -77,13 +77,22 @@ SyncClient::SyncClient(CloudSettings settings, Outbox& outbox, DesiredRunner* ru
       metrics_(metrics) {
   for (const auto& url : settings_.urls) parse_cloud_url(url);  // fail at start, naming the bad one
   urls_ = settings_.urls;
+  // The gateway's recorded state: read at the cut, on the thread that recorded it.
   snapshot_ = std::make_shared<GatewaySnapshotAgent>(settings_.home_id, settings_.gateway_id, [this] {
+    nlohmann::json state = nlohmann::json::object();
+    try {
+      if (runtime_state_) state = runtime_state_();
+    } catch (const std::exception& e) {
+      // The part is still recorded (its channels must close); it says what is missing.
+      state = {{"runtime_state_error", e.what()}};
+    }
+    if (!state.is_object()) state = nlohmann::json::object();
     const OutboxStats stats = outbox_.stats();
-    return nlohmann::json{{"outbox",
-                           {{"depth", stats.depth},
-                            {"next_seq", stats.next_seq},
-                            {"applied_through", stats.applied_through},
-                            {"desired_cursor", stats.desired_cursor}}}};
+    state["outbox"] = {{"depth", stats.depth},
+                       {"next_seq", stats.next_seq},
+                       {"applied_through", stats.applied_through},
+                       {"desired_cursor", stats.desired_cursor}};
+    return state;
   });
 }
 

@@ -83,6 +83,12 @@ class SyncClient {
   // Outbox gauges for /metrics (also refreshed after every round).
   void refresh_gauges();
 
+  // Live snapshots (issue 10): what this gateway adds to its recorded part besides the outbox
+  // (a JSON object whose members are merged in: open transactuations, device command
+  // states). Called on the sync thread at the cut, under the snapshot agent's lock, so it
+  // must be quick and must not call the cloud. Call before start().
+  void set_runtime_state(std::function<nlohmann::json()> provider) { runtime_state_ = std::move(provider); }
+
   rpc::Result<sync_api::LeaseReply> acquire_lease(const std::string& name, std::uint32_t ttl_ms);
   rpc::Result<sync_api::LeaseReply> release_lease(const std::string& name);
 
@@ -124,6 +130,7 @@ class SyncClient {
   Metrics& metrics_;
   std::shared_ptr<rpc::ClientSession> session_ = std::make_shared<rpc::ClientSession>();
   std::shared_ptr<GatewaySnapshotAgent> snapshot_;  // this gateway's part of live snapshots
+  std::function<nlohmann::json()> runtime_state_;   // set_runtime_state()
 
   // Sync-thread state (round() runs on one thread at a time).
   std::mutex round_mutex_;

@@ -289,7 +289,7 @@ bool TransactuationService::hold_device(const std::string& device, const std::st
   auto take = [this, device, key, on_granted](tx::Time now) {
     const auto hold = runtime_->hold_device(device, now);
     const bool granted = runtime_->hold_granted(hold);
-    holds_[hold] = DeviceHold{key, granted ? std::function<void()>() : on_granted};
+    holds_[hold] = DeviceHold{key, granted ? std::function<void()>() : on_granted, device, now};
     hold_by_key_[key] = hold;
     return granted;
   };
@@ -299,6 +299,77 @@ bool TransactuationService::hold_device(const std::string& device, const std::st
     // Not running yet (no broker connection so far): queue it for when it starts.
     post([take](tx::Time now) { take(now); });
     return false;
+  }
+}
+
+namespace {
+
+// What a snapshot shows of an open transactuation; the record says which phase it is in.
+TransactuationView view_of(const tx::TransactuationRecord& record) {
+  TransactuationView view;
+  view.id = record.id;
+  view.app = record.app;
+  view.triggered_at_us = record.triggered_at;
+  view.recovered = record.recovered;
+  view.actuations = record.actuations.size();
+  const auto open_state = [](tx::ActuationState state) {
+    return state == tx::ActuationState::pending || state == tx::ActuationState::sent;
+  };
+  bool compensating = false;
+  for (const auto& run : record.compensations) compensating = compensating || open_state(run.state);
+  view.phase = record.recovered    ? "recovering"
+               : compensating      ? "compensating"
+               : record.logic_at == 0 ? "locking_or_sensing"
+                                      : "actuating";
+  const std::string device_prefix = "device:", state_prefix = "state:";
+  for (const auto& lock : record.locks) {
+    const char* mode = lock.mode == tx::LockMode::exclusive ? "exclusive" : "shared";
+    if (lock.resource.rfind(device_prefix, 0) == 0) view.devices.emplace_back(lock.resource.substr(device_prefix.size()), mode);
+    if (lock.resource.rfind(state_prefix, 0) == 0) view.state_keys.push_back(lock.resource.substr(state_prefix.size()));
+  }
+  const std::string origin = "transactuation:" + std::to_string(record.id);
+  for (const auto* runs : {&record.actuations, &record.compensations}) {
+    for (const auto& run : *runs) {
+      if (!open_state(run.state)) continue;
+      const auto since_us = run.sent_at > 0 ? run.sent_at : record.logic_at;
+      view.commands.push_back({run.cmd_id, run.actuation.device, run.actuation.command, tx::to_string(run.state), origin,
+                               since_us / 1000, false});
+    }
+  }
+  return view;
+}
+
+}  // namespace
+
+std::optional<OpenTransactuations> TransactuationService::open_transactuations(std::size_t max,
+                                                                               std::chrono::milliseconds wait) {
+  auto promise = std::make_shared<std::promise<OpenTransactuations>>();
+  auto copied = promise->get_future();
+  {
+    std::lock_guard lock(mutex_);
+    if (!started_ || stopping_) return std::nullopt;
+    // Only a copy of what is open on this thread; the caller formats it (snapshot_agent.h).
+    queue_.push_back([this, max, promise](tx::Time) {
+      OpenTransactuations open;
+      open.total = running_.size();
+      for (auto id : running_) {
+        if (open.items.size() >= max) break;
+        if (const auto* record = runtime_->find_active(id)) open.items.push_back(view_of(*record));
+      }
+      for (const auto& [hold, held] : holds_) {
+        if (open.waiting_commands.size() >= max) break;
+        if (runtime_->hold_granted(hold)) continue;  // granted: the command tracker has it
+        open.waiting_commands.push_back({held.key, held.device, "", "pending", "api", held.since / 1000, true});
+      }
+      promise->set_value(std::move(open));
+    });
+  }
+  wake_.notify_one();
+  if (copied.wait_for(wait) != std::future_status::ready) return std::nullopt;
+  try {
+    return copied.get();
+  } catch (const std::exception&) {
+    return std::nullopt;  // the copy failed on the runtime thread (logged there)
   }
 }
 

@@ -12,6 +12,7 @@
 // Enable/disable of any app is kept in the same file.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -26,6 +27,7 @@
 
 #include "gateway/config.h"
 #include "gateway/metrics.h"
+#include "gateway/snapshot_views.h"
 #include "gateway/transactuation_bus.h"
 #include "transactuation/runtime.h"
 #include "transactuation/sqlite_intent_log.h"
@@ -90,6 +92,13 @@ class TransactuationService {
   nlohmann::json get_run(const std::string& id);
   nlohmann::json app_state();
 
+  // --- live snapshots (issue 10; any thread) ---
+  // The open transactuations (at most `max`, oldest first) and the REST commands waiting for
+  // their device, copied on the runtime thread (the only one that may read the runtime).
+  // nullopt when the runtime is not running or did not answer within `wait`: a snapshot
+  // must not wait long for a busy runtime.
+  std::optional<OpenTransactuations> open_transactuations(std::size_t max, std::chrono::milliseconds wait);
+
  private:
   using Task = std::function<void(transactuation::Time now)>;
   struct AppInfo {
@@ -126,6 +135,8 @@ class TransactuationService {
   struct DeviceHold {
     std::string key;
     std::function<void()> on_granted;
+    std::string device;           // for open_transactuations()
+    transactuation::Time since = 0;  // when it was queued
   };
   std::map<transactuation::Runtime::HoldId, DeviceHold> holds_;
   std::map<std::string, transactuation::Runtime::HoldId> hold_by_key_;
