@@ -234,10 +234,11 @@ void HttpApi::install_routes() {
   }
   sync_->mount(s);
 
-  // Runs a write here if this node leads, else forwards it to the leader.
+  // Runs a write here if this node leads, else hands it to the leader over the Raft peer
+  // link; HTTP forwarding is the fallback when that link is not there.
   auto write = [this, timeout](const httplib::Request& req, httplib::Response& res, const std::string& path,
                                Command command, std::function<void(json&)> shape) {
-    const WriteOutcome out = raft_.write(with_session(req, std::move(command)), timeout);
+    const WriteOutcome out = raft_.write_via_leader(with_session(req, std::move(command)), timeout);
     switch (out.status) {
       case WriteOutcome::Status::ok: {
         json body = json::parse(out.result);

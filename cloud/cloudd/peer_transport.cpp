@@ -11,6 +11,8 @@ namespace homestead::cloudd {
 namespace {
 
 constexpr const char* kStepMethod = "Raft/Step";
+constexpr const char* kProposeMethod = "Raft/Propose";
+constexpr const char* kAnswerMethod = "Raft/Answer";
 constexpr std::size_t kMaxQueuedBytes = 64u << 20;
 constexpr std::size_t kMaxFrameBytes = 8u << 20;
 
@@ -59,18 +61,38 @@ struct PeerTransport::Link {
   std::condition_variable wake;
   std::deque<std::string> queue;  // encoded messages
   std::size_t queued_bytes = 0;
+  // Frames the Raft loop built but could not write at once (method, body): they go first.
+  std::deque<std::pair<const char*, std::string>> built;
+  raft::NodeId self = 0;
+  std::vector<ForwardedProposal> proposals;  // write forwarding, sent before `queue`
+  std::vector<ForwardAnswer> answers;
+  // A thread is stamping and writing frames (the sender or, inline, the Raft loop): one at a
+  // time, so frames leave in stamp order.
+  bool writing = false;
   std::uint64_t dropped = 0;
   bool stopping = false;
   std::thread sender;
 
+  bool has_work() const {
+    return !queue.empty() || !built.empty() || marker_pending || !proposals.empty() || !answers.empty();
+  }
+
   void run() {
     std::unique_lock lock(mutex);
     while (true) {
-      wake.wait(lock, [&] { return stopping || !queue.empty() || marker_pending; });
+      wake.wait(lock, [&] { return stopping || (!writing && has_work()); });
       if (stopping) return;
+      writing = true;
+      std::deque<std::pair<const char*, std::string>> ready;
+      ready.swap(built);
+      std::vector<ForwardedProposal> out_proposals;
+      std::vector<ForwardAnswer> out_answers;
+      out_proposals.swap(proposals);
+      out_answers.swap(answers);
+      for (const auto& p : out_proposals) queued_bytes -= p.data.size();
+      const bool frame_due = !queue.empty() || marker_pending;
       marker_pending = false;
       // Everything queued goes in one frame (up to a size bound).
-      raft::ByteWriter body;
       std::vector<std::string> batch;
       std::size_t bytes = 0;
       while (!queue.empty() && (batch.empty() || bytes + queue.front().size() <= kMaxFrameBytes)) {
@@ -80,18 +102,100 @@ struct PeerTransport::Link {
         queue.pop_front();
       }
       lock.unlock();
-      // The stamp is taken when the frame is built: that is the frame's send event.
-      body.bytes(encode_stamp(snapshots ? snapshots->stamp(name) : snapshot::Stamp{}));
-      body.varint(batch.size());
-      for (const auto& m : batch) body.bytes(m);
-      rpc::RawRequest request;
-      request.method = kStepMethod;
-      request.codec = rpc::Codec::msgpack;
-      request.body = body.take();
-      request.timeout_ms = 2000;
-      channel->start_call(std::move(request), rpc::Clock::now() + std::chrono::seconds(2), [](rpc::RawReply) {});
+      for (auto& [method, body] : ready) send_call(method, std::move(body));
+      send_forwarding(out_proposals, out_answers);
+      if (frame_due) send_call(kStepMethod, build_step(batch));
       lock.lock();
+      writing = false;
     }
+  }
+
+  // The stamp is taken when the frame is built: that is the frame's send event.
+  std::string build_step(const std::vector<std::string>& batch) const {
+    raft::ByteWriter body;
+    body.bytes(encode_stamp(snapshots ? snapshots->stamp(name) : snapshot::Stamp{}));
+    body.varint(batch.size());
+    for (const auto& m : batch) body.bytes(m);
+    return body.take();
+  }
+
+  static rpc::RawRequest one_way(const char* method, std::string body) {
+    rpc::RawRequest request;
+    request.method = method;
+    request.codec = rpc::Codec::msgpack;
+    request.body = std::move(body);
+    request.timeout_ms = 2000;
+    request.one_way = true;  // Raft answers with its own messages; an rpc reply is a wasted wake-up
+    return request;
+  }
+
+  void send_call(const char* method, std::string body) {
+    channel->start_call(one_way(method, std::move(body)), rpc::Clock::now() + std::chrono::seconds(2), [](rpc::RawReply) {});
+  }
+
+  // Called by the Raft loop: when nothing is queued before it, writes the frame `build`
+  // makes itself if the socket has room (saving the sender thread's wake-up; true).
+  // Otherwise false, under the lock, for the caller to queue.
+  bool try_inline(std::unique_lock<std::mutex>& lock, const char* method, const std::function<std::string()>& build) {
+    if (writing || has_work() || !channel->connected()) return false;
+    writing = true;
+    lock.unlock();
+    rpc::RawRequest request = one_way(method, build());
+    const bool sent = channel->try_send_one_way(request);
+    lock.lock();
+    writing = false;
+    // Built (a Raft frame is stamped) but the socket was full: the sender writes it first.
+    if (!sent) built.emplace_back(method, std::move(request.body));
+    if (has_work()) {
+      lock.unlock();
+      wake.notify_one();
+    }
+    return true;
+  }
+
+  void send_or_queue(std::vector<std::string> encoded) {
+    std::unique_lock lock(mutex);
+    if (stopping) return;
+    if (try_inline(lock, kStepMethod, [&] { return build_step(encoded); })) return;
+    for (auto& bytes : encoded) {
+      if (queued_bytes + bytes.size() > kMaxQueuedBytes) {
+        ++dropped;
+        continue;
+      }
+      queued_bytes += bytes.size();
+      queue.push_back(std::move(bytes));
+    }
+    lock.unlock();
+    wake.notify_one();
+  }
+
+  std::string build_proposals(const std::vector<ForwardedProposal>& out_proposals) const {
+    raft::ByteWriter body;
+    body.varint(self);
+    body.varint(out_proposals.size());
+    for (const auto& p : out_proposals) {
+      body.varint(p.id);
+      body.bytes(p.data);
+    }
+    return body.take();
+  }
+
+  static std::string build_answers(const std::vector<ForwardAnswer>& out_answers) {
+    raft::ByteWriter body;
+    body.varint(out_answers.size());
+    for (const auto& a : out_answers) {
+      body.varint(a.id);
+      body.byte(a.status);
+      body.varint(a.index);
+      body.varint(a.term);
+      body.varint(a.leader);
+    }
+    return body.take();
+  }
+
+  void send_forwarding(const std::vector<ForwardedProposal>& out_proposals, const std::vector<ForwardAnswer>& out_answers) {
+    if (!out_proposals.empty()) send_call(kProposeMethod, build_proposals(out_proposals));
+    if (!out_answers.empty()) send_call(kAnswerMethod, build_answers(out_answers));
   }
 };
 
@@ -100,7 +204,10 @@ PeerTransport::PeerTransport(const HostPort& listen, std::string cluster_secret,
   if (snapshots_) snapshots_->set_marker_sender([this] { send_markers(); });
   rpc::ServerOptions options;
   options.credentials = {secret_};
-  // One worker keeps each connection's messages in order (Raft pipelining relies on it).
+  // Calls run on their connection's reader thread: that keeps each connection's messages in
+  // order (Raft pipelining relies on it) without a hand-off to a worker per frame. The
+  // handlers only queue work for the Raft loop (or the Chord loop).
+  options.inline_calls = true;
   options.workers = 1;
   options.max_request_bytes = 2 * kMaxFrameBytes;
   options.queue_capacity = 1 << 16;
@@ -134,6 +241,85 @@ void PeerTransport::add_method(std::string path, rpc::RawHandler handler) {
 }
 
 void PeerTransport::start() { listener_->start(); }
+
+void PeerTransport::set_forwarding(raft::NodeId self, OnProposals on_proposals, OnAnswers on_answers) {
+  self_ = self;
+  on_proposals_ = std::move(on_proposals);
+  on_answers_ = std::move(on_answers);
+  server_->add_method(kProposeMethod, rpc::Semantics::at_least_once,
+                      [this](const rpc::RawRequest& request, const rpc::CallContext&) {
+                        try {
+                          raft::ByteReader in(request.body, "forwarded proposals");
+                          const raft::NodeId from = in.varint();
+                          const std::uint64_t count = in.varint();
+                          if (count > request.body.size()) throw raft::CodecError("forwarded proposals: count exceeds size");
+                          std::vector<ForwardedProposal> proposals(count);
+                          for (auto& p : proposals) {
+                            p.id = in.varint();
+                            p.data = in.bytes();
+                          }
+                          if (!proposals.empty()) on_proposals_(from, std::move(proposals));
+                        } catch (const raft::CodecError& e) {
+                          logger().warn("bad forwarded proposals", {{"error", e.what()}});
+                          return rpc::RawReply{rpc::ErrorKind::bad_request, request.codec, e.what()};
+                        }
+                        return rpc::RawReply{rpc::ErrorKind::ok, request.codec, {}};
+                      });
+  server_->add_method(kAnswerMethod, rpc::Semantics::at_least_once,
+                      [this](const rpc::RawRequest& request, const rpc::CallContext&) {
+                        try {
+                          raft::ByteReader in(request.body, "proposal answers");
+                          const std::uint64_t count = in.varint();
+                          if (count > request.body.size()) throw raft::CodecError("proposal answers: count exceeds size");
+                          std::vector<ForwardAnswer> answers(count);
+                          for (auto& a : answers) {
+                            a.id = in.varint();
+                            a.status = in.byte();
+                            a.index = in.varint();
+                            a.term = in.varint();
+                            a.leader = in.varint();
+                          }
+                          if (!answers.empty()) on_answers_(std::move(answers));
+                        } catch (const raft::CodecError& e) {
+                          logger().warn("bad proposal answers", {{"error", e.what()}});
+                          return rpc::RawReply{rpc::ErrorKind::bad_request, request.codec, e.what()};
+                        }
+                        return rpc::RawReply{rpc::ErrorKind::ok, request.codec, {}};
+                      });
+}
+
+bool PeerTransport::forward_proposal(raft::NodeId leader, ForwardedProposal proposal) {
+  std::lock_guard lock(mutex_);
+  auto it = links_.find(leader);
+  if (it == links_.end()) return false;
+  Link& link = *it->second;
+  {
+    std::unique_lock link_lock(link.mutex);
+    // Not connected (e.g. the leader just died): the caller falls back to HTTP forwarding,
+    // which fails fast, instead of waiting out its timeout on a proposal nobody received.
+    if (link.stopping || !link.channel->connected()) return false;
+    const std::vector<ForwardedProposal> one{proposal};
+    if (link.try_inline(link_lock, kProposeMethod, [&] { return link.build_proposals(one); })) return true;
+    if (link.queued_bytes + proposal.data.size() > kMaxQueuedBytes) return false;
+    link.queued_bytes += proposal.data.size();
+    link.proposals.push_back(std::move(proposal));
+  }
+  link.wake.notify_one();
+  return true;
+}
+
+void PeerTransport::answer_proposals(raft::NodeId to, std::vector<ForwardAnswer> answers) {
+  std::lock_guard lock(mutex_);
+  auto it = links_.find(to);
+  if (it == links_.end()) return;  // the follower times its writes out
+  Link& link = *it->second;
+  {
+    std::unique_lock link_lock(link.mutex);
+    if (link.try_inline(link_lock, kAnswerMethod, [&] { return Link::build_answers(answers); })) return;
+    for (auto& a : answers) link.answers.push_back(a);
+  }
+  link.wake.notify_one();
+}
 
 void PeerTransport::set_on_peer_lost(std::function<void(raft::NodeId)> lost) {
   std::lock_guard lock(lost_notifier_->mutex);
@@ -176,6 +362,7 @@ void PeerTransport::set_peer(raft::NodeId id, const HostPort& address) {
     link->id = id;
     link->name = cloud_process_name(id);
     link->snapshots = snapshots_;
+    link->self = self_;
     link->address = address;
     rpc::TcpChannelOptions options;
     options.credential = secret_;
@@ -225,19 +412,7 @@ void PeerTransport::send(std::vector<raft::Message> messages) {
   for (auto& [to, encoded] : by_peer) {
     auto it = links_.find(to);
     if (it == links_.end()) continue;  // unknown peer: its address arrives with the member directory
-    Link& link = *it->second;
-    {
-      std::lock_guard link_lock(link.mutex);
-      for (auto& bytes : encoded) {
-        if (link.queued_bytes + bytes.size() > kMaxQueuedBytes) {
-          ++link.dropped;
-          continue;
-        }
-        link.queued_bytes += bytes.size();
-        link.queue.push_back(std::move(bytes));
-      }
-    }
-    link.wake.notify_one();
+    it->second->send_or_queue(std::move(encoded));
   }
 }
 

@@ -1,18 +1,24 @@
 // Raft traffic between cloudd members over cloud/rpc's tcp transport (persistent pipelined
 // connections, authenticated with the cluster secret).
 //
-// Sending never blocks the Raft loop: each peer has its own queue and sender thread, which
-// packs everything queued into one "Raft/Step" call (so a busy leader sends one frame per
-// peer per batch). Order per peer is kept end to end: one connection, one sender thread,
-// and a one-worker server on the receiving side. Messages to an unreachable peer are
+// Sending never blocks the Raft loop. When nothing is queued for a peer and its socket has
+// room, the loop writes the frame itself (a non-blocking write: no thread hand-off, which on
+// a busy 2-core box is most of the cost of a put); otherwise the frame goes to the peer's
+// queue, and its sender thread packs everything queued into one "Raft/Step" call. One
+// writer at a time per link keeps frames in stamp order. Frames are one-way (no rpc reply:
+// Raft answers with its own messages) and the receiver handles each on its connection's
+// reader thread, so per-peer order is kept end to end. Messages to an unreachable peer are
 // dropped once its queue is full; Raft retransmits what matters. A connection that ends
 // under a link is reported (set_on_peer_lost): Raft campaigns early when it was the
 // leader's (replication/raft/node.h, peer_connection_lost).
 //
-// Every frame starts with a live-snapshot stamp (snapshot_channels.h: per-link sequence
+// Followers hand client writes to the leader on the same links (set_forwarding: proposals
+// out, the leader's answers - index and term, or a refusal - back).
+//
+// Every Raft frame starts with a live-snapshot stamp (snapshot_channels.h: per-link sequence
 // number and cut marks), so a global snapshot can run across the members without pausing
-// Raft. The stamp is taken when the sender thread builds the frame; the receiver accounts
-// for it before Raft sees the messages.
+// Raft. The stamp is taken when the frame is built (by whichever thread writes it); the
+// receiver accounts for it before Raft sees the messages.
 #pragma once
 
 #include <condition_variable>
@@ -34,6 +40,22 @@ namespace homestead::cloudd {
 
 class SnapshotChannels;
 
+// A client write a follower hands to the leader over the peer link (instead of a second HTTP
+// request): the leader proposes `data` and answers with where it will commit; the follower
+// then answers its client when it applies that entry itself (same state machine, same
+// result). Ids are the follower's own.
+struct ForwardedProposal {
+  std::uint64_t id = 0;
+  std::string data;  // the encoded command
+};
+struct ForwardAnswer {
+  std::uint64_t id = 0;
+  std::uint8_t status = 0;  // raft::ProposeStatus
+  raft::Index index = 0;
+  raft::Term term = 0;
+  raft::NodeId leader = 0;  // the proposer's leader hint when not ok
+};
+
 std::string encode_message_batch(const std::vector<raft::Message>& messages);
 // Throws raft::CodecError.
 std::vector<raft::Message> decode_message_batch(std::string_view bytes);
@@ -48,7 +70,8 @@ class PeerTransport {
   PeerTransport& operator=(const PeerTransport&) = delete;
 
   // Another service on the same listener (cloudd's Chord traffic). Call before start().
-  // Handlers run on the listener's single worker, so they must only hand work off.
+  // Handlers run on the connection's reader thread (one per peer connection, so possibly
+  // concurrently), so they must be thread-safe and only hand work off.
   void add_method(std::string path, rpc::RawHandler handler);
 
   void start();
@@ -61,6 +84,16 @@ class PeerTransport {
   void send(std::vector<raft::Message> messages);
 
   std::uint64_t dropped() const;
+
+  // Write forwarding (see ForwardedProposal). Both go out on the peer's link, before any Raft
+  // messages queued after them, so an answer reaches the follower before the commit of its
+  // entry. The handlers run on a connection's reader thread. Set before start().
+  using OnProposals = std::function<void(raft::NodeId from, std::vector<ForwardedProposal>)>;
+  using OnAnswers = std::function<void(std::vector<ForwardAnswer>)>;
+  void set_forwarding(raft::NodeId self, OnProposals on_proposals, OnAnswers on_answers);
+  // False when the peer is unknown, not connected or its queue is full: certainly not sent.
+  bool forward_proposal(raft::NodeId leader, ForwardedProposal proposal);
+  void answer_proposals(raft::NodeId to, std::vector<ForwardAnswer> answers);
 
   // `lost(id)` runs (on a connection's reader thread) when an established connection to
   // peer `id` ends: usually its process is gone. Set before start(); cleared by stop().
@@ -78,6 +111,9 @@ class PeerTransport {
   void send_markers();
   std::string secret_;
   Receive on_messages_;
+  raft::NodeId self_ = 0;
+  OnProposals on_proposals_;
+  OnAnswers on_answers_;
   std::shared_ptr<SnapshotChannels> snapshots_;  // the process's instance, if main installed one
   std::unique_ptr<rpc::Server> server_;
   std::unique_ptr<rpc::TcpListener> listener_;

@@ -75,11 +75,28 @@ void RaftServer::start() {
   // after the election timeout (the core ignores it for non-leaders and with lease reads).
   transport_->set_on_peer_lost([this](raft::NodeId id) {
     post([this, id] {
+      // Forwarded writes it has not answered: their frames may be lost with the connection.
+      for (auto it = forwards_.begin(); it != forwards_.end();) {
+        if (it->second.leader != id) {
+          ++it;
+          continue;
+        }
+        it->second.promise->set_value({WriteOutcome::Status::unknown, "", raft::kNoNode, "connection to the leader ended"});
+        it = forwards_.erase(it);
+      }
       if (node_->leader() != id || node_->role() != raft::Role::follower) return;
       logger().info("connection to the leader ended; campaigning early", {{"leader", std::to_string(id)}});
       node_->peer_connection_lost(id);
     });
   });
+  transport_->set_forwarding(
+      config_.id,
+      [this](raft::NodeId from, std::vector<ForwardedProposal> proposals) {
+        post([this, from, proposals = std::move(proposals)]() mutable { propose_forwarded(from, std::move(proposals)); });
+      },
+      [this](std::vector<ForwardAnswer> answers) {
+        post([this, answers = std::move(answers)]() mutable { take_answers(std::move(answers)); });
+      });
   sync_peer_addresses();
   transport_->start();
   thread_ = std::thread([this] { loop(); });
@@ -156,6 +173,7 @@ void RaftServer::loop() {
     }
   }
   fail_writes("server stopping");
+  fail_forwards("server stopping", true);
   for (auto& [id, waiter] : reads_) waiter.promise->set_value({false, leader_.load(), "server stopping"});
   reads_.clear();
 }
@@ -186,6 +204,9 @@ void RaftServer::handle_ready() {
     }
     node_->advance(rd);
     serve_reads();
+  }
+  if (node_->leader() != leader_.load() && !forwards_.empty()) {
+    fail_forwards("leader changed before it answered; the write may still commit", false);
   }
   leader_ = node_->leader();
   const bool leader = node_->role() == raft::Role::leader;
@@ -254,6 +275,7 @@ void RaftServer::serve_reads() {
 
 void RaftServer::expire_waiters() {
   const auto now = SteadyClock::now();
+  if (!forwards_.empty()) fail_forwards("timed out waiting for the leader", false);
   for (auto it = writes_.begin(); it != writes_.end();) {
     if (it->second.deadline <= now) {
       it->second.promise->set_value({WriteOutcome::Status::unknown, "", leader_.load(), "timed out waiting for commit"});
@@ -266,6 +288,49 @@ void RaftServer::expire_waiters() {
     if (it->second.deadline <= now) {
       it->second.promise->set_value({false, leader_.load(), "timed out waiting for a read index"});
       it = reads_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+void RaftServer::propose_forwarded(raft::NodeId from, std::vector<ForwardedProposal> proposals) {
+  std::vector<ForwardAnswer> answers;
+  answers.reserve(proposals.size());
+  for (auto& p : proposals) {
+    const raft::ProposeResult r = node_->propose(std::move(p.data));
+    answers.push_back({p.id, static_cast<std::uint8_t>(r.status), r.index, r.term, r.leader_hint});
+  }
+  transport_->answer_proposals(from, std::move(answers));
+}
+
+void RaftServer::take_answers(std::vector<ForwardAnswer> answers) {
+  for (const auto& a : answers) {
+    auto it = forwards_.find(a.id);
+    if (it == forwards_.end()) continue;  // timed out or failed already
+    Forward forward = std::move(it->second);
+    forwards_.erase(it);
+    const auto status = static_cast<raft::ProposeStatus>(a.status);
+    if (status == raft::ProposeStatus::not_leader) {
+      forward.promise->set_value({WriteOutcome::Status::not_leader, "", a.leader, "forwarded to a member that does not lead"});
+    } else if (status != raft::ProposeStatus::ok) {
+      forward.promise->set_value({WriteOutcome::Status::refused, "", a.leader, raft::to_string(status)});
+    } else if (a.index <= node_->applied_index() || writes_.count(a.index) != 0) {
+      // Cannot happen while answers travel ahead of the commit on the same link; if it did,
+      // the result is gone but the entry may have applied.
+      forward.promise->set_value({WriteOutcome::Status::unknown, "", leader_.load(), "applied before the leader's answer"});
+    } else {
+      writes_[a.index] = Waiter{forward.promise, a.term, forward.deadline};
+    }
+  }
+}
+
+void RaftServer::fail_forwards(const char* reason, bool all) {
+  const auto now = SteadyClock::now();
+  for (auto it = forwards_.begin(); it != forwards_.end();) {
+    if (all || it->second.leader != node_->leader() || it->second.deadline <= now) {
+      it->second.promise->set_value({WriteOutcome::Status::unknown, "", node_->leader(), reason});
+      it = forwards_.erase(it);
     } else {
       ++it;
     }
@@ -348,6 +413,35 @@ WriteOutcome RaftServer::write(Command command, std::chrono::milliseconds timeou
   command.time_us = wall_us();
   std::string data = encode_command(command);
   return propose_and_wait([data = std::move(data)](raft::Node& node) { return node.propose(data); }, timeout);
+}
+
+WriteOutcome RaftServer::write_via_leader(Command command, std::chrono::milliseconds timeout) {
+  command.time_us = wall_us();
+  std::string data = encode_command(command);
+  auto promise = std::make_shared<std::promise<WriteOutcome>>();
+  auto future = promise->get_future();
+  const auto deadline = SteadyClock::now() + timeout;
+  post([this, data = std::move(data), promise, deadline]() mutable {
+    const raft::NodeId leader = node_->leader();
+    if (node_->role() == raft::Role::leader || leader == raft::kNoNode) {
+      const raft::ProposeResult r = node_->propose(std::move(data));
+      if (!r.ok()) {
+        const auto status = r.status == raft::ProposeStatus::not_leader ? WriteOutcome::Status::not_leader
+                                                                         : WriteOutcome::Status::refused;
+        promise->set_value({status, "", r.leader_hint, raft::to_string(r.status)});
+        return;
+      }
+      writes_[r.index] = Waiter{promise, r.term, deadline};
+      return;
+    }
+    const std::uint64_t id = next_forward_id_++;
+    if (!transport_->forward_proposal(leader, {id, std::move(data)})) {
+      promise->set_value({WriteOutcome::Status::not_leader, "", leader, "cannot reach the leader over the peer link"});
+      return;
+    }
+    forwards_[id] = Forward{promise, leader, deadline};
+  });
+  return wait_for(future, timeout, WriteOutcome{WriteOutcome::Status::unknown, "", leader_.load(), "timed out"});
 }
 
 ReadOutcome RaftServer::linearizable_read_barrier(std::chrono::milliseconds timeout) {

@@ -89,6 +89,10 @@ class RaftServer {
   void stop();
 
   WriteOutcome write(Command command, std::chrono::milliseconds timeout);
+  // Like write(), but a follower hands the command to the leader over the Raft peer link and
+  // answers once it has applied the entry itself (no second HTTP request, no HTTP worker on
+  // the leader). not_leader only when no leader is known or the leader refused as one.
+  WriteOutcome write_via_leader(Command command, std::chrono::milliseconds timeout);
   // ReadIndex: returns ok once the local state machine reflects every write acknowledged
   // before the call (works on followers too: they ask the leader for the index).
   ReadOutcome linearizable_read_barrier(std::chrono::milliseconds timeout);
@@ -132,6 +136,12 @@ class RaftServer {
     raft::Term term = 0;
     std::chrono::steady_clock::time_point deadline;
   };
+  // A write handed to the leader, waiting for its answer (then it becomes a Waiter).
+  struct Forward {
+    std::shared_ptr<std::promise<WriteOutcome>> promise;
+    raft::NodeId leader = raft::kNoNode;
+    std::chrono::steady_clock::time_point deadline;
+  };
   struct ReadWaiter {
     std::shared_ptr<std::promise<ReadOutcome>> promise;
     raft::Index index = 0;  // 0 until the ReadState arrives
@@ -144,6 +154,9 @@ class RaftServer {
   void handle_ready();
   void apply_committed(const std::vector<raft::Entry>& committed);
   void serve_reads();
+  void propose_forwarded(raft::NodeId from, std::vector<ForwardedProposal> proposals);
+  void take_answers(std::vector<ForwardAnswer> answers);
+  void fail_forwards(const char* reason, bool all);
   void expire_waiters();
   void fail_writes(const std::string& reason);
   void maybe_snapshot();
@@ -174,6 +187,8 @@ class RaftServer {
 
   // loop thread only
   std::map<raft::Index, Waiter> writes_;
+  std::map<std::uint64_t, Forward> forwards_;
+  std::uint64_t next_forward_id_ = 1;
   std::map<std::uint64_t, ReadWaiter> reads_;
   std::uint64_t next_read_id_ = 1;
   bool was_leader_ = false;

@@ -4,6 +4,8 @@ namespace homestead::rpc::frame {
 
 namespace {
 
+constexpr std::uint8_t kOneWayFlag = 1;
+
 void put(std::string& out, std::uint64_t value, int bytes) {
   for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((value >> (8 * i)) & 0xff));
 }
@@ -24,7 +26,7 @@ std::string encode_header(const Frame& frame, std::size_t payload_size) {
   out.push_back(static_cast<char>(frame.type));
   out.push_back(static_cast<char>(frame.codec));
   out.push_back(static_cast<char>(frame.kind));
-  out.push_back(0);
+  out.push_back(static_cast<char>(frame.type == Type::request && frame.one_way ? kOneWayFlag : 0));
   put(out, frame.request_id, 8);
   if (frame.type == Type::request) {
     put(out, frame.client_id, 8);
@@ -104,6 +106,7 @@ std::optional<std::variant<Frame, Rejected>> Reader::next() {
     frame.seq = get(body, at + 8, 8);
     frame.ack = get(body, at + 16, 8);
     frame.timeout_ms = static_cast<std::uint32_t>(get(body, at + 24, 4));
+    frame.one_way = (static_cast<std::uint8_t>(body[3]) & kOneWayFlag) != 0;
     const std::size_t method_length = get(body, at + 28, 2);
     at += kRequestHeader;
     if (body.size() < at + method_length) return reject("method name runs past the frame");

@@ -3,7 +3,9 @@
 // without a network.
 //
 // Every frame: u32 length of what follows | u8 type | u8 codec | u8 error kind | u8 flags |
-// u64 request id | type-specific header | payload. Integers are big-endian.
+// u64 request id | type-specific header | payload. Integers are big-endian. Flags (requests
+// only): bit 0 = one-way, the caller wants no reply (Raft's peer traffic: a reply frame per
+// call would cost a wake-up on each side for nothing). Other bits are ignored.
 //   hello    (client -> server, first frame):  payload = credential
 //   welcome  (server -> client):               accepted; a refusal is a `reply` with an error kind
 //   request:  u64 client id | u64 seq | u64 ack | u32 timeout ms | u16 method length | method | body
@@ -38,6 +40,7 @@ struct Frame {
   std::uint64_t ack = 0;
   std::uint32_t timeout_ms = 0;
   std::string method;
+  bool one_way = false;  // flags bit 0
   // all
   std::string payload;
 };

@@ -37,6 +37,9 @@ struct RawRequest {
   std::uint64_t seq = 0;
   std::uint64_t ack = 0;
   std::uint32_t timeout_ms = 0;  // the caller's remaining deadline, 0 = none
+  // No reply wanted (tcp transport only): the channel reports ok once the frame is written
+  // and the server sends nothing back. For traffic whose sender never looks at the answer.
+  bool one_way = false;
 };
 
 struct RawReply {
@@ -70,6 +73,10 @@ struct ServerOptions {
   std::size_t max_request_bytes = 4 << 20;
   std::size_t workers = 4;
   std::size_t queue_capacity = 4096;
+  // tcp listener: run each call on its connection's reader thread instead of handing it to
+  // the worker pool. Keeps per-connection order and saves a thread hand-off per call; only
+  // for handlers that never block (they just queue the work elsewhere).
+  bool inline_calls = false;
   DuplicateFilter::Options filter;
 };
 

@@ -121,6 +121,44 @@ bool send_frame(int fd, std::string_view head, std::string_view body) {
   return true;
 }
 
+TrySend try_send_frame(int fd, std::string_view head, std::string_view body, std::chrono::milliseconds rest_timeout) {
+  iovec parts[2] = {{const_cast<char*>(head.data()), head.size()}, {const_cast<char*>(body.data()), body.size()}};
+  int count = body.empty() ? 1 : 2;
+  iovec* next = parts;
+  bool started = false;
+  const auto deadline = std::chrono::steady_clock::now() + rest_timeout;
+  while (count > 0) {
+    msghdr message{};
+    message.msg_iov = next;
+    message.msg_iovlen = static_cast<std::size_t>(count);
+    const ssize_t sent = ::sendmsg(fd, &message, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (sent < 0) {
+      if (errno == EINTR) continue;
+      if (errno != EAGAIN && errno != EWOULDBLOCK) return TrySend::failed;
+      if (!started) return TrySend::would_block;
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      pollfd waiter{fd, POLLOUT, 0};
+      if (left.count() <= 0 || ::poll(&waiter, 1, static_cast<int>(left.count())) <= 0) {
+        ::shutdown(fd, SHUT_RDWR);  // half a frame is on the wire: the stream is unusable
+        return TrySend::failed;
+      }
+      continue;
+    }
+    started = true;
+    auto done = static_cast<std::size_t>(sent);
+    while (count > 0 && done >= next->iov_len) {
+      done -= next->iov_len;
+      ++next;
+      --count;
+    }
+    if (count > 0) {
+      next->iov_base = static_cast<char*>(next->iov_base) + done;
+      next->iov_len -= done;
+    }
+  }
+  return TrySend::sent;
+}
+
 std::string peer_name(int fd) {
   sockaddr_in addr{};
   socklen_t length = sizeof addr;

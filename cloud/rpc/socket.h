@@ -17,6 +17,12 @@ void set_nodelay(int fd);
 // Sends head then body as one gather write (sendmsg = writev + MSG_NOSIGNAL), looping on short
 // writes. False when the connection failed.
 bool send_frame(int fd, std::string_view head, std::string_view body);
+// Like send_frame, but gives up (false, nothing written) when the socket cannot take the
+// first byte right now, so a caller that must not block can queue the frame instead. Once
+// part of the frame is out the rest must follow: it waits for room up to `rest_timeout`,
+// then shuts the connection down (the frame is lost with it; the reader reports the loss).
+enum class TrySend { sent, would_block, failed };
+TrySend try_send_frame(int fd, std::string_view head, std::string_view body, std::chrono::milliseconds rest_timeout);
 std::string peer_name(int fd);
 
 }  // namespace homestead::rpc::net

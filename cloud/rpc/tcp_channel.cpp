@@ -23,6 +23,12 @@ struct Connection {
   bool dead = false;  // under write_mutex; once set, fd may be closed
 
   // Under write_mutex so a writer never uses an fd that was closed (and maybe reused).
+  // False only when nothing was written and the socket is still usable (full right now).
+  bool try_send(std::string_view head, std::string_view body) {
+    std::lock_guard lock(write_mutex);
+    if (dead) return false;
+    return net::try_send_frame(fd, head, body, std::chrono::milliseconds(1000)) != net::TrySend::would_block;
+  }
   bool send(std::string_view head, std::string_view body) {
     std::lock_guard lock(write_mutex);
     if (dead) return false;
@@ -42,6 +48,20 @@ struct Connection {
 };
 
 
+
+// The header bytes of a one-way request frame (its body is written after them).
+std::string one_way_header(const RawRequest& request) {
+  frame::Frame header;
+  header.type = frame::Type::request;
+  header.codec = request.codec;
+  header.client_id = request.client_id;
+  header.seq = request.seq;
+  header.ack = request.ack;
+  header.timeout_ms = request.timeout_ms;
+  header.one_way = true;
+  header.method = request.method;
+  return frame::encode_header(header, request.body.size());
+}
 
 struct Pending {
   ReplyCallback done;
@@ -123,6 +143,17 @@ bool TcpChannel::connected() const {
 }
 
 std::uint64_t TcpChannel::connects() const { return impl_->connects_.load(); }
+
+bool TcpChannel::try_send_one_way(const RawRequest& request) {
+  if (impl_->closing_) return false;
+  std::shared_ptr<Connection> connection;
+  {
+    std::lock_guard lock(impl_->mutex_);
+    connection = impl_->current_;
+  }
+  if (!connection) return false;  // connecting may block: the caller's queue thread does it
+  return connection->try_send(one_way_header(request), request.body);
+}
 
 void TcpChannel::Impl::close() {
   closing_ = true;
@@ -254,6 +285,13 @@ void TcpChannel::Impl::start_call(RawRequest request, Clock::time_point deadline
   auto connection = this->connection(deadline, error);
   if (!connection) {
     done(std::move(error));
+    return;
+  }
+  if (request.one_way) {
+    // Nothing comes back, so nothing waits: no pending entry, no deadline timer.
+    const bool sent = connection->send(one_way_header(request), request.body);
+    done(sent ? RawReply{ErrorKind::ok, request.codec, {}}
+              : RawReply{ErrorKind::transport, request.codec, "send to " + host_ + ":" + std::to_string(port_) + " failed"});
     return;
   }
   std::uint64_t id;

@@ -1,7 +1,9 @@
 // The `tcp` transport's client: one persistent connection to one peer, shared by every
 // caller. Calls are pipelined (each frame carries a request id, replies come back in any
 // order), each frame leaves in one gather write, TCP_NODELAY is on. A lost connection is
-// re-established on the next call, no sooner than the reconnect backoff allows.
+// re-established on the next call, no sooner than the reconnect backoff allows. A one-way
+// call (RawRequest::one_way) is done once its frame is written: ok, or transport when the
+// write failed; the server sends no reply.
 //
 // Error kinds: could not connect or send -> transport (not executed); connection lost after
 // the frame went out -> unknown_outcome; no reply by the deadline -> timeout; the server's
@@ -38,6 +40,10 @@ class TcpChannel : public Channel {
   ~TcpChannel() override;
 
   void start_call(RawRequest request, Clock::time_point deadline, ReplyCallback done) override;
+  // A one-way call written by the calling thread only if that cannot block: false (nothing
+  // sent) when not connected or the socket is full, so the caller can queue it for a thread
+  // that may wait. True once written, or lost with a connection that broke mid-frame.
+  bool try_send_one_way(const RawRequest& request);
   bool connected() const;
   std::uint64_t connects() const;
 

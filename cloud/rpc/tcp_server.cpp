@@ -149,9 +149,16 @@ void TcpListener::serve(std::shared_ptr<Connection> connection) {
       if (frame.timeout_ms > 0) context.deadline = Clock::now() + std::chrono::milliseconds(frame.timeout_ms);
       const std::uint64_t id = frame.request_id;
       RawRequest request{std::move(frame.method), frame.codec, std::move(frame.payload),
-                         frame.client_id, frame.seq, frame.ack, frame.timeout_ms};
-      server_.submit(std::move(request), std::move(context),
-                     [connection, id](RawReply reply) { connection->reply(id, reply); });
+                         frame.client_id, frame.seq, frame.ack, frame.timeout_ms, frame.one_way};
+      const bool one_way = frame.one_way;
+      if (server_.options().inline_calls) {
+        RawReply reply = server_.execute(request, context);
+        if (!one_way) connection->reply(id, reply);
+        continue;
+      }
+      server_.submit(std::move(request), std::move(context), [connection, id, one_way](RawReply reply) {
+        if (!one_way) connection->reply(id, reply);
+      });
     }
     if (hang_up) break;
   }

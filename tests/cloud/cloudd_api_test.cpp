@@ -79,6 +79,19 @@ TEST_F(CloudApi, PutThroughFollowerThenGetFromEveryMember) {
   EXPECT_EQ(missing.body["key"], "no/such");
 }
 
+// A follower hands the write to the leader over the Raft peer link and answers once it has
+// applied the entry itself, so its own serializable read sees the write at once.
+TEST_F(CloudApi, WriteThroughFollowerIsVisibleThereAtOnce) {
+  for (int i = 0; i < 20; ++i) {
+    const std::string key = "/api/v1/kv/ryw-" + std::to_string(i);
+    const auto put = call(follower(), "PUT", key, json{{"value", "v" + std::to_string(i)}});
+    ASSERT_EQ(put.status, 200) << put.body.dump();
+    const auto got = call(follower(), "GET", key + "?consistency=serializable");
+    ASSERT_EQ(got.status, 200) << got.body.dump();
+    EXPECT_EQ(got.body["value"], "v" + std::to_string(i));
+  }
+}
+
 TEST_F(CloudApi, DeleteRemovesTheKey) {
   ASSERT_EQ(call(leader_, "PUT", "/api/v1/kv/del-me", json{{"value", "x"}}).status, 200);
   const auto del = call(follower(), "DELETE", "/api/v1/kv/del-me");

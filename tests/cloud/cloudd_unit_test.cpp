@@ -3,7 +3,11 @@
 // sessions, snapshots) and config errors that name the field.
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <fstream>
+#include <mutex>
 #include <random>
 
 #include "cloud/cloudd/cloudd_config.h"
@@ -11,6 +15,8 @@
 #include "cloud/cloudd/kv_command.h"
 #include "cloud/cloudd/kv_state_machine.h"
 #include "cloud/cloudd/peer_transport.h"
+#include "cloud/rpc/frame.h"
+#include "cloud/rpc/socket.h"
 #include "replication/raft/codec.h"
 #include "tests/support/process.h"
 
@@ -258,6 +264,127 @@ TEST(PeerTransport, MessageBatchRoundTrips) {
   ASSERT_EQ(batch.size(), 2u);
   EXPECT_EQ(batch[1].entries, m.entries);
   EXPECT_EQ(batch[1].term, 3u);
+}
+
+TEST(RpcFrame, OneWayFlagRoundTripsAndDefaultsToReplyWanted) {
+  rpc::frame::Frame call;
+  call.type = rpc::frame::Type::request;
+  call.request_id = 7;
+  call.method = "Raft/Step";
+  call.payload = "body";
+  rpc::frame::Reader reader(1 << 20);
+  reader.feed(rpc::frame::encode(call));
+  call.one_way = true;
+  reader.feed(rpc::frame::encode(call));
+  auto first = reader.next();
+  auto second = reader.next();
+  ASSERT_TRUE(first && second);
+  const auto& plain = std::get<rpc::frame::Frame>(*first);
+  const auto& one_way = std::get<rpc::frame::Frame>(*second);
+  EXPECT_FALSE(plain.one_way);
+  EXPECT_TRUE(one_way.one_way);
+  EXPECT_EQ(one_way.method, "Raft/Step");
+  EXPECT_EQ(one_way.payload, "body");
+  EXPECT_EQ(one_way.request_id, 7u);
+}
+
+// The Raft loop writes peer frames itself only when that cannot block: a full socket must
+// give would_block with nothing written, so the frame can be queued for the sender thread.
+TEST(RpcSocket, TrySendGivesUpOnAFullSocketWithoutWritingAnything) {
+  int fds[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+  const std::string chunk(4096, 'x');
+  while (::send(fds[0], chunk.data(), chunk.size(), MSG_DONTWAIT) > 0) {
+  }
+  EXPECT_EQ(rpc::net::try_send_frame(fds[0], "head", "body", std::chrono::milliseconds(100)),
+            rpc::net::TrySend::would_block);
+  // Drain everything: the bytes read are exactly the filler, no "head" crept in.
+  std::string received;
+  char buffer[65536];
+  ssize_t got;
+  while ((got = ::recv(fds[1], buffer, sizeof buffer, MSG_DONTWAIT)) > 0) received.append(buffer, static_cast<std::size_t>(got));
+  EXPECT_EQ(received.find("head"), std::string::npos);
+  EXPECT_EQ(received.find_first_not_of('x'), std::string::npos);
+  EXPECT_EQ(rpc::net::try_send_frame(fds[0], "head", "body", std::chrono::milliseconds(100)), rpc::net::TrySend::sent);
+  got = ::recv(fds[1], buffer, sizeof buffer, 0);
+  EXPECT_EQ(std::string(buffer, static_cast<std::size_t>(got)), "headbody");
+  ::close(fds[0]);
+  ::close(fds[1]);
+}
+
+// Two transports on loopback: Raft messages arrive in the order sent (written inline by the
+// caller or queued for the sender thread, one-way frames, handled on the reader thread), and
+// a forwarded proposal reaches the leader with the follower's id and its answer comes back.
+TEST(PeerTransport, DeliversInOrderAndCarriesForwardedProposalsAndAnswers) {
+  const std::string secret = "unit-test-secret";
+  std::mutex mutex;
+  std::vector<raft::Index> received;  // message indexes, in arrival order, at member 2
+  std::vector<std::pair<raft::NodeId, ForwardedProposal>> proposals;  // at member 2
+  std::vector<ForwardAnswer> answers;  // at member 1
+  PeerTransport follower({"127.0.0.1", 0}, secret, [](std::vector<raft::Message>) {});
+  PeerTransport leader({"127.0.0.1", 0}, secret, [&](std::vector<raft::Message> messages) {
+    std::lock_guard lock(mutex);
+    for (const auto& m : messages) received.push_back(m.index);
+  });
+  follower.set_forwarding(1, [](raft::NodeId, std::vector<ForwardedProposal>) {},
+                          [&](std::vector<ForwardAnswer> got) {
+                            std::lock_guard lock(mutex);
+                            answers.insert(answers.end(), got.begin(), got.end());
+                          });
+  leader.set_forwarding(2, [&](raft::NodeId from, std::vector<ForwardedProposal> got) {
+    std::lock_guard lock(mutex);
+    for (auto& p : got) proposals.emplace_back(from, std::move(p));
+  }, [](std::vector<ForwardAnswer>) {});
+  follower.start();
+  leader.start();
+  follower.set_peer(2, {"127.0.0.1", leader.port()});
+  leader.set_peer(1, {"127.0.0.1", follower.port()});
+
+  constexpr int kMessages = 2000;
+  for (int i = 1; i <= kMessages; ++i) {
+    raft::Message m;
+    m.type = raft::MessageType::append_resp;
+    m.from = 1;
+    m.to = 2;
+    m.term = 1;
+    m.index = static_cast<raft::Index>(i);
+    follower.send({m});
+  }
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        std::lock_guard lock(mutex);
+        return received.size() == kMessages;
+      },
+      std::chrono::seconds(20)));
+  // Connected now (the Raft frames went over the link); an unknown peer is refused at once.
+  EXPECT_FALSE(follower.forward_proposal(9, {41, "lost"}));
+  ASSERT_TRUE(follower.forward_proposal(2, {42, "put k v"}));
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        std::lock_guard lock(mutex);
+        return proposals.size() == 1;
+      },
+      std::chrono::seconds(20)));
+  {
+    std::lock_guard lock(mutex);
+    for (int i = 0; i < kMessages; ++i) ASSERT_EQ(received[static_cast<std::size_t>(i)], static_cast<raft::Index>(i + 1));
+    EXPECT_EQ(proposals[0].first, 1u);
+    EXPECT_EQ(proposals[0].second.id, 42u);
+    EXPECT_EQ(proposals[0].second.data, "put k v");
+  }
+  leader.answer_proposals(1, {ForwardAnswer{42, 0, 17, 3, 2}});
+  ASSERT_TRUE(testing::wait_until(
+      [&] {
+        std::lock_guard lock(mutex);
+        return answers.size() == 1;
+      },
+      std::chrono::seconds(20)));
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(answers[0].id, 42u);
+  EXPECT_EQ(answers[0].index, 17u);
+  EXPECT_EQ(answers[0].term, 3u);
+  EXPECT_EQ(answers[0].leader, 2u);
+  EXPECT_EQ(follower.dropped(), 0u);
 }
 
 TEST(CloudConfig, ErrorsNameTheField) {

@@ -3,16 +3,19 @@
 // connection per client, 256-byte values, unique keys). Prints a table with both and the
 // ratios. Usage: raft_bench --cloudd PATH [--etcd PATH] [--seconds N] [--json FILE]
 #include <httplib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -64,18 +67,56 @@ class Store {
   // True when the request succeeded.
   virtual bool run(httplib::Client& client, Op op, const std::string& key, const std::string& value) = 0;
   virtual void configure(httplib::Client&) {}
+  // The members' process ids (for the CPU and context-switch counters below).
+  virtual std::vector<pid_t> pids() const = 0;
 };
+
+// CPU time and context switches of the members so far, from /proc: per operation they show
+// what a change saves even when other work on the machine moves the throughput around.
+struct Usage {
+  double cpu_ms = 0;
+  double switches = 0;
+};
+
+Usage usage_of(const std::vector<pid_t>& pids) {
+  Usage u;
+  const double tick_ms = 1000.0 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (const pid_t pid : pids) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    const auto close = line.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(line.substr(close + 2));
+    std::string field;
+    // After the name: state(3) ... utime(14) stime(15); the first field here is number 3.
+    for (int n = 3; n <= 15 && fields >> field; ++n) {
+      if (n == 14 || n == 15) u.cpu_ms += std::stod(field) * tick_ms;
+    }
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+      std::ifstream status(task.path() / "status");
+      while (std::getline(status, line)) {
+        if (line.rfind("voluntary_ctxt_switches:", 0) == 0 || line.rfind("nonvoluntary_ctxt_switches:", 0) == 0) {
+          u.switches += std::stod(line.substr(line.find(':') + 1));
+        }
+      }
+    }
+  }
+  return u;
+}
 
 class CloudStore : public Store {
  public:
-  CloudStore(std::string binary, const std::filesystem::path& dir) : binary_(std::move(binary)), dir_(dir / "cloudd") {
+  CloudStore(std::string binary, const std::filesystem::path& dir, std::string name = "cloudd")
+      : binary_(std::move(binary)), dir_(dir / name), name_(std::move(name)) {
     std::filesystem::create_directories(dir_);
     for (int i = 0; i < 3; ++i) {
       http_[i] = t::free_tcp_port();
       peer_[i] = t::free_tcp_port();
     }
   }
-  std::string name() const override { return "cloudd"; }
+  std::string name() const override { return name_; }
   void start() override {
     std::ofstream(dir_ / "token") << token_ << "\n";
     std::ofstream(dir_ / "secret") << "bench-cluster-secret\n";
@@ -123,6 +164,7 @@ class CloudStore : public Store {
     return found;
   }
   int port(int member) const override { return http_[member]; }
+  std::vector<pid_t> pids() const override { return {procs_[0].pid(), procs_[1].pid(), procs_[2].pid()}; }
   void kill9(int member) override { procs_[member].kill9(); }
   void restart(int member) override {
     procs_[member] = t::ChildProcess(options_[member]);
@@ -140,6 +182,7 @@ class CloudStore : public Store {
  private:
   std::string binary_;
   std::filesystem::path dir_;
+  std::string name_;
   std::string token_ = "bench-token";
   int http_[3] = {};
   int peer_[3] = {};
@@ -200,6 +243,7 @@ class EtcdStore : public Store {
     return found;
   }
   int port(int member) const override { return client_[member]; }
+  std::vector<pid_t> pids() const override { return {procs_[0].pid(), procs_[1].pid(), procs_[2].pid()}; }
   void kill9(int member) override { procs_[member].kill9(); }
   void restart(int member) override {
     procs_[member] = t::ChildProcess(options_[member]);
@@ -228,6 +272,8 @@ struct Result {
   double p50_ms = 0;
   double p99_ms = 0;
   std::uint64_t errors = 0;
+  double cpu_us_per_op = 0;    // all three members
+  double switches_per_op = 0;  // context switches, all threads of all three members
 };
 
 std::unique_ptr<httplib::Client> make_client(Store& store, int member) {
@@ -266,7 +312,11 @@ Result run_load(Store& store, Op op, int clients, bool leader_only, double secon
       }
     });
   }
+  // Threads exit at different times (task counters vanish with them), so the counters are
+  // read around the window with every client running.
+  const Usage before = usage_of(store.pids());
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));  // the measurement window
+  const Usage after = usage_of(store.pids());
   stop = true;
   for (auto& th : threads) th.join();
   std::vector<double> all;
@@ -277,6 +327,10 @@ Result run_load(Store& store, Op op, int clients, bool leader_only, double secon
   }
   std::sort(all.begin(), all.end());
   r.ops_per_s = all.size() / seconds;
+  if (!all.empty()) {
+    r.cpu_us_per_op = (after.cpu_ms - before.cpu_ms) * 1000.0 / static_cast<double>(all.size());
+    r.switches_per_op = (after.switches - before.switches) / static_cast<double>(all.size());
+  }
   if (!all.empty()) {
     r.p50_ms = all[all.size() / 2];
     r.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)];
@@ -335,15 +389,29 @@ void preload(Store& store) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string cloudd, etcd = "/usr/bin/etcd", json_out;
+  std::string cloudd, etcd = "/usr/bin/etcd", json_out, compare, only;
   double seconds = 5;
+  bool with_etcd = true, with_failover = true;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
       std::cout << "Usage: raft_bench --cloudd PATH [--etcd PATH] [--seconds N] [--json FILE]\n"
+                   "                  [--compare PATH] [--only TEXT] [--no-etcd] [--no-failover]\n"
                    "Three cloudd vs three etcd members on 127.0.0.1 (fsync on), same closed-loop HTTP client,\n"
-                   "256-byte values, unique keys; prints a side-by-side table with ratios.\n";
+                   "256-byte values, unique keys; prints a side-by-side table with ratios.\n"
+                   "  --compare PATH  also run a second cloudd binary (column cloudd-B; A/B of a change)\n"
+                   "  --only TEXT     only the workloads whose name contains TEXT (e.g. put)\n"
+                   "  --no-etcd       skip etcd (ratios print as 0)\n"
+                   "  --no-failover   skip the kill -9 trials\n";
       return 0;
+    }
+    if (a == "--no-etcd") {
+      with_etcd = false;
+      continue;
+    }
+    if (a == "--no-failover") {
+      with_failover = false;
+      continue;
     }
     if (i + 1 >= argc) {
       std::cerr << "raft_bench: " << a << " needs a value\n";
@@ -353,6 +421,8 @@ int main(int argc, char** argv) {
     else if (a == "--etcd") etcd = argv[++i];
     else if (a == "--seconds") seconds = std::stod(argv[++i]);
     else if (a == "--json") json_out = argv[++i];
+    else if (a == "--compare") compare = argv[++i];
+    else if (a == "--only") only = argv[++i];
     else {
       std::cerr << "raft_bench: unknown option " << a << "\n";
       return 2;
@@ -362,7 +432,7 @@ int main(int argc, char** argv) {
     std::cerr << "raft_bench: --cloudd PATH is required\n";
     return 2;
   }
-  if (!std::filesystem::exists(etcd)) {
+  if (with_etcd && !std::filesystem::exists(etcd)) {
     std::cerr << "raft_bench: etcd not found at " << etcd << " (install etcd-server: deploy/install-deps.sh --bench)\n";
     return 2;
   }
@@ -373,31 +443,46 @@ int main(int argc, char** argv) {
     int clients;
     bool leader_only;
   };
-  const std::vector<Row> rows = {{"put, 1 client (leader)", Op::put, 1, true},
+  std::vector<Row> rows = {{"put, 1 client (leader)", Op::put, 1, true},
                                  {"put, 16 clients (all members)", Op::put, 16, false},
                                  {"put, 64 clients (all members)", Op::put, 64, false},
                                  {"linearizable get, 16 clients", Op::linearizable_read, 16, false},
                                  {"serializable get, 16 clients", Op::serializable_read, 16, false}};
+  std::erase_if(rows, [&](const Row& row) { return row.name.find(only) == std::string::npos; });
   std::map<std::string, std::vector<Result>> results;
   std::map<std::string, std::vector<double>> failover;
+  std::vector<std::function<std::unique_ptr<Store>()>> stores;
+  stores.push_back([&] { return std::make_unique<CloudStore>(cloudd, dir.path()); });
+  if (!compare.empty()) stores.push_back([&] { return std::make_unique<CloudStore>(compare, dir.path(), "cloudd-B"); });
+  if (with_etcd) stores.push_back([&] { return std::make_unique<EtcdStore>(etcd, dir.path()); });
   // One store at a time so they never compete for the two cores.
-  for (int s = 0; s < 2; ++s) {
-    std::unique_ptr<Store> store;
-    if (s == 0) store = std::make_unique<CloudStore>(cloudd, dir.path());
-    else store = std::make_unique<EtcdStore>(etcd, dir.path());
+  for (auto& make_store : stores) {
+    std::unique_ptr<Store> store = make_store();
     store->start();
     if (store->leader() < 0) {
       std::cerr << store->name() << ": no leader\n";
       return 1;
     }
     preload(*store);
+    {
+      // What the members cost with no load at all (timers, idle keep-alive connections).
+      const Usage before = usage_of(store->pids());
+      std::this_thread::sleep_for(2s);
+      const Usage after = usage_of(store->pids());
+      std::cerr << store->name() << ": idle " << (after.switches - before.switches) / 2 << " switches/s, "
+                << (after.cpu_ms - before.cpu_ms) / 2 << " cpu ms/s\n";
+    }
     for (std::size_t r = 0; r < rows.size(); ++r) {
       results[store->name()].push_back(
           run_load(*store, rows[r].op, rows[r].clients, rows[r].leader_only, seconds, "k" + std::to_string(r)));
-      std::cerr << store->name() << ": " << rows[r].name << " done\n";
+      const Result& done = results[store->name()].back();
+      std::cerr << store->name() << ": " << rows[r].name << " " << static_cast<long>(done.ops_per_s) << " ops/s, "
+                << static_cast<long>(done.cpu_us_per_op) << " cpu us/op, " << done.switches_per_op << " switches/op\n";
     }
-    failover[store->name()] = failover_trials(*store, kFailoverTrials);
+    if (with_failover) failover[store->name()] = failover_trials(*store, kFailoverTrials);
   }
+  results["etcd"].resize(rows.size());
+  results["cloudd-B"].resize(rows.size());
   std::printf("\n%-32s | %27s | %27s | %s\n", "", "cloudd", "etcd 3.4", "cloudd/etcd");
   std::printf("%-32s | %9s %8s %8s | %9s %8s %8s | %s\n", "workload", "ops/s", "p50 ms", "p99 ms", "ops/s", "p50 ms",
               "p99 ms", "throughput (p99 etcd/cloudd)");
@@ -411,9 +496,23 @@ int main(int argc, char** argv) {
     out.push_back({{"workload", rows[r].name},
                    {"cloudd", {{"ops_per_s", c.ops_per_s}, {"p50_ms", c.p50_ms}, {"p99_ms", c.p99_ms}, {"errors", c.errors}}},
                    {"etcd", {{"ops_per_s", e.ops_per_s}, {"p50_ms", e.p50_ms}, {"p99_ms", e.p99_ms}, {"errors", e.errors}}}});
+    if (!compare.empty()) {
+      const Result& b = results["cloudd-B"][r];
+      std::printf("%-32s | %9.0f %8.2f %8.2f | cloudd-B (--compare); B/A %.2fx, B/etcd %.2fx\n", "  cloudd-B", b.ops_per_s,
+                  b.p50_ms, b.p99_ms, c.ops_per_s > 0 ? b.ops_per_s / c.ops_per_s : 0,
+                  e.ops_per_s > 0 ? b.ops_per_s / e.ops_per_s : 0);
+      out.back()["cloudd-B"] = {{"ops_per_s", b.ops_per_s}, {"p50_ms", b.p50_ms}, {"p99_ms", b.p99_ms}, {"errors", b.errors}};
+    }
+  }
+  if (!with_failover) {
+    if (!json_out.empty()) std::ofstream(json_out) << out.dump(2) << "\n";
+    return 0;
   }
   // Median of the trials; the range beside it. -1 (no write within 30 s) sorts first.
   auto median = [](const std::vector<double>& v) { return v.empty() ? -1.0 : v[v.size() / 2]; };
+  for (const char* name : {"cloudd", "etcd"}) {
+    if (failover[name].empty()) failover[name].push_back(-1);  // not run (--no-etcd)
+  }
   const double fc = median(failover["cloudd"]), fe = median(failover["etcd"]);
   std::printf("%-32s | %18.0f ms        | %18.0f ms        | %.2fx (lower is better)\n",
               ("failover, median of " + std::to_string(kFailoverTrials)).c_str(), fc, fe, fe > 0 ? fc / fe : 0);
