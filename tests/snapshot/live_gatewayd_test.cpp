@@ -4,6 +4,8 @@
 // (shipped by gatewayd's sync thread) and is consistent, outbox equations included.
 #include <gtest/gtest.h>
 
+#include <memory>
+
 #include "tests/cloud/cloud_cluster.h"
 #include "tests/gateway/cloud_helpers.h"
 #include "tests/gateway/firmware_sim_home.h"
@@ -14,39 +16,68 @@ using homestead::cloud_testing::CloudCluster;
 using homestead::cloud_testing::ClusterOptions;
 using nlohmann::json;
 
-TEST(LiveSnapshotGatewayd, RealGatewayTakesPart) {
-  CloudCluster cluster{ClusterOptions{}};
-  TempDir secrets{"snapgw"};
-  cluster.start_all();
-  ASSERT_NE(cluster.wait_for_leader(30s), 0u);
-  ASSERT_EQ(cloud_call(cluster, "POST", "/api/v1/homes", {{"id", "default"}}).status, 201);
-  const auto token_file = register_gateway(cluster, "default", "gw1", secrets.path());
-  GatewayHarness h(json{{"home_file", FirmwareSimHome::home_file().string()},
-                        {"cloud",
-                         {{"enabled", true},
-                          {"urls", cloud_urls(cluster)},
-                          {"gateway_id", "gw1"},
-                          {"token_file", token_file.string()},
-                          {"sync_interval_ms", 50},
-                          {"request_timeout_ms", 3000}}}});
-  FirmwareSimHome sim(h);
-  h.start_gateway();
-  sim.start("zero");
-  ASSERT_TRUE(sim.wait_all_reported()) << sim.process().log_tail() << h.context();
+namespace {
 
+// Starts a snapshot on any member and waits until it is complete with this gateway's part.
+json complete_snapshot(CloudCluster& cluster, GatewayHarness& h, const std::string& gateway) {
   const auto started = cloud_call(cluster, "POST", "/api/v1/snapshots");
-  ASSERT_EQ(started.status, 202) << started.body.dump();
+  EXPECT_EQ(started.status, 202) << started.body.dump();
+  if (started.status != 202) return json::object();
   const std::string id = started.body["id"];
   json report;
-  ASSERT_TRUE(wait_until(
+  EXPECT_TRUE(wait_until(
       [&] {
         const auto answer = cloud_call(cluster, "GET", "/api/v1/snapshots/" + id);
         report = answer.body;
-        return answer.status == 200 && report["status"] == "complete" &&
-               report["participants"].contains("gateway:default/gw1");
+        return answer.status == 200 && report["status"] == "complete" && report["participants"].contains(gateway);
       },
       30s, 50ms))
-      << report.dump() << h.context();
+      << report.dump() << "\ngateway sync: " << h.get_json("/api/v1/sync").dump() << h.context();
+  return report;
+}
+
+// Three cloudd and one gatewayd of home "default" (gw1) syncing to them, with Mosquitto and
+// the firmware-sim home reporting.
+struct GatewaydInCloud {
+  // `extra_config` is merged into the gatewayd config (JSON merge patch).
+  explicit GatewaydInCloud(json extra_config = json::object()) : extra(std::move(extra_config)) {}
+  void start() {
+    cluster.start_all();
+    ASSERT_NE(cluster.wait_for_leader(30s), 0u);
+    ASSERT_EQ(cloud_call(cluster, "POST", "/api/v1/homes", {{"id", "default"}}).status, 201);
+    const auto token_file = register_gateway(cluster, "default", "gw1", secrets.path());
+    json config = {{"home_file", FirmwareSimHome::home_file().string()},
+                   {"cloud",
+                    {{"enabled", true},
+                     {"urls", cloud_urls(cluster)},
+                     {"gateway_id", "gw1"},
+                     {"token_file", token_file.string()},
+                     {"sync_interval_ms", 50},
+                     {"request_timeout_ms", 3000}}}};
+    config.merge_patch(extra);
+    h = std::make_unique<GatewayHarness>(config);
+    sim = std::make_unique<FirmwareSimHome>(*h);
+    h->start_gateway();
+    sim->start("zero");
+    ASSERT_TRUE(sim->wait_all_reported()) << sim->process().log_tail() << h->context();
+  }
+  json extra;
+  CloudCluster cluster{ClusterOptions{}};
+  TempDir secrets{"snapgw"};
+  std::unique_ptr<GatewayHarness> h;
+  std::unique_ptr<FirmwareSimHome> sim;  // destroyed before the harness (declared after)
+};
+
+}  // namespace
+
+TEST(LiveSnapshotGatewayd, RealGatewayTakesPart) {
+  GatewaydInCloud home;
+  ASSERT_NO_FATAL_FAILURE(home.start());
+  CloudCluster& cluster = home.cluster;
+  GatewayHarness& h = *home.h;
+
+  const json report = complete_snapshot(cluster, h, "gateway:default/gw1");
+  ASSERT_EQ(report.value("status", ""), "complete") << report.dump();
   EXPECT_TRUE(report["consistency"]["consistent"].get<bool>()) << report["consistency"].dump();
   const json& gateway = report["participants"]["gateway:default/gw1"]["state"];
   EXPECT_GT(gateway["pushed_through"].get<std::uint64_t>(), 0u) << gateway.dump();
@@ -61,4 +92,82 @@ TEST(LiveSnapshotGatewayd, RealGatewayTakesPart) {
   }
   EXPECT_TRUE(channel_in);
   EXPECT_TRUE(channel_out);
+}
+
+TEST(LiveSnapshotGatewayd, GatewayPartShowsOpenTransactuationsAndCommandStates) {
+  // The REST command keeps its place on the lock for the whole test.
+  GatewaydInCloud home(json{{"commands", {{"hold_max_ms", 120000}}}});
+  ASSERT_NO_FATAL_FAILURE(home.start());
+  GatewayHarness& h = *home.h;
+  FirmwareSimHome& sim = *home.sim;
+  const json app = {{"name", "snap_unlock"},
+                    {"trigger", {{"api", true}}},
+                    {"lock_timeout_s", 120},
+                    {"actions", json::array({{{"device", "front_door_lock"}, {"command", "unlock"}}})},
+                    {"actuating", {{"require", "ALL"}, {"timeout_s", 60}, {"retries", 0}}}};
+  auto r = h.request("POST", "/api/v1/apps", app.dump());
+  ASSERT_EQ(r->status, 201) << r->body;
+
+  // The lock acks 10 s late: long enough for a snapshot to record the gateway meanwhile.
+  sim.set_faults("front_door_lock", {{"ack_delay_ms", 10000}});
+  r = h.request("POST", "/api/v1/devices/front_door_lock/commands", R"({"command": "lock"})");
+  ASSERT_EQ(r->status, 202) << r->body;
+  const json accepted = json::parse(r->body);
+  const std::string command_id = accepted["command_id"];
+  ASSERT_EQ(accepted["status"], "sent") << accepted.dump();
+  r = h.request("POST", "/api/v1/apps/snap_unlock/trigger", "");
+  ASSERT_EQ(r->status, 202) << r->body;
+  const std::uint64_t txn = json::parse(r->body)["id"];
+
+  const json during = complete_snapshot(home.cluster, h, "gateway:default/gw1");
+  sim.set_faults("front_door_lock", json::object());  // the transactuation's own unlock acks at once
+  const json& state = during["participants"]["gateway:default/gw1"]["state"];
+  EXPECT_TRUE(during["consistency"]["consistent"].get<bool>()) << during["consistency"].dump();
+  ASSERT_TRUE(state.contains("transactuations")) << state.dump();
+  const json& txns = state["transactuations"];
+  EXPECT_EQ(txns["open"], 1) << state.dump();
+  EXPECT_EQ(txns["truncated"], 0);
+  ASSERT_EQ(txns["items"].size(), 1u) << state.dump();
+  const json& open = txns["items"][0];
+  EXPECT_EQ(open["id"], txn);
+  EXPECT_EQ(open["app"], "snap_unlock");
+  // Queued behind the command's hold on the lock: its logic has not run, nothing sent.
+  EXPECT_EQ(open["phase"], "locking_or_sensing") << open.dump();
+  EXPECT_EQ(open["locks"], "held_or_queued");
+  EXPECT_EQ(open["devices"], json::parse(R"([{"device": "front_door_lock", "mode": "exclusive"}])"));
+  EXPECT_EQ(open["open_commands"], json::array());
+  const json& lock_commands = state["commands"]["devices"]["front_door_lock"];
+  ASSERT_EQ(lock_commands["open"].size(), 1u) << state["commands"].dump();
+  EXPECT_EQ(lock_commands["open"][0]["command_id"], command_id);
+  EXPECT_EQ(lock_commands["open"][0]["command"], "lock");
+  EXPECT_EQ(lock_commands["open"][0]["status"], "sent");
+  EXPECT_EQ(lock_commands["open"][0]["origin"], "api");
+  EXPECT_EQ(lock_commands["acked"], 0);
+  EXPECT_EQ(state["commands"]["sent"], 1);
+  EXPECT_EQ(state["commands"]["pending"], 0);
+
+  // The late ack settles the command, the hold goes, the transactuation runs and commits.
+  const json command = h.get_json("/api/v1/commands/" + command_id + "?wait_ms=20000");
+  EXPECT_EQ(command["status"], "acked") << command.dump();
+  json run;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        run = h.get_json("/api/v1/transactuations/" + std::to_string(txn));
+        return run["status"] != "running";
+      },
+      30s, 50ms))
+      << run.dump() << h.context();
+  EXPECT_EQ(run["status"], "committed") << run.dump();
+
+  const json after = complete_snapshot(home.cluster, h, "gateway:default/gw1");
+  const json& later = after["participants"]["gateway:default/gw1"]["state"];
+  EXPECT_TRUE(after["consistency"]["consistent"].get<bool>()) << after["consistency"].dump();
+  EXPECT_EQ(later["transactuations"]["open"], 0) << later.dump();
+  EXPECT_EQ(later["transactuations"]["items"], json::array());
+  const json& settled = later["commands"]["devices"]["front_door_lock"];
+  EXPECT_EQ(settled["open"], json::array()) << later["commands"].dump();
+  EXPECT_EQ(settled["acked"], 1);
+  EXPECT_EQ(settled["failed"], 0);
+  EXPECT_EQ(settled["expired"], 0);
+  EXPECT_EQ(later["commands"]["sent"], 0);
 }
