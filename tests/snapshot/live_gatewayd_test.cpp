@@ -1,10 +1,16 @@
 // Integration (issue 10 item 4): a real gatewayd (with Mosquitto and the firmware-sim home
 // reporting, so its outbox keeps flowing to the cloud) takes part in a live snapshot of
 // three real cloudd: started on a member, the snapshot completes with the gateway's part
-// (shipped by gatewayd's sync thread) and is consistent, outbox equations included.
+// (shipped by gatewayd's sync thread) and is consistent, outbox equations included; the same
+// with two gatewayd. And the gateway part's runtime state: a transactuation waiting behind a
+// REST command whose ack the lock holds back shows (with that command `sent`) in a snapshot
+// taken meanwhile; once both are done, the next one shows nothing open and the command acked.
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <set>
+#include <string>
+#include <vector>
 
 #include "tests/cloud/cloud_cluster.h"
 #include "tests/gateway/cloud_helpers.h"
@@ -18,54 +24,72 @@ using nlohmann::json;
 
 namespace {
 
-// Starts a snapshot on any member and waits until it is complete with this gateway's part.
-json complete_snapshot(CloudCluster& cluster, GatewayHarness& h, const std::string& gateway) {
-  const auto started = cloud_call(cluster, "POST", "/api/v1/snapshots");
-  EXPECT_EQ(started.status, 202) << started.body.dump();
-  if (started.status != 202) return json::object();
-  const std::string id = started.body["id"];
-  json report;
-  EXPECT_TRUE(wait_until(
-      [&] {
-        const auto answer = cloud_call(cluster, "GET", "/api/v1/snapshots/" + id);
-        report = answer.body;
-        return answer.status == 200 && report["status"] == "complete" && report["participants"].contains(gateway);
-      },
-      30s, 50ms))
-      << report.dump() << "\ngateway sync: " << h.get_json("/api/v1/sync").dump() << h.context();
-  return report;
-}
-
-// Three cloudd and one gatewayd of home "default" (gw1) syncing to them, with Mosquitto and
-// the firmware-sim home reporting.
+// Three cloudd and gatewayd processes of home "default" (gw1, ...) syncing to them, each with
+// its own Mosquitto and the firmware-sim home reporting (so its outbox keeps flowing).
 struct GatewaydInCloud {
-  // `extra_config` is merged into the gatewayd config (JSON merge patch).
-  explicit GatewaydInCloud(json extra_config = json::object()) : extra(std::move(extra_config)) {}
+  struct Gatewayd {
+    std::string id;
+    std::unique_ptr<GatewayHarness> h;
+    std::unique_ptr<FirmwareSimHome> sim;  // destroyed before the harness (declared after)
+  };
+  // `extra_config` is merged into every gatewayd config (JSON merge patch).
+  explicit GatewaydInCloud(json extra_config = json::object(), std::vector<std::string> gateway_ids = {"gw1"})
+      : extra(std::move(extra_config)), ids(std::move(gateway_ids)) {}
   void start() {
     cluster.start_all();
     ASSERT_NE(cluster.wait_for_leader(30s), 0u);
     ASSERT_EQ(cloud_call(cluster, "POST", "/api/v1/homes", {{"id", "default"}}).status, 201);
-    const auto token_file = register_gateway(cluster, "default", "gw1", secrets.path());
-    json config = {{"home_file", FirmwareSimHome::home_file().string()},
-                   {"cloud",
-                    {{"enabled", true},
-                     {"urls", cloud_urls(cluster)},
-                     {"gateway_id", "gw1"},
-                     {"token_file", token_file.string()},
-                     {"sync_interval_ms", 50},
-                     {"request_timeout_ms", 3000}}}};
-    config.merge_patch(extra);
-    h = std::make_unique<GatewayHarness>(config);
-    sim = std::make_unique<FirmwareSimHome>(*h);
-    h->start_gateway();
-    sim->start("zero");
-    ASSERT_TRUE(sim->wait_all_reported()) << sim->process().log_tail() << h->context();
+    for (const auto& id : ids) {
+      const auto token_file = register_gateway(cluster, "default", id, secrets.path());
+      json config = {{"home_file", FirmwareSimHome::home_file().string()},
+                     {"cloud",
+                      {{"enabled", true},
+                       {"urls", cloud_urls(cluster)},
+                       {"gateway_id", id},
+                       {"token_file", token_file.string()},
+                       {"sync_interval_ms", 50},
+                       {"request_timeout_ms", 3000}}}};
+      config.merge_patch(extra);
+      auto& g = gateways.emplace_back(Gatewayd{id, std::make_unique<GatewayHarness>(config), nullptr});
+      g.sim = std::make_unique<FirmwareSimHome>(*g.h);
+      g.h->start_gateway();
+      g.sim->start("zero");
+    }
+    for (auto& g : gateways) ASSERT_TRUE(g.sim->wait_all_reported()) << g.sim->process().log_tail() << g.h->context();
   }
+  GatewayHarness& h(std::size_t i = 0) { return *gateways.at(i).h; }
+  FirmwareSimHome& sim(std::size_t i = 0) { return *gateways.at(i).sim; }
+  static std::string process(const std::string& id) { return "gateway:default/" + id; }
+
+  // Starts a snapshot on any member and waits until it is complete with every gateway's part.
+  json complete_snapshot() {
+    const auto started = cloud_call(cluster, "POST", "/api/v1/snapshots");
+    EXPECT_EQ(started.status, 202) << started.body.dump();
+    if (started.status != 202) return json::object();
+    const std::string id = started.body["id"];
+    json report;
+    const bool complete = wait_until(
+        [&] {
+          const auto answer = cloud_call(cluster, "GET", "/api/v1/snapshots/" + id);
+          report = answer.body;
+          if (answer.status != 200 || report["status"] != "complete") return false;
+          for (const auto& g : gateways)
+            if (!report["participants"].contains(process(g.id))) return false;
+          return true;
+        },
+        30s, 50ms);
+    EXPECT_TRUE(complete) << report.dump();
+    if (!complete) {
+      for (auto& g : gateways) ADD_FAILURE() << g.id << " sync: " << g.h->get_json("/api/v1/sync").dump() << g.h->context();
+    }
+    return report;
+  }
+
   json extra;
+  std::vector<std::string> ids;
   CloudCluster cluster{ClusterOptions{}};
   TempDir secrets{"snapgw"};
-  std::unique_ptr<GatewayHarness> h;
-  std::unique_ptr<FirmwareSimHome> sim;  // destroyed before the harness (declared after)
+  std::vector<Gatewayd> gateways;  // stopped before the cluster (declared after)
 };
 
 }  // namespace
@@ -73,10 +97,8 @@ struct GatewaydInCloud {
 TEST(LiveSnapshotGatewayd, RealGatewayTakesPart) {
   GatewaydInCloud home;
   ASSERT_NO_FATAL_FAILURE(home.start());
-  CloudCluster& cluster = home.cluster;
-  GatewayHarness& h = *home.h;
 
-  const json report = complete_snapshot(cluster, h, "gateway:default/gw1");
+  const json report = home.complete_snapshot();
   ASSERT_EQ(report.value("status", ""), "complete") << report.dump();
   EXPECT_TRUE(report["consistency"]["consistent"].get<bool>()) << report["consistency"].dump();
   const json& gateway = report["participants"]["gateway:default/gw1"]["state"];
@@ -98,8 +120,8 @@ TEST(LiveSnapshotGatewayd, GatewayPartShowsOpenTransactuationsAndCommandStates) 
   // The REST command keeps its place on the lock for the whole test.
   GatewaydInCloud home(json{{"commands", {{"hold_max_ms", 120000}}}});
   ASSERT_NO_FATAL_FAILURE(home.start());
-  GatewayHarness& h = *home.h;
-  FirmwareSimHome& sim = *home.sim;
+  GatewayHarness& h = home.h();
+  FirmwareSimHome& sim = home.sim();
   const json app = {{"name", "snap_unlock"},
                     {"trigger", {{"api", true}}},
                     {"lock_timeout_s", 120},
@@ -119,7 +141,7 @@ TEST(LiveSnapshotGatewayd, GatewayPartShowsOpenTransactuationsAndCommandStates) 
   ASSERT_EQ(r->status, 202) << r->body;
   const std::uint64_t txn = json::parse(r->body)["id"];
 
-  const json during = complete_snapshot(home.cluster, h, "gateway:default/gw1");
+  const json during = home.complete_snapshot();
   sim.set_faults("front_door_lock", json::object());  // the transactuation's own unlock acks at once
   const json& state = during["participants"]["gateway:default/gw1"]["state"];
   EXPECT_TRUE(during["consistency"]["consistent"].get<bool>()) << during["consistency"].dump();
@@ -159,7 +181,7 @@ TEST(LiveSnapshotGatewayd, GatewayPartShowsOpenTransactuationsAndCommandStates) 
       << run.dump() << h.context();
   EXPECT_EQ(run["status"], "committed") << run.dump();
 
-  const json after = complete_snapshot(home.cluster, h, "gateway:default/gw1");
+  const json after = home.complete_snapshot();
   const json& later = after["participants"]["gateway:default/gw1"]["state"];
   EXPECT_TRUE(after["consistency"]["consistent"].get<bool>()) << after["consistency"].dump();
   EXPECT_EQ(later["transactuations"]["open"], 0) << later.dump();
@@ -170,4 +192,61 @@ TEST(LiveSnapshotGatewayd, GatewayPartShowsOpenTransactuationsAndCommandStates) 
   EXPECT_EQ(settled["failed"], 0);
   EXPECT_EQ(settled["expired"], 0);
   EXPECT_EQ(later["commands"]["sent"], 0);
+}
+
+// Issue 10 item 4 with real processes: three cloudd and two gatewayd, each gateway pushing
+// its firmware-sim home's readings; a snapshot completes with all five parts, and the channel
+// and outbox equations hold for every channel and both gateways.
+TEST(LiveSnapshotGatewayd, TwoRealGatewaysAndThreeMembersUnderLoad) {
+  GatewaydInCloud home(json::object(), {"gw1", "gw2"});
+  ASSERT_NO_FATAL_FAILURE(home.start());
+  // Both are pushing before the snapshot starts.
+  for (std::size_t i = 0; i < 2; ++i) {
+    json sync;
+    EXPECT_TRUE(wait_until(
+        [&] {
+          sync = home.h(i).get_json("/api/v1/sync");
+          return sync.value("connected", false) && sync.value("applied_through", std::uint64_t{0}) > 0;
+        },
+        30s, 50ms))
+        << sync.dump();
+  }
+
+  const json report = home.complete_snapshot();
+  ASSERT_EQ(report.value("status", ""), "complete") << report.dump();
+  EXPECT_TRUE(report["consistency"]["consistent"].get<bool>()) << report["consistency"].dump();
+  const std::set<std::string> expected{"cloud-1", "cloud-2", "cloud-3", "gateway:default/gw1", "gateway:default/gw2"};
+  std::set<std::string> participants;
+  for (const auto& [name, part] : report["participants"].items()) participants.insert(name);
+  EXPECT_EQ(participants, expected);
+  std::set<std::string> gateways_heard, gateways_told;
+  for (const auto& c : report["channels"]) {
+    const std::string from = c["from"], to = c["to"];
+    EXPECT_TRUE(c["closed"].get<bool>()) << c.dump();
+    if (from.rfind("gateway:", 0) == 0) gateways_heard.insert(from);
+    if (to.rfind("gateway:", 0) == 0) gateways_told.insert(to);
+    const std::uint64_t sent = report["participants"][from]["sent_through"].value(to, std::uint64_t{0});
+    EXPECT_EQ(c["sender_cut_seq"].get<std::uint64_t>(), sent) << from << "->" << to;
+    EXPECT_EQ(c["received_before_cut"].get<std::uint64_t>() + c["in_flight"].size() + c["lost"].size(), sent)
+        << from << "->" << to << ": " << c.dump();
+  }
+  const std::set<std::string> both{"gateway:default/gw1", "gateway:default/gw2"};
+  EXPECT_EQ(gateways_heard, both);
+  EXPECT_EQ(gateways_told, both);
+  for (const std::string gw : {"gw1", "gw2"}) {
+    // Outbox equations: no member applied beyond what the gateway had pushed at its cut, and
+    // some member had applied what the gateway was told.
+    const json& state = report["participants"][GatewaydInCloud::process(gw)]["state"];
+    const std::uint64_t pushed = state["pushed_through"], acked = state["acked_through"];
+    EXPECT_GT(pushed, 0u) << gw;
+    EXPECT_LE(acked, pushed) << gw;
+    std::uint64_t most_applied = 0;
+    for (const std::string member : {"cloud-1", "cloud-2", "cloud-3"}) {
+      const std::uint64_t applied = report["participants"][member]["state"]["sync"].value("default/" + gw, std::uint64_t{0});
+      EXPECT_LE(applied, pushed) << member << " applied " << gw << " beyond its cut";
+      most_applied = std::max(most_applied, applied);
+    }
+    EXPECT_GE(most_applied, acked) << gw << " was told more than any member had applied at its cut";
+    EXPECT_TRUE(state.contains("transactuations") && state.contains("commands")) << state.dump();
+  }
 }
