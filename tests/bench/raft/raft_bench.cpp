@@ -391,7 +391,7 @@ void preload(Store& store) {
 int main(int argc, char** argv) {
   std::string cloudd, etcd = "/usr/bin/etcd", json_out, compare, only;
   double seconds = 5;
-  bool with_etcd = true, with_failover = true;
+  bool with_etcd = true, with_failover = true, etcd_first = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--help" || a == "-h") {
@@ -402,11 +402,16 @@ int main(int argc, char** argv) {
                    "  --compare PATH  also run a second cloudd binary (column cloudd-B; A/B of a change)\n"
                    "  --only TEXT     only the workloads whose name contains TEXT (e.g. put)\n"
                    "  --no-etcd       skip etcd (ratios print as 0)\n"
-                   "  --no-failover   skip the kill -9 trials\n";
+                   "  --no-failover   skip the kill -9 trials\n"
+                   "  --etcd-first    run etcd before cloudd (the machine's load drifts: run both orders)\n";
       return 0;
     }
     if (a == "--no-etcd") {
       with_etcd = false;
+      continue;
+    }
+    if (a == "--etcd-first") {
+      etcd_first = true;
       continue;
     }
     if (a == "--no-failover") {
@@ -455,6 +460,7 @@ int main(int argc, char** argv) {
   stores.push_back([&] { return std::make_unique<CloudStore>(cloudd, dir.path()); });
   if (!compare.empty()) stores.push_back([&] { return std::make_unique<CloudStore>(compare, dir.path(), "cloudd-B"); });
   if (with_etcd) stores.push_back([&] { return std::make_unique<EtcdStore>(etcd, dir.path()); });
+  if (etcd_first && with_etcd) std::rotate(stores.begin(), stores.end() - 1, stores.end());
   // One store at a time so they never compete for the two cores.
   for (auto& make_store : stores) {
     std::unique_ptr<Store> store = make_store();
@@ -496,6 +502,12 @@ int main(int argc, char** argv) {
     out.push_back({{"workload", rows[r].name},
                    {"cloudd", {{"ops_per_s", c.ops_per_s}, {"p50_ms", c.p50_ms}, {"p99_ms", c.p99_ms}, {"errors", c.errors}}},
                    {"etcd", {{"ops_per_s", e.ops_per_s}, {"p50_ms", e.p50_ms}, {"p99_ms", e.p99_ms}, {"errors", e.errors}}}});
+    std::printf("%-32s | %9.0f us/op %5.1f sw/op | %9.0f us/op %5.1f sw/op | CPU of the members per op, context switches per op\n",
+                "  cost", c.cpu_us_per_op, c.switches_per_op, e.cpu_us_per_op, e.switches_per_op);
+    out.back()["cloudd"]["cpu_us_per_op"] = c.cpu_us_per_op;
+    out.back()["cloudd"]["switches_per_op"] = c.switches_per_op;
+    out.back()["etcd"]["cpu_us_per_op"] = e.cpu_us_per_op;
+    out.back()["etcd"]["switches_per_op"] = e.switches_per_op;
     if (!compare.empty()) {
       const Result& b = results["cloudd-B"][r];
       std::printf("%-32s | %9.0f %8.2f %8.2f | cloudd-B (--compare); B/A %.2fx, B/etcd %.2fx\n", "  cloudd-B", b.ops_per_s,
