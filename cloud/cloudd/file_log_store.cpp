@@ -93,12 +93,45 @@ std::string frame(char kind, std::string_view body) {
 
 }  // namespace
 
-std::uint32_t crc32c(std::string_view bytes) {
+std::uint32_t crc32c_table(std::string_view bytes) {
   static const auto table = make_crc_table();
   std::uint32_t c = 0xFFFFFFFFu;
   for (unsigned char b : bytes) c = table[(c ^ b) & 0xff] ^ (c >> 8);
   return c ^ 0xFFFFFFFFu;
 }
+
+#if defined(__x86_64__)
+namespace {
+// 8 bytes per instruction instead of a table lookup per byte: the WAL checksums every
+// record, which showed up at 2-3% of cloudd's CPU under load.
+__attribute__((target("sse4.2"))) std::uint32_t crc32c_sse42(std::string_view bytes) {
+  const char* p = bytes.data();
+  std::size_t n = bytes.size();
+  std::uint64_t c = 0xFFFFFFFFu;
+  while (n >= 8) {
+    std::uint64_t word;
+    std::memcpy(&word, p, 8);
+    c = __builtin_ia32_crc32di(c, word);
+    p += 8;
+    n -= 8;
+  }
+  auto c32 = static_cast<std::uint32_t>(c);
+  while (n > 0) {
+    c32 = __builtin_ia32_crc32qi(c32, static_cast<unsigned char>(*p));
+    ++p;
+    --n;
+  }
+  return c32 ^ 0xFFFFFFFFu;
+}
+}  // namespace
+
+std::uint32_t crc32c(std::string_view bytes) {
+  static const bool hardware = __builtin_cpu_supports("sse4.2");
+  return hardware ? crc32c_sse42(bytes) : crc32c_table(bytes);
+}
+#else
+std::uint32_t crc32c(std::string_view bytes) { return crc32c_table(bytes); }
+#endif
 
 FileLogStore::FileLogStore(std::filesystem::path dir, bool fsync) : dir_(std::move(dir)), fsync_(fsync) {
   std::filesystem::create_directories(dir_);
