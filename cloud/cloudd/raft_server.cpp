@@ -469,7 +469,10 @@ ClusterStatus RaftServer::status(std::chrono::milliseconds timeout) {
     s.term = node_->term();
     s.leader = node_->leader();
     s.commit_index = node_->commit_index();
-    s.applied_index = node_->applied_index();
+    // What the state machine holds (the same source as state_hash), not the core's applied
+    // index: between stepping the last snapshot chunk and handling its Ready the core
+    // already counts the snapshot as applied while state_ is still the old state.
+    s.applied_index = applied_.index;
     s.last_index = node_->last_index();
     s.snapshot_index = node_->log().snapshot_index();
     s.revision = state_.revision();
