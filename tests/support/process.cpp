@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -13,7 +14,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <random>
 #include <sstream>
 #include <stdexcept>
@@ -21,21 +24,70 @@
 
 namespace homestead::testing {
 
-int free_tcp_port() {
+namespace {
+
+// The kernel's ephemeral range: the local ports it hands to outgoing connections and to
+// bind(port 0). A port picked from it can be taken by any client socket of a parallel test
+// between our check and the daemon's bind (CI saw cloudd fail with "Address already in
+// use" that way), so test servers listen below it.
+std::pair<int, int> ephemeral_port_range() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768, high = 60999;
+  in >> low >> high;
+  return {low, high};
+}
+
+bool can_bind_loopback(int port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error("free_tcp_port: socket: " + std::string(std::strerror(errno)));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    throw std::runtime_error("free_tcp_port: bind: " + std::string(std::strerror(errno)));
-  }
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   ::close(fd);
-  return ntohs(addr.sin_port);
+  return ok;
+}
+
+// Claims `port` among the test processes of this machine: an flock on a per-port file,
+// held until this process exits (the kernel drops it even after kill -9), so two tests
+// running in parallel never pick the same port.
+bool claim_port_among_tests(int port) {
+  static const std::filesystem::path dir = [] {
+    const char* tmp = std::getenv("TMPDIR");
+    auto path = std::filesystem::path(tmp && *tmp ? tmp : "/tmp") / "homestead-test-ports";
+    std::filesystem::create_directories(path);
+    return path;
+  }();
+  const auto file = dir / (std::to_string(port) + ".lock");
+  const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw std::runtime_error("free_tcp_port: open " + file.string() + ": " + std::strerror(errno));
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return false;
+  }
+  return true;  // fd stays open on purpose: the claim lasts as long as the process
+}
+
+}  // namespace
+
+int free_tcp_port() {
+  static std::mutex mutex;
+  static std::mt19937 random{std::random_device{}()};
+  const std::lock_guard lock(mutex);
+  const auto [ephemeral_low, ephemeral_high] = ephemeral_port_range();
+  // Below the ephemeral range when there is room (Linux default 32768-60999), else above it.
+  int low = 10000, high = ephemeral_low - 1;
+  if (high - low < 2000) {
+    low = ephemeral_high + 1;
+    high = 65535;
+  }
+  std::uniform_int_distribution<int> pick(low, high);
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int port = pick(random);
+    if (claim_port_among_tests(port) && can_bind_loopback(port)) return port;
+  }
+  throw std::runtime_error("free_tcp_port: no free port in " + std::to_string(low) + "-" + std::to_string(high));
 }
 
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds deadline,

@@ -16,7 +16,9 @@ namespace homestead::testing {
 
 using namespace std::chrono_literals;
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bound to port 0, then released).
+// A TCP port on 127.0.0.1 that was free a moment ago, outside the kernel's ephemeral range
+// (so no client socket takes it before the server binds) and claimed for this process's
+// lifetime against the other tests running in parallel.
 int free_tcp_port();
 
 // Polls pred every `interval` until it holds or `deadline` passes; returns pred's last value.
