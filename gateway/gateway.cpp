@@ -308,13 +308,7 @@ void Gateway::ticker() {
         persist_command(c);
         metrics_.add("homestead_commands_total", "outcome=\"expired\"");
       }
-      // The WAL, off every commit's path, when it has grown (store.h); a pass that a
-      // concurrent commit left short is repeated at once, so the next commit can start the
-      // WAL over.
-      if (store_->wal_frames() >= Store::kCheckpointFrames) {
-        for (int pass = 0; pass < 3 && store_->checkpoint() > 0; ++pass) {
-        }
-      }
+      store_->checkpoint_when_due();  // off every commit's path (store.h)
       if (std::chrono::steady_clock::now() >= next_retention) {
         next_retention = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.storage.retention_interval_ms);
         store_->apply_retention(wall_ms() - config_.storage.retention_max_age_s * 1000,

@@ -1,7 +1,13 @@
 #include "gateway/store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
+#include <cstring>
 #include <string_view>
+#include <vector>
 
 #include "gateway/sqlite_util.h"
 
@@ -85,6 +91,31 @@ CommandRecord command_from(const Statement& s) {
   return c;
 }
 
+// Extends `path`-wal with written zeros to `frames` frames of 4 KiB pages (SQLite's default
+// page size), so that commits, until the WAL outgrows it, overwrite blocks the file already
+// has instead of appending. Only ever appends: an existing WAL (after a crash: frames not
+// yet checkpointed) keeps every byte, and SQLite's recovery stops at the first frame whose
+// checksum fails, which zeros always do. A zero header reads as an empty WAL.
+void preallocate_wal(const std::filesystem::path& path, int frames) {
+  constexpr off_t kWalHeader = 32, kFrame = 24 + 4096;
+  const off_t want = kWalHeader + frames * kFrame;
+  const auto wal = path.string() + "-wal";
+  const int fd = ::open(wal.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) throw StoreError("preallocating " + wal + ": " + std::strerror(errno));
+  const off_t have = ::lseek(fd, 0, SEEK_END);
+  const std::vector<char> zeros(1 << 20, 0);
+  bool ok = have >= 0;
+  for (off_t at = have; ok && at < want;) {
+    const auto n = ::pwrite(fd, zeros.data(), static_cast<size_t>(std::min<off_t>(want - at, zeros.size())), at);
+    ok = n > 0;
+    at += n > 0 ? n : 0;
+  }
+  if (ok && have < want) ok = ::fdatasync(fd) == 0;
+  const int error = errno;
+  ::close(fd);
+  if (!ok) throw StoreError("preallocating " + wal + ": " + std::strerror(error));
+}
+
 }  // namespace
 
 Store::Store(const std::filesystem::path& path) {
@@ -94,6 +125,9 @@ Store::Store(const std::filesystem::path& path) {
     // which is what "durable" means in this project.
     exec(writer_, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;");
     migrate();
+    // After the migrations: SQLite deletes a WAL it finds beside an empty database, and the
+    // WAL is its now. No other connection or thread writes yet, so appending is safe.
+    preallocate_wal(path, kPreallocatedWalFrames);
     // Checkpoints run on their own connection (checkpoint()), not inside our commits. The
     // hook (which replaces SQLite's autocheckpoint) notes the WAL's size after each commit,
     // and checkpoints in the commit only as a backstop should the ticker stall (~40 MB WAL).
@@ -172,6 +206,16 @@ int Store::checkpoint() {
   const int left = wal_frames > copied ? static_cast<int>(wal_frames - copied) : 0;
   if (left == 0) wal_frames_ = 0;  // the next commit starts the WAL over
   return left;
+}
+
+int Store::checkpoint_when_due() {
+  if (wal_frames_ < kCheckpointFrames) return 0;
+  checkpoint();
+  // Even a first pass that caught up leaves the WAL short when a commit landed while it ran
+  // (that commit read a WAL not yet copied, so it appended, and so does every commit after
+  // it). Commits wait for this second pass, which copies only what arrived meanwhile.
+  std::lock_guard hold_commits(writer_mutex_);
+  return checkpoint();
 }
 
 int Store::schema_version() {

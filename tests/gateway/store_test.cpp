@@ -4,11 +4,16 @@
 
 #include <sqlite3.h>
 
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
 #include "gateway/store.h"
 #include "tests/support/process.h"
 
 namespace hg = homestead::gateway;
 using homestead::testing::TempDir;
+using namespace std::chrono_literals;
 
 TEST(Store, MigratesAndReopens) {
   TempDir dir("gwstore");
@@ -107,4 +112,71 @@ PRAGMA user_version=1;)sql";
   EXPECT_EQ(c->status, hg::CommandStatus::acked);
   EXPECT_EQ(c->acked_ms, 5);
   EXPECT_EQ(c->fencing_token, 0u);
+}
+
+namespace {
+
+hg::CommandRecord numbered_command(int i) {
+  hg::CommandRecord c;
+  c.id = "c" + std::to_string(i);
+  c.device = "lamp";
+  c.command = "turn_on";
+  c.expires_ms = 1000 + i;
+  return c;
+}
+
+std::uintmax_t wal_size(const std::filesystem::path& db) { return std::filesystem::file_size(db.string() + "-wal"); }
+
+constexpr std::uintmax_t kPreallocatedWalBytes = 32 + hg::Store::kPreallocatedWalFrames * (24 + 4096);
+
+}  // namespace
+
+TEST(Store, PreallocatesTheWalWithoutLosingTheFramesOfACrashedRun) {
+  TempDir dir("gwstore");
+  TempDir crashed("gwstore-crash");
+  {
+    hg::Store s(dir / "g.db");
+    EXPECT_EQ(wal_size(dir / "g.db"), kPreallocatedWalBytes);
+    for (int i = 0; i < 50; ++i) s.put_command(numbered_command(i));
+    // What a kill -9 now leaves on disk (every commit was fsynced): the database file and a
+    // WAL whose frames are not checkpointed yet.
+    for (const auto* name : {"g.db", "g.db-wal"}) std::filesystem::copy_file(dir / name, crashed / name);
+  }
+  hg::Store recovered(crashed / "g.db");
+  EXPECT_EQ(recovered.integrity_check(), "ok");
+  for (int i = 0; i < 50; ++i) {
+    const auto c = recovered.command("c" + std::to_string(i));
+    ASSERT_TRUE(c) << "command c" << i << " lost";
+    EXPECT_EQ(c->expires_ms, 1000 + i);
+  }
+  EXPECT_GE(wal_size(crashed / "g.db"), kPreallocatedWalBytes);
+}
+
+TEST(Store, TheWalStartsOverUnderASteadyStreamOfCommits) {
+  // Passive checkpoints alone never catch up while commits keep landing inside them, and
+  // the WAL then grows without end (every commit an append). checkpoint_when_due() finishes
+  // with commits held back, so the next commit starts the WAL over within its preallocation.
+  TempDir dir("gwstore");
+  hg::Store s(dir / "g.db");
+  std::atomic<bool> stop{false};
+  std::atomic<int> committed{0};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) {
+      s.put_command(numbered_command(i));
+      committed = i + 1;
+    }
+  });
+  for (int cycle = 0; cycle < 3; ++cycle) {
+    ASSERT_TRUE(homestead::testing::wait_until([&] { return s.wal_frames() >= hg::Store::kCheckpointFrames; }, 60s))
+        << "cycle " << cycle << ": the WAL never reached the checkpoint threshold";
+    EXPECT_EQ(s.checkpoint_when_due(), 0) << "cycle " << cycle;
+    // The next commit starts the WAL over.
+    const int before = committed;
+    ASSERT_TRUE(homestead::testing::wait_until([&] { return committed > before + 1; }, 30s));
+    EXPECT_LT(s.wal_frames(), hg::Store::kCheckpointFrames) << "cycle " << cycle << ": the WAL did not start over";
+  }
+  stop = true;
+  writer.join();
+  EXPECT_EQ(wal_size(dir / "g.db"), kPreallocatedWalBytes) << "the WAL grew past its preallocation";
+  EXPECT_EQ(s.integrity_check(), "ok");
 }
