@@ -106,8 +106,12 @@ class TransactuationService {
     nlohmann::json source;
   };
   void post(Task task);
-  // Runs `fn` on the runtime thread and returns its result (exceptions travel back).
+  // Runs `fn` with the runtime's role and returns its result (exceptions travel back): on
+  // the runtime thread, or on the calling thread when the runtime thread is asleep with
+  // nothing queued (it then waits until the caller is done).
   nlohmann::json call(std::function<nlohmann::json(transactuation::Time now)> fn);
+  // True on the thread that holds the runtime's role (the loop, or a caller in call()).
+  bool on_runtime_role() const;
   void loop();
   void pump(transactuation::Time now);
   void compact_if_due(transactuation::Time now);
@@ -146,6 +150,8 @@ class TransactuationService {
   std::deque<Task> queue_;
   bool stopping_ = false;
   bool started_ = false;
+  bool loop_idle_ = false;   // the loop waits for work (call() may run in its place)
+  bool role_taken_ = false;  // a caller runs the runtime in the loop's place
   std::thread thread_;
 };
 
