@@ -328,9 +328,7 @@ JSON
   say "gatewayd up: http://$HOME_HOST:$GATEWAY_PORT (admin token in $DATA/gateway/admin.token, pid $(pid_of gatewayd))"
 }
 
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+free_port() { python3 "$ROOT/deploy/lib/free_port.py"; }
 
 write_env() {
   local env="$DATA/home.env"

@@ -8,7 +8,7 @@
 set -euo pipefail
 ROOT="$1" PRESET="$2"
 DATA="$(mktemp -d)"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(python3 "$ROOT/deploy/lib/free_port.py")
 home() { "$ROOT/deploy/home.sh" "$@" --data "$DATA" --preset "$PRESET" --mqtt-port "$PORT" --no-build; }
 fail() { echo "FAIL: $*"; home logs gatewayd 2>/dev/null | tail -20 || true; home down >/dev/null 2>&1 || true; rm -rf "$DATA"; exit 1; }
 trap 'home down >/dev/null 2>&1 || true; rm -rf "$DATA"' EXIT
