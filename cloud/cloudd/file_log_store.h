@@ -3,6 +3,9 @@
 //
 // wal file: records [u32 length][u32 crc32c][payload], payload = kind byte + body:
 //   entries (they replace the log from their first index), hard state, compacted-through.
+// Compaction appends a compacted-through record; the file is rewritten with only the live
+// tail once it passes kRewriteBytes (so a snapshot every 10k entries costs the Raft loop
+// no file rewrite, fsync or rename most of the time).
 // The file is preallocated in chunks so an fdatasync rarely has to write metadata; a zero
 // length marks the end. At startup a bad record at the very end is a torn write (never
 // acknowledged, because acks wait for fsync) and is cut off; a bad record with data after it
@@ -12,6 +15,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -34,7 +38,8 @@ class FileLogStore : public LogStore {
   StoredState load() override;
   void save(const std::optional<raft::HardState>& hard_state, const std::vector<raft::Entry>& entries,
             const std::optional<raft::Snapshot>& snapshot, bool sync) override;
-  void save_snapshot(const raft::Snapshot& snapshot) override;
+  bool write_snapshot(const raft::Snapshot& snapshot) override;
+  void compacted(raft::Index index) override;
 
   std::uint64_t fsyncs() const { return fsyncs_; }
   std::filesystem::path wal_path() const { return dir_ / "raft.wal"; }
@@ -43,7 +48,9 @@ class FileLogStore : public LogStore {
  private:
   void open_wal();
   void append_record(char kind, std::string_view body);
-  void write_snapshot_file(const raft::Snapshot& snapshot);
+  // Under snapshot_file_mutex_; never replaces a newer snapshot file unless `force` (a
+  // snapshot installed from the leader replaces everything).
+  bool write_snapshot_file(const raft::Snapshot& snapshot, bool force);
   void drop_through(raft::Index index);
   void rewrite_wal();  // a fresh file with only the live state, swapped in atomically
   void sync_wal();
@@ -58,6 +65,8 @@ class FileLogStore : public LogStore {
   raft::HardState hard_state_;
   raft::Index snapshot_index_ = 0;
   std::vector<raft::Entry> entries_;
+  std::mutex snapshot_file_mutex_;
+  raft::Index snapshot_file_index_ = 0;  // what snapshot.bin holds; under the mutex
 };
 
 }  // namespace homestead::cloudd

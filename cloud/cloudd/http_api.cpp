@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "cloud/cloudd/dht_routes.h"
+#include "cloud/cloudd/listen_backlog.h"
 #include "cloud/cloudd/secrets.h"
 #include "cloud/cloudd/services_routes.h"
 #include "cloud/cloudd/snapshot_routes.h"
@@ -176,6 +177,12 @@ void HttpApi::start() {
   server_->set_read_timeout(120, 0);
   if (!server_->bind_to_port(config_.http_listen.host.c_str(), config_.http_listen.port)) {
     throw std::runtime_error("cannot listen on http_listen " + config_.http_listen.text());
+  }
+  // At least every HTTP worker's connection arriving at once (the pool is sized for them).
+  const int backlog = std::max(1024, threads);
+  if (raise_listen_backlog(config_.http_listen.port, backlog) == 0) {
+    logger().warn("could not raise the HTTP listen backlog; many clients connecting at once may wait 1 s",
+                  {{"port", std::to_string(config_.http_listen.port)}});
   }
   thread_ = std::thread([this] { server_->listen_after_bind(); });
 }
@@ -349,7 +356,19 @@ void HttpApi::install_routes() {
            {"revision", st.revision},
            {"keys", st.keys},
            {"state_hash", std::to_string(st.state_hash)},
-           {"members", std::move(members)}});
+           {"members", std::move(members)},
+           // Where the Raft loop's time went (slow = over kSlowLoopMs; each is also logged).
+           {"loop",
+            {{"turns", st.loop.turns},
+             {"persists", st.loop.persists},
+             {"entries_persisted", st.loop.entries_persisted},
+             {"slow_persists", st.loop.slow_persists},
+             {"max_persist_us", st.loop.max_persist_us},
+             {"slow_turns", st.loop.slow_turns},
+             {"max_turn_us", st.loop.max_turn_us},
+             {"snapshots", st.loop.snapshots},
+             {"last_snapshot_us", st.loop.last_snapshot_us},
+             {"leader_changes", st.loop.leader_changes}}}});
   });
 
   // Membership and leadership changes run on the leader; a follower forwards them.

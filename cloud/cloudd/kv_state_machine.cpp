@@ -107,7 +107,16 @@ std::uint64_t KvStateMachine::entry_hash(const std::string& key, const KeyValue&
   return mix(mix(mix(mix(1469598103934665603ull, key), kv.value), kv.create_revision), kv.mod_revision);
 }
 
+void KvStateMachine::remember_preimage(const std::string& key, const KeyValue* before) {
+  if (!frozen_ || undo_.count(key) != 0) return;
+  undo_.emplace(key, before ? std::optional<KeyValue>(*before) : std::nullopt);
+}
+
 void KvStateMachine::set_value(const std::string& key, const std::string& value) {
+  if (frozen_) {
+    const auto existing = data_.find(key);
+    remember_preimage(key, existing == data_.end() ? nullptr : &existing->second);
+  }
   auto [it, inserted] = data_.try_emplace(key);
   KeyValue& kv = it->second;
   if (!inserted) data_digest_ -= entry_hash(key, kv);
@@ -118,6 +127,7 @@ void KvStateMachine::set_value(const std::string& key, const std::string& value)
 }
 
 void KvStateMachine::erase_entry(std::map<std::string, KeyValue>::iterator it) {
+  remember_preimage(it->first, &it->second);
   data_digest_ -= entry_hash(it->first, it->second);
   data_.erase(it);
 }
@@ -146,16 +156,98 @@ std::uint64_t KvStateMachine::state_hash() const {
   return mix(h, sessions_chain_);
 }
 
+namespace {
+
+void encode_entry(raft::ByteWriter& out, const std::string& key, const KeyValue& kv) {
+  out.bytes(key);
+  out.bytes(kv.value);
+  out.varint(kv.create_revision);
+  out.varint(kv.mod_revision);
+}
+
+}  // namespace
+
 std::string KvStateMachine::snapshot() const {
+  std::string out = encode_head();
+  raft::ByteWriter keys;
+  for (const auto& [key, kv] : data_) encode_entry(keys, key, kv);
+  out += keys.buffer();
+  out += encode_tail();
+  return out;
+}
+
+std::string KvStateMachine::encode_head() const {
   raft::ByteWriter out;
   out.varint(revision_);
   out.varint(data_.size());
-  for (const auto& [key, kv] : data_) {
-    out.bytes(key);
-    out.bytes(kv.value);
-    out.varint(kv.create_revision);
-    out.varint(kv.mod_revision);
+  return out.take();
+}
+
+KvStateMachine::FrozenSnapshot KvStateMachine::freeze() {
+  FrozenSnapshot job;
+  undo_.clear();
+  frozen_ = true;
+  job.generation = ++freeze_generation_;
+  job.key_count = data_.size();
+  job.head = encode_head();
+  job.tail = encode_tail();
+  return job;
+}
+
+bool KvStateMachine::encode_frozen(FrozenSnapshot& job, std::size_t max_keys) const {
+  if (!frozen_ || job.generation != freeze_generation_) return false;
+  raft::ByteWriter out;
+  out.buffer().swap(job.keys);
+  auto live = job.last_key ? data_.upper_bound(*job.last_key) : data_.begin();
+  auto before = job.last_key ? undo_.upper_bound(*job.last_key) : undo_.begin();
+  std::size_t walked = 0;
+  const std::string* last = nullptr;
+  // Merge the live keys with the pre-images in key order; a pre-image wins over the live
+  // value (the key changed after the freeze), an absent pre-image means "not there then".
+  while (walked < max_keys && (live != data_.end() || before != undo_.end())) {
+    const bool take_preimage = live == data_.end() || (before != undo_.end() && before->first <= live->first);
+    if (take_preimage) {
+      last = &before->first;
+      if (before->second) {
+        encode_entry(out, before->first, *before->second);
+        ++job.keys_done;
+      }
+      if (live != data_.end() && live->first == before->first) ++live;
+      ++before;
+    } else {
+      last = &live->first;
+      encode_entry(out, live->first, live->second);
+      ++job.keys_done;
+      ++live;
+    }
+    ++walked;
   }
+  if (last != nullptr) job.last_key = *last;
+  job.finished = live == data_.end() && before == undo_.end();
+  out.buffer().swap(job.keys);
+  return true;
+}
+
+void KvStateMachine::thaw() {
+  frozen_ = false;
+  undo_.clear();
+}
+
+std::string KvStateMachine::FrozenSnapshot::take() {
+  if (!finished || keys_done != key_count) {
+    throw std::logic_error("frozen snapshot walked " + std::to_string(keys_done) + " keys, expected " +
+                           std::to_string(key_count));
+  }
+  std::string out;
+  out.reserve(head.size() + keys.size() + tail.size());
+  out += head;
+  out += keys;
+  out += tail;
+  return out;
+}
+
+std::string KvStateMachine::encode_tail() const {
+  raft::ByteWriter out;
   out.varint(members_.size());
   for (const auto& [id, m] : members_) {
     out.varint(id);
@@ -215,6 +307,9 @@ void KvStateMachine::restore(std::string_view data) {
   data_digest_ = digest;
   sessions_chain_ = chain;
   data_ = std::move(restored);
+  // The state a frozen snapshot describes is gone: its encoder must not finish.
+  thaw();
+  ++freeze_generation_;
   services_ = std::move(services);
   members_ = std::move(members);
   revision_ = revision;

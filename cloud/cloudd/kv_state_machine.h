@@ -62,8 +62,35 @@ class KvStateMachine {
   std::uint64_t state_hash() const;
 
   std::string snapshot() const;
-  // Throws raft::CodecError on a malformed snapshot.
+  // Throws raft::CodecError on a malformed snapshot. Cancels a frozen snapshot in progress.
   void restore(std::string_view data);
+
+  // A snapshot of the state as it is now, encoded later (on another thread) while writes go
+  // on: encoding a few MB on the Raft loop held every member's loop 50-200 ms (issue 7).
+  // freeze() records the small parts and starts keeping the pre-image of every key changed
+  // afterwards (first change only); encode_frozen() walks the live keys in order and takes
+  // the pre-image where there is one, so the result is exactly what snapshot() would have
+  // returned at freeze time. Threading: freeze/thaw/apply/restore under the writer lock,
+  // encode_frozen under the reader lock (a chunk at a time, so writes wait at most one chunk).
+  struct FrozenSnapshot {
+    std::uint64_t generation = 0;
+    std::uint64_t key_count = 0;  // keys at freeze time
+    std::string head;             // revision, key count
+    std::string tail;             // members, sessions, services, session chain
+    std::string keys;             // encoded so far
+    std::uint64_t keys_done = 0;
+    std::optional<std::string> last_key;  // the cursor
+    bool finished = false;
+    // head + keys + tail; throws std::logic_error when the walk did not see key_count keys.
+    std::string take();
+  };
+  FrozenSnapshot freeze();
+  // Encodes up to `max_keys` more keys. False when the snapshot was cancelled (a restore
+  // replaced the state) or thawed; `job.finished` once every key is in.
+  bool encode_frozen(FrozenSnapshot& job, std::size_t max_keys) const;
+  // Stops keeping pre-images (call once encode_frozen finished or gave up).
+  void thaw();
+  std::size_t frozen_preimages() const { return undo_.size(); }
 
  private:
   CommandResult execute(const Command& command);
@@ -74,6 +101,11 @@ class KvStateMachine {
   void set_value(const std::string& key, const std::string& value);  // at revision_
   void erase_entry(std::map<std::string, KeyValue>::iterator it);
   static std::uint64_t entry_hash(const std::string& key, const KeyValue& kv);
+  // Before data_[key] changes while frozen: keep what it held at freeze time (nullopt:
+  // absent then). Only the first change of a key counts.
+  void remember_preimage(const std::string& key, const KeyValue* before);
+  std::string encode_head() const;
+  std::string encode_tail() const;
 
   std::map<std::string, KeyValue> data_;
   std::uint64_t revision_ = 0;
@@ -82,6 +114,9 @@ class KvStateMachine {
   services::ServicesState services_;
   std::uint64_t data_digest_ = 0;     // sum (mod 2^64) of entry_hash over data_
   std::uint64_t sessions_chain_ = 0;  // chain over (client, seq, ack, time, verdict) applied
+  bool frozen_ = false;
+  std::uint64_t freeze_generation_ = 0;
+  std::map<std::string, std::optional<KeyValue>> undo_;  // pre-images while frozen
 };
 
 }  // namespace homestead::cloudd

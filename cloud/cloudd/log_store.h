@@ -28,8 +28,17 @@ class LogStore {
   // state; durable on return when `sync` is set.
   virtual void save(const std::optional<raft::HardState>& hard_state, const std::vector<raft::Entry>& entries,
                     const std::optional<raft::Snapshot>& snapshot, bool sync) = 0;
-  // A snapshot this node took itself: durable first, then the log up to its index goes.
-  virtual void save_snapshot(const raft::Snapshot& snapshot) = 0;
+  // A snapshot this node took itself, made durable. Thread-safe against save()/compacted()
+  // (RaftServer writes it on a background thread so the Raft loop never waits for it).
+  // False, writing nothing, when a snapshot at or past its index is already on disk.
+  virtual bool write_snapshot(const raft::Snapshot& snapshot) = 0;
+  // The core compacted its log through `index`, whose snapshot is durable: the log up to
+  // there may go. Same thread as save().
+  virtual void compacted(raft::Index index) = 0;
+  // Both, in order.
+  void save_snapshot(const raft::Snapshot& snapshot) {
+    if (write_snapshot(snapshot)) compacted(snapshot.meta.index);
+  }
 };
 
 class StorageError : public std::runtime_error {

@@ -56,6 +56,10 @@ class Node {
   // The state machine has a snapshot covering everything up to `index` (<= applied) and it
   // is on stable storage: drop the log before it. `data` is kept to send to lagging peers.
   void compact(Index index, std::string data);
+  // What compact(index, ...) would record as the snapshot's metadata (term of `index`, the
+  // configuration in force there), so an adapter can write the snapshot file before it
+  // compacts (e.g. on another thread). Empty when `index` is not in the log.
+  std::optional<SnapshotMeta> snapshot_meta_at(Index index) const;
   // Campaign now (tests and single-node bootstrap); respects PreVote.
   void campaign();
   // The transport saw its connection to `peer` end: the peer's process is gone (a crashed

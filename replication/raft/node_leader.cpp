@@ -95,14 +95,21 @@ bool Node::transfer_leadership(NodeId target) {
   return true;
 }
 
-void Node::compact(Index index, std::string data) {
-  if (index > applied_ || index <= log_.snapshot_index()) return;
+std::optional<SnapshotMeta> Node::snapshot_meta_at(Index index) const {
+  const auto term = log_.term(index);
+  if (!term || index <= log_.snapshot_index()) return std::nullopt;
   SnapshotMeta meta;
   meta.index = index;
-  meta.term = *log_.term(index);
+  meta.term = *term;
   for (const auto& [from, conf] : conf_history_) {
     if (from <= index) meta.conf = conf;
   }
+  return meta;
+}
+
+void Node::compact(Index index, std::string data) {
+  if (index > applied_ || index <= log_.snapshot_index()) return;
+  const SnapshotMeta meta = *snapshot_meta_at(index);
   log_.compact(index);
   // Keep the config in force at the snapshot and every later change.
   std::vector<std::pair<Index, ConfState>> kept{{index, meta.conf}};

@@ -3,6 +3,9 @@
 // sessions, snapshots) and config errors that name the field.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -14,6 +17,7 @@
 #include "cloud/cloudd/file_log_store.h"
 #include "cloud/cloudd/kv_command.h"
 #include "cloud/cloudd/kv_state_machine.h"
+#include "cloud/cloudd/listen_backlog.h"
 #include "cloud/cloudd/peer_transport.h"
 #include "cloud/rpc/frame.h"
 #include "cloud/rpc/socket.h"
@@ -209,6 +213,34 @@ TEST(KvStateMachine, SnapshotRestoresIdenticalState) {
   EXPECT_EQ(copy.revision(), 2u);
 }
 
+enum class RandomWrites { with_sessions, with_fresh_keys };
+
+// A random write over the keys k0..k<keys-1>: a put, a session put or a put of a key never
+// seen before, a delete, or a transaction that puts one key and deletes another.
+Command random_write(std::mt19937_64& rng, int step, std::uint64_t keys, RandomWrites kind) {
+  const std::string key = "k" + std::to_string(rng() % keys);
+  Command c;
+  switch (rng() % 4) {
+    case 0: c = put(key, "v" + std::to_string(rng() % 5)); break;
+    case 1:
+      c = kind == RandomWrites::with_sessions
+              ? put(key, "s" + std::to_string(step), 1 + rng() % 3, static_cast<std::uint64_t>(step) + 1)
+              : put("new-" + std::to_string(step), "n");  // keys before, at and after a snapshot cursor
+      break;
+    case 2:
+      c.kind = CommandKind::remove;
+      c.key = key;
+      break;
+    default:
+      c.kind = CommandKind::txn;
+      c.compares = {Compare{key, Compare::Target::mod_revision, "", 0}};
+      c.success = {TxnOp{TxnOp::Kind::put, key, "t"}, TxnOp{TxnOp::Kind::remove, "k" + std::to_string(rng() % keys), ""}};
+      c.failure = {TxnOp{TxnOp::Kind::remove, key, ""}};
+      break;
+  }
+  return c;
+}
+
 // The key-value part of state_hash is a digest kept up to date on every write (not a walk
 // over every key): after any mix of puts, overwrites, deletes, transactions and session
 // commands it must equal the digest a restore recomputes from scratch, and every change
@@ -219,22 +251,7 @@ TEST(KvStateMachine, IncrementalDigestMatchesARecomputationAfterEveryWrite) {
     KvStateMachine kv;
     std::uint64_t previous = kv.state_hash();
     for (int step = 0; step < 200; ++step) {
-      const std::string key = "k" + std::to_string(rng() % 12);
-      Command c;
-      switch (rng() % 4) {
-        case 0: c = put(key, "v" + std::to_string(rng() % 5)); break;
-        case 1: c = put(key, "s" + std::to_string(step), 1 + rng() % 3, static_cast<std::uint64_t>(step) + 1); break;
-        case 2:
-          c.kind = CommandKind::remove;
-          c.key = key;
-          break;
-        default:
-          c.kind = CommandKind::txn;
-          c.compares = {Compare{key, Compare::Target::mod_revision, "", 0}};
-          c.success = {TxnOp{TxnOp::Kind::put, key, "t"}, TxnOp{TxnOp::Kind::remove, "k" + std::to_string(rng() % 12), ""}};
-          c.failure = {TxnOp{TxnOp::Kind::remove, key, ""}};
-          break;
-      }
+      const Command c = random_write(rng, step, 12, RandomWrites::with_sessions);
       const std::uint64_t revision = kv.revision();
       kv.apply(c);
       KvStateMachine copy;
@@ -251,6 +268,141 @@ TEST(KvStateMachine, IncrementalDigestMatchesARecomputationAfterEveryWrite) {
   a.apply(put("x", "1"));
   b.apply(put("x", "2"));
   EXPECT_NE(a.state_hash(), b.state_hash());
+}
+
+// Snapshots are encoded off the Raft loop while writes go on (issue 7: encoding on the loop
+// stalled every member 50-200 ms): the frozen encoding, interleaved at random with puts,
+// overwrites, deletes, re-adds and transactions, must be byte for byte the snapshot() of
+// the state at freeze time.
+TEST(KvStateMachine, FrozenSnapshotIsTheStateAtFreezeWhileWritesContinue) {
+  for (std::uint64_t seed = 1; seed <= 20; ++seed) {
+    std::mt19937_64 rng(seed);
+    KvStateMachine kv;
+    auto random_write_now = [&](int step) { kv.apply(random_write(rng, step, 40, RandomWrites::with_fresh_keys)); };
+    for (int step = 0; step < 60; ++step) random_write_now(step);
+    const std::string expected = kv.snapshot();
+    KvStateMachine::FrozenSnapshot job = kv.freeze();
+    int step = 1000;
+    while (!job.finished) {
+      for (int n = static_cast<int>(rng() % 4); n > 0; --n) random_write_now(step++);
+      ASSERT_TRUE(kv.encode_frozen(job, 1 + rng() % 5)) << "seed " << seed;
+    }
+    for (int n = 0; n < 5; ++n) random_write_now(step++);  // after the walk, before thaw
+    EXPECT_GT(kv.frozen_preimages(), 0u) << "seed " << seed;
+    kv.thaw();
+    EXPECT_EQ(kv.frozen_preimages(), 0u);
+    ASSERT_EQ(job.take(), expected) << "seed " << seed;
+    // And it restores to a state with the hash the state had at freeze time.
+    KvStateMachine at_freeze, restored;
+    at_freeze.restore(expected);
+    restored.restore(expected);
+    EXPECT_EQ(restored.state_hash(), at_freeze.state_hash());
+  }
+}
+
+TEST(KvStateMachine, RestoreCancelsAFrozenSnapshot) {
+  KvStateMachine kv;
+  kv.apply(put("a", "1"));
+  kv.apply(put("b", "2"));
+  KvStateMachine::FrozenSnapshot job = kv.freeze();
+  ASSERT_TRUE(kv.encode_frozen(job, 1));
+  KvStateMachine other;
+  other.apply(put("z", "9"));
+  kv.restore(other.snapshot());
+  EXPECT_FALSE(kv.encode_frozen(job, 10));
+  EXPECT_FALSE(job.finished);
+  EXPECT_THROW(job.take(), std::logic_error);
+  EXPECT_EQ(kv.frozen_preimages(), 0u);
+}
+
+// The background snapshot path: the snapshot file is written while the loop appends more
+// entries, compaction comes later, and the WAL is not rewritten for it.
+TEST(FileLogStore, SnapshotWrittenAsideThenCompactedRestartsFromSnapshotPlusTail) {
+  testing::TempDir dir("cloudd-store");
+  {
+    FileLogStore store(dir.path());
+    store.load();
+    std::vector<raft::Entry> entries;
+    for (raft::Index i = 1; i <= 10; ++i) entries.push_back(entry(i, 1, "e" + std::to_string(i * 11)));
+    store.save(raft::HardState{1, 1, 10}, entries, std::nullopt, true);
+    const raft::Snapshot at7{raft::SnapshotMeta{7, 1, raft::ConfState{{1, 2, 3}, {}}}, "state@7"};
+    EXPECT_TRUE(store.write_snapshot(at7));
+    store.save(std::nullopt, {entry(11, 1, "e11"), entry(12, 1, "e12")}, std::nullopt, true);
+    // An older or equal snapshot never replaces the one on disk.
+    EXPECT_FALSE(store.write_snapshot(raft::Snapshot{raft::SnapshotMeta{5, 1, raft::ConfState{{1}, {}}}, "state@5"}));
+    EXPECT_FALSE(store.write_snapshot(at7));
+    const auto wal_size = std::filesystem::file_size(store.wal_path());
+    store.compacted(7);
+    store.save(std::nullopt, {entry(13, 1, "e13")}, std::nullopt, true);
+    EXPECT_EQ(std::filesystem::file_size(store.wal_path()), wal_size) << "compaction must not rewrite the WAL";
+  }
+  FileLogStore again(dir.path());
+  const StoredState s = again.load();
+  ASSERT_TRUE(s.snapshot.has_value());
+  EXPECT_EQ(s.snapshot->meta.index, 7u);
+  EXPECT_EQ(s.snapshot->data, "state@7");
+  ASSERT_EQ(s.entries.size(), 6u);
+  EXPECT_EQ(s.entries.front(), entry(8, 1, "e88"));
+  EXPECT_EQ(s.entries.back(), entry(13, 1, "e13"));
+  // A second compaction after the restart keeps working on the same file.
+  again.save(std::nullopt, {entry(14, 1, "e14")}, std::nullopt, true);
+  EXPECT_TRUE(again.write_snapshot(raft::Snapshot{raft::SnapshotMeta{12, 1, raft::ConfState{{1, 2, 3}, {}}}, "state@12"}));
+  again.compacted(12);
+  again.save(std::nullopt, {entry(15, 1, "e15")}, std::nullopt, true);
+  FileLogStore third(dir.path());
+  const StoredState t = third.load();
+  EXPECT_EQ(t.snapshot->data, "state@12");
+  ASSERT_EQ(t.entries.size(), 3u);
+  EXPECT_EQ(t.entries.front().index, 13u);
+  EXPECT_EQ(t.entries.back(), entry(15, 1, "e15"));
+}
+
+// A listener that never accepts, like a busy cpp-httplib server (backlog 5): after
+// raise_listen_backlog, 40 clients connecting at once all complete their handshake into the
+// accept queue instead of having their SYNs dropped (resent only after 1 s).
+TEST(ListenBacklog, RaisedBacklogLetsManyClientsConnectAtOnce) {
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(listener, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 5), 0);
+  socklen_t len = sizeof address;
+  ASSERT_EQ(::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &len), 0);
+  const int port = ntohs(address.sin_port);
+  EXPECT_EQ(raise_listen_backlog(port, 128), 1);
+  EXPECT_EQ(raise_listen_backlog(port == 65535 ? 1 : port + 1, 128), 0) << "only sockets bound to the port";
+
+  constexpr int kClients = 40;
+  std::vector<int> clients;
+  for (int i = 0; i < kClients; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    ASSERT_GE(fd, 0);
+    const int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
+    ASSERT_TRUE(rc == 0 || errno == EINPROGRESS);
+    clients.push_back(fd);
+  }
+  // Connected = writable with no error. A dropped SYN is only resent after 1 s, so the
+  // deadline is below that: with the old backlog at most ~6 of them get through by then.
+  std::size_t connected = 0;
+  testing::wait_until(
+      [&] {
+        connected = 0;
+        for (const int fd : clients) {
+          pollfd p{fd, POLLOUT, 0};
+          int error = 0;
+          socklen_t error_len = sizeof error;
+          if (::poll(&p, 1, 0) == 1 && ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &error_len) == 0 && error == 0) {
+            ++connected;
+          }
+        }
+        return connected == clients.size();
+      },
+      std::chrono::milliseconds(800), std::chrono::milliseconds(10));
+  EXPECT_EQ(connected, clients.size());
+  for (const int fd : clients) ::close(fd);
+  ::close(listener);
 }
 
 TEST(PeerTransport, MessageBatchRoundTrips) {

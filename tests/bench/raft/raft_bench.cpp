@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -69,6 +70,9 @@ class Store {
   virtual void configure(httplib::Client&) {}
   // The members' process ids (for the CPU and context-switch counters below).
   virtual std::vector<pid_t> pids() const = 0;
+  // --trace-slow: what the members say about themselves since the last call (their loop
+  // counters and notable log lines), printed beside the slow operations.
+  virtual void print_diagnostics(std::ostream&) {}
 };
 
 // CPU time and context switches of the members so far, from /proc: per operation they show
@@ -171,6 +175,30 @@ class CloudStore : public Store {
     if (!procs_[member].wait_for_port(http_[member], 20s)) throw std::runtime_error("cloudd did not start");
   }
   void configure(httplib::Client& c) override { c.set_bearer_token_auth(token_.c_str()); }
+  void print_diagnostics(std::ostream& out) override {
+    for (int i = 0; i < 3; ++i) {
+      httplib::Client c("127.0.0.1", http_[i]);
+      c.set_bearer_token_auth(token_.c_str());
+      if (auto r = c.Get("/api/v1/cluster"); r && r->status == 200) {
+        const json st = json::parse(r->body);
+        out << "  member " << (i + 1) << " (" << st["role"].get<std::string>() << ", term " << st["term"]
+            << ") loop: " << st["loop"].dump() << "\n";
+      }
+      // The log lines that explain a stall: slow turns and writes, snapshots, elections.
+      std::ifstream log(options_[i].log_file);
+      log.seekg(static_cast<std::streamoff>(log_offset_[i]));
+      std::string line;
+      while (std::getline(log, line)) {
+        log_offset_[i] += line.size() + 1;
+        for (const char* marker : {"slow", "snapshot", "leader changed", "campaign", "error"}) {
+          if (line.find(marker) != std::string::npos) {
+            out << "    n" << (i + 1) << ": " << line << "\n";
+            break;
+          }
+        }
+      }
+    }
+  }
   bool run(httplib::Client& c, Op op, const std::string& key, const std::string& value) override {
     const std::string path = "/api/v1/kv/" + key;
     httplib::Result r = op == Op::put ? c.Put(path.c_str(), json{{"value", value}}.dump(), "application/json")
@@ -188,6 +216,7 @@ class CloudStore : public Store {
   int peer_[3] = {};
   t::ProcessOptions options_[3];
   t::ChildProcess procs_[3];
+  std::uint64_t log_offset_[3] = {};
 };
 
 class EtcdStore : public Store {
@@ -267,6 +296,43 @@ class EtcdStore : public Store {
   t::ChildProcess procs_[3];
 };
 
+// One operation slower than --trace-slow, for the stall timeline.
+struct SlowOp {
+  double start_ms = 0;  // since the window opened
+  double ms = 0;
+  int client = 0;
+  int member = 0;
+  std::int64_t wall_start_us = 0;
+};
+
+// Prints slow operations merged into stalls: operations whose [start, end] overlap form one
+// stall; the wall-clock time lines up with the members' log timestamps.
+void print_stalls(std::vector<SlowOp> slow, std::ostream& out) {
+  std::sort(slow.begin(), slow.end(), [](const SlowOp& a, const SlowOp& b) { return a.start_ms < b.start_ms; });
+  std::size_t i = 0;
+  while (i < slow.size()) {
+    double end = slow[i].start_ms + slow[i].ms, worst = slow[i].ms;
+    std::map<int, int> per_member;
+    const std::size_t first = i;
+    while (i < slow.size() && slow[i].start_ms <= end) {
+      end = std::max(end, slow[i].start_ms + slow[i].ms);
+      worst = std::max(worst, slow[i].ms);
+      ++per_member[slow[i].member + 1];
+      ++i;
+    }
+    const std::time_t wall = static_cast<std::time_t>(slow[first].wall_start_us / 1000000);
+    std::tm tm{};
+    gmtime_r(&wall, &tm);
+    char when[32];
+    std::snprintf(when, sizeof when, "%02d:%02d:%02d.%03d", tm.tm_hour, tm.tm_min, tm.tm_sec,
+                  static_cast<int>(slow[first].wall_start_us / 1000 % 1000));
+    out << "  stall at " << when << "Z (+" << static_cast<long>(slow[first].start_ms) << " ms): " << (i - first)
+        << " ops, worst " << worst << " ms, per member asked:";
+    for (const auto& [m, n] : per_member) out << " n" << m << "=" << n;
+    out << "\n";
+  }
+}
+
 struct Result {
   double ops_per_s = 0;
   double p50_ms = 0;
@@ -274,6 +340,7 @@ struct Result {
   std::uint64_t errors = 0;
   double cpu_us_per_op = 0;    // all three members
   double switches_per_op = 0;  // context switches, all threads of all three members
+  std::vector<SlowOp> slow;
 };
 
 std::unique_ptr<httplib::Client> make_client(Store& store, int member) {
@@ -286,16 +353,20 @@ std::unique_ptr<httplib::Client> make_client(Store& store, int member) {
 }
 
 // Closed loop: each client sends its next request when the previous one answered.
-Result run_load(Store& store, Op op, int clients, bool leader_only, double seconds, const std::string& tag) {
+Result run_load(Store& store, Op op, int clients, bool leader_only, double seconds, const std::string& tag,
+               double trace_slow_ms) {
   const int leader = store.leader();
   const std::string value(256, 'v');
   std::atomic<bool> stop{false};
   std::vector<std::vector<double>> latencies(clients);
+  std::vector<std::vector<SlowOp>> slow(clients);
+  const auto window_start = Clock::now();
   std::vector<std::uint64_t> errors(clients, 0);
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
-      auto client = make_client(store, leader_only ? leader : c % 3);
+      const int member = leader_only ? leader : c % 3;
+      auto client = make_client(store, member);
       std::uint64_t n = 0;
       while (!stop) {
         // Reads hit keys the preload wrote; puts always write a new key.
@@ -304,6 +375,11 @@ Result run_load(Store& store, Op op, int clients, bool leader_only, double secon
         const auto t0 = Clock::now();
         const bool ok = store.run(*client, op, key, value);
         const double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+        if (trace_slow_ms > 0 && ms >= trace_slow_ms) {
+          const auto wall = std::chrono::system_clock::now() - std::chrono::duration<double, std::milli>(ms);
+          slow[c].push_back({std::chrono::duration<double, std::milli>(t0 - window_start).count(), ms, c, member,
+                             std::chrono::duration_cast<std::chrono::microseconds>(wall.time_since_epoch()).count()});
+        }
         if (ok) {
           latencies[c].push_back(ms);
         } else {
@@ -323,6 +399,7 @@ Result run_load(Store& store, Op op, int clients, bool leader_only, double secon
   Result r;
   for (int c = 0; c < clients; ++c) {
     all.insert(all.end(), latencies[c].begin(), latencies[c].end());
+    r.slow.insert(r.slow.end(), slow[c].begin(), slow[c].end());
     r.errors += errors[c];
   }
   std::sort(all.begin(), all.end());
@@ -390,7 +467,7 @@ void preload(Store& store) {
 
 int main(int argc, char** argv) {
   std::string cloudd, etcd = "/usr/bin/etcd", json_out, compare, only;
-  double seconds = 5;
+  double seconds = 5, trace_slow_ms = 0;
   bool with_etcd = true, with_failover = true, etcd_first = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -403,7 +480,10 @@ int main(int argc, char** argv) {
                    "  --only TEXT     only the workloads whose name contains TEXT (e.g. put)\n"
                    "  --no-etcd       skip etcd (ratios print as 0)\n"
                    "  --no-failover   skip the kill -9 trials\n"
-                   "  --etcd-first    run etcd before cloudd (the machine's load drifts: run both orders)\n";
+                   "  --etcd-first    run etcd before cloudd (the machine's load drifts: run both orders)\n"
+                   "  --trace-slow MS after each row, list operations slower than MS merged into stalls (UTC\n"
+                   "                  start, count, worst, member asked) and each cloudd member's loop counters\n"
+                   "                  and log lines about slow turns, snapshots and elections\n";
       return 0;
     }
     if (a == "--no-etcd") {
@@ -428,6 +508,7 @@ int main(int argc, char** argv) {
     else if (a == "--json") json_out = argv[++i];
     else if (a == "--compare") compare = argv[++i];
     else if (a == "--only") only = argv[++i];
+    else if (a == "--trace-slow") trace_slow_ms = std::stod(argv[++i]);
     else {
       std::cerr << "raft_bench: unknown option " << a << "\n";
       return 2;
@@ -480,10 +561,16 @@ int main(int argc, char** argv) {
     }
     for (std::size_t r = 0; r < rows.size(); ++r) {
       results[store->name()].push_back(
-          run_load(*store, rows[r].op, rows[r].clients, rows[r].leader_only, seconds, "k" + std::to_string(r)));
+          run_load(*store, rows[r].op, rows[r].clients, rows[r].leader_only, seconds, "k" + std::to_string(r),
+                   trace_slow_ms));
       const Result& done = results[store->name()].back();
       std::cerr << store->name() << ": " << rows[r].name << " " << static_cast<long>(done.ops_per_s) << " ops/s, "
                 << static_cast<long>(done.cpu_us_per_op) << " cpu us/op, " << done.switches_per_op << " switches/op\n";
+      if (trace_slow_ms > 0) {
+        std::cerr << store->name() << ": " << done.slow.size() << " ops >= " << trace_slow_ms << " ms\n";
+        print_stalls(done.slow, std::cerr);
+        store->print_diagnostics(std::cerr);
+      }
     }
     if (with_failover) failover[store->name()] = failover_trials(*store, kFailoverTrials);
   }
