@@ -19,11 +19,11 @@ TEST(Store, MigratesAndReopens) {
   TempDir dir("gwstore");
   {
     hg::Store s(dir / "g.db");
-    EXPECT_EQ(s.schema_version(), 2);
+    EXPECT_EQ(s.schema_version(), 3);
     s.upsert_device({"lamp", "light", "Lamp", "hall", "lamp", "home_file", "", 1, 1});
   }
   hg::Store again(dir / "g.db");
-  EXPECT_EQ(again.schema_version(), 2);
+  EXPECT_EQ(again.schema_version(), 3);
   ASSERT_TRUE(again.device("lamp"));
   EXPECT_EQ(again.device("lamp")->room, "hall");
   EXPECT_EQ(again.integrity_check(), "ok");
@@ -106,7 +106,7 @@ PRAGMA user_version=1;)sql";
   ASSERT_EQ(sqlite3_exec(db, v1, nullptr, nullptr, nullptr), SQLITE_OK);
   sqlite3_close(db);
   hg::Store s(dir / "g.db");
-  EXPECT_EQ(s.schema_version(), 2);
+  EXPECT_EQ(s.schema_version(), 3);
   const auto c = s.command("c1");
   ASSERT_TRUE(c);
   EXPECT_EQ(c->status, hg::CommandStatus::acked);
@@ -179,4 +179,23 @@ TEST(Store, TheWalStartsOverUnderASteadyStreamOfCommits) {
   writer.join();
   EXPECT_EQ(wal_size(dir / "g.db"), kPreallocatedWalBytes) << "the WAL grew past its preallocation";
   EXPECT_EQ(s.integrity_check(), "ok");
+}
+
+TEST(Store, ACommandsCommitWritesOnePage) {
+  // A command's two commits (logged before it is published, final before it is reported)
+  // sit on a REST command's round trip; each writes one WAL frame since schema version 3.
+  TempDir dir("gwstore");
+  hg::Store s(dir / "g.db");
+  for (int i = 0; i < 200; ++i) s.put_command(numbered_command(i));  // a few leaf pages deep
+  auto c = numbered_command(7);
+  const int before = s.wal_frames();
+  c.status = hg::CommandStatus::sent;
+  s.put_command(c);
+  EXPECT_EQ(s.wal_frames(), before + 1);
+  c.status = hg::CommandStatus::acked;
+  s.put_command(c);
+  EXPECT_EQ(s.wal_frames(), before + 2);
+  auto fresh = numbered_command(9999);
+  s.put_command(fresh);
+  EXPECT_EQ(s.wal_frames(), before + 3);
 }
