@@ -69,9 +69,9 @@ def credential_path(unit_instance, name):
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    # Below the kernel's ephemeral range, so no client socket takes it first (deploy/lib/free_port.py).
+    helper = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "deploy", "lib", "free_port.py")
+    return int(subprocess.run([sys.executable, helper], check=True, capture_output=True, text=True).stdout)
 
 
 def wait_until(predicate, timeout_s):
