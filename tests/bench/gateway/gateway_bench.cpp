@@ -168,7 +168,7 @@ double fdatasync_floor_ms(const std::filesystem::path& dir, int samples) {
   const auto path = dir / "fsync-probe";
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0600);
   if (fd < 0) return -1;
-  const std::string block(12288, 'x');
+  const std::string block(4096 + 24, 'x');  // one WAL frame: what a command's commit writes
   std::vector<double> ms;
   for (int i = 0; i < samples; ++i) {
     const auto t0 = Clock::now();
@@ -448,8 +448,18 @@ void bench_latency_and_commands(const Args& a) {
   // the floor two fsyncs put under the round trip (log before publish, final status before
   // the long-poll answer), measured on the same disk in the same run.
   std::printf("  of which POST -> 202 (fsynced before the answer): p50 %.3f ms\n", percentile(accepted, 0.5));
-  std::printf("  fdatasync floor on this disk now (12 KiB overwrite + fdatasync): p50 %.3f ms, x2 per command\n",
+  std::printf("  fdatasync floor on this disk now (4 KiB overwrite + fdatasync): p50 %.3f ms, x2 per command\n",
               fdatasync_floor_ms(rig.data_dir(), 200));
+  // And the floor the HTTP exchange puts under it: an authenticated keep-alive GET answered
+  // from the state cache (two thread wake-ups, request parsing, token check).
+  std::vector<double> rest_ms;
+  for (int i = 0; i < a.command_samples; ++i) {
+    const auto t0 = Clock::now();
+    auto r = http->Get("/api/v1/devices/lamp/state");
+    if (!r || r->status != 200) throw std::runtime_error("GET state failed");
+    rest_ms.push_back(seconds_since(t0) * 1000);
+  }
+  std::printf("  one REST exchange (GET state, keep-alive, no disk): p50 %.3f ms\n", percentile(rest_ms, 0.5));
 
   // --- REST GET state, 16 keep-alive clients ---
   std::atomic<std::uint64_t> requests{0}, failures{0};
