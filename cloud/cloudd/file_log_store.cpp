@@ -283,7 +283,17 @@ bool FileLogStore::write_snapshot_file(const raft::Snapshot& snapshot, bool forc
   const auto tmp = dir_ / "snapshot.bin.tmp";
   const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) fail_errno("open", tmp);
-  write_all(fd, bytes, 0, tmp);
+  // In 1 MiB steps, each pushed to the device before the next (sync_file_range): one 10 MB
+  // write followed by one fsync made the WAL's fdatasyncs (every loop turn, all members on
+  // one disk) wait up to 600 ms behind it (issue 7 trace); in steps each of them carries
+  // at most one step. The fsync below still makes the whole file durable.
+  constexpr std::size_t kStep = 1 << 20;
+  for (std::size_t at = 0; at < bytes.size(); at += kStep) {
+    const std::size_t n = std::min(kStep, bytes.size() - at);
+    write_all(fd, std::string_view(bytes).substr(at, n), at, tmp);
+    ::sync_file_range(fd, static_cast<off64_t>(at), static_cast<off64_t>(n),
+                      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+  }
   if (::fsync(fd) != 0) fail_errno("fsync", tmp);
   ::close(fd);
   std::filesystem::rename(tmp, snapshot_path());

@@ -236,6 +236,9 @@ class RaftServer {
     std::int64_t loop_us = 0;  // loop time spent on it
   };
   std::optional<SnapshotJob> snapshot_job_;  // encoding
+  static constexpr std::uint64_t kSnapshotRatioFloorBytes = 1 << 20;
+  std::uint64_t last_snapshot_bytes_ = 0;           // size of the last snapshot this member encoded
+  std::uint64_t applied_bytes_since_snapshot_ = 0;  // entry bytes applied since its freeze
   bool snapshot_running_ = false;            // from freeze until compaction
   std::thread snapshot_thread_;              // started and joined by the loop thread (stop() joins the last)
   TurnTimes turn_;
