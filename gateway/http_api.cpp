@@ -10,6 +10,7 @@
 #include <regex>
 
 #include "common/log/log.h"
+#include "common/net/listen_backlog.h"
 #include "gateway/gateway.h"
 #include "gateway/openapi.h"
 
@@ -286,6 +287,12 @@ int HttpApi::start() {
   } else if (!server_->bind_to_port(settings_.bind, port)) {
     throw std::runtime_error("http: cannot bind " + settings_.bind + ":" + std::to_string(port) +
                              " (in use? http.port / http.bind)");
+  }
+  // httplib listens with a backlog of 5: more clients connecting at once than that lose their
+  // SYNs and retry only after 1 s (common/net/listen_backlog.h).
+  if (net::raise_listen_backlog(port, std::max(128, settings_.threads)) == 0) {
+    logger.warn("could not raise the HTTP listen backlog; many clients connecting at once may wait 1 s",
+                {{"port", std::to_string(port)}});
   }
   // When every worker is taken, connections that completed no request within the read
   // timeout are closed (slow_client_guard.h says why httplib alone cannot prevent it).

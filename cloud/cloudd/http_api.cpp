@@ -7,7 +7,7 @@
 #include <stdexcept>
 
 #include "cloud/cloudd/dht_routes.h"
-#include "cloud/cloudd/listen_backlog.h"
+#include "common/net/listen_backlog.h"
 #include "cloud/cloudd/secrets.h"
 #include "cloud/cloudd/services_routes.h"
 #include "cloud/cloudd/snapshot_routes.h"
@@ -180,7 +180,7 @@ void HttpApi::start() {
   }
   // At least every HTTP worker's connection arriving at once (the pool is sized for them).
   const int backlog = std::max(1024, threads);
-  if (raise_listen_backlog(config_.http_listen.port, backlog) == 0) {
+  if (net::raise_listen_backlog(config_.http_listen.port, backlog) == 0) {
     logger().warn("could not raise the HTTP listen backlog; many clients connecting at once may wait 1 s",
                   {{"port", std::to_string(config_.http_listen.port)}});
   }

@@ -15,6 +15,7 @@
 #include "cloud/rpc/http_protocol.h"
 #include "cloud/rpc/schema.h"
 #include "common/log/log.h"
+#include "common/net/listen_backlog.h"
 
 namespace homestead::rpc {
 
@@ -327,6 +328,9 @@ HttpListener::HttpListener(Server& server, const std::string& host, int port, Ht
                              " (in use by another process, or a bad address)");
   }
   if (port != 0) port_ = port;
+  // httplib listens with a backlog of 5 (common/net/listen_backlog.h); a failure only costs
+  // clients arriving in a burst a 1 s SYN retry.
+  net::raise_listen_backlog(port_, 1024);
 }
 
 HttpListener::~HttpListener() { stop(); }

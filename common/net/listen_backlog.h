@@ -6,8 +6,8 @@
 // raises theirs. Returns how many sockets it changed.
 #pragma once
 
-namespace homestead::cloudd {
+namespace homestead::net {
 
 int raise_listen_backlog(int port, int backlog);
 
-}  // namespace homestead::cloudd
+}  // namespace homestead::net

@@ -1,4 +1,4 @@
-#include "cloud/cloudd/listen_backlog.h"
+#include "common/net/listen_backlog.h"
 
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-namespace homestead::cloudd {
+namespace homestead::net {
 
 int raise_listen_backlog(int port, int backlog) {
   int changed = 0;
@@ -33,4 +33,4 @@ int raise_listen_backlog(int port, int backlog) {
   return changed;
 }
 
-}  // namespace homestead::cloudd
+}  // namespace homestead::net
