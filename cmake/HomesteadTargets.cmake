@@ -57,7 +57,7 @@ function(homestead_test)
   # which the cross tier uses to build only unit + sim tests for aarch64.
   set_property(GLOBAL APPEND PROPERTY HOMESTEAD_TIER_${ARG_LABEL} ${ARG_NAME})
   set_tests_properties(${ARG_NAME} PROPERTIES LABELS ${ARG_LABEL} TIMEOUT ${ARG_TIMEOUT}
-    ENVIRONMENT "HOMESTEAD_BUILD_DIR=${PROJECT_BINARY_DIR};HOMESTEAD_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+    ENVIRONMENT "HOMESTEAD_BUILD_DIR=${PROJECT_BINARY_DIR};HOMESTEAD_SOURCE_DIR=${PROJECT_SOURCE_DIR};LSAN_OPTIONS=suppressions=${PROJECT_SOURCE_DIR}/tests/lsan.supp")
 endfunction()
 
 # tier_unit, tier_sim, ...: build just the test executables of one tier.
