@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/fs/write_zeros.h"
 #include "gateway/sqlite_util.h"
 
 namespace homestead::gateway {
@@ -118,13 +119,8 @@ void preallocate_wal(const std::filesystem::path& path, int frames) {
   const int fd = ::open(wal.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (fd < 0) throw StoreError("preallocating " + wal + ": " + std::strerror(errno));
   const off_t have = ::lseek(fd, 0, SEEK_END);
-  const std::vector<char> zeros(1 << 20, 0);
-  bool ok = have >= 0;
-  for (off_t at = have; ok && at < want;) {
-    const auto n = ::pwrite(fd, zeros.data(), static_cast<size_t>(std::min<off_t>(want - at, zeros.size())), at);
-    ok = n > 0;
-    at += n > 0 ? n : 0;
-  }
+  bool ok = have >= 0 && (have >= want || fs::write_zeros(fd, static_cast<std::uint64_t>(have),
+                                                             static_cast<std::uint64_t>(want)));
   if (ok && have < want) ok = ::fdatasync(fd) == 0;
   const int error = errno;
   ::close(fd);

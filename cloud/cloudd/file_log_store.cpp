@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/fs/write_zeros.h"
 #include "common/log/log.h"
 #include "replication/raft/codec.h"
 
@@ -238,11 +239,7 @@ void FileLogStore::open_wal() {
   allocated_ = static_cast<std::uint64_t>(st.st_size);
   // Zero whatever lies past the last good record so a torn tail is never read back as data.
   if (allocated_ > write_offset_) {
-    const std::string zeros(static_cast<std::size_t>(std::min<std::uint64_t>(allocated_ - write_offset_, 1 << 20)), '\0');
-    for (std::uint64_t at = write_offset_; at < allocated_; at += zeros.size()) {
-      write_all(fd_, std::string_view(zeros).substr(0, std::min<std::uint64_t>(zeros.size(), allocated_ - at)), at,
-                wal_path());
-    }
+    if (!fs::write_zeros(fd_, write_offset_, allocated_)) fail_errno("write", wal_path());
     sync_wal();
   }
   fsync_dir(dir_);
@@ -253,12 +250,7 @@ void FileLogStore::append_record(char kind, std::string_view body) {
   if (write_offset_ + bytes.size() + kHeader > allocated_) {
     // Grow in steps of written zeros (see kChunk), not fallocate().
     const std::uint64_t target = ((write_offset_ + bytes.size() + kHeader) / kChunk + 1) * kChunk;
-    static const std::string zeros(kChunk, '\0');
-    for (std::uint64_t at = allocated_; at < target;) {
-      const std::uint64_t n = std::min<std::uint64_t>(target - at, zeros.size());
-      write_all(fd_, std::string_view(zeros).substr(0, n), at, wal_path());
-      at += n;
-    }
+    if (!fs::write_zeros(fd_, allocated_, target)) fail_errno("write", wal_path());
     allocated_ = target;
   }
   write_all(fd_, bytes, write_offset_, wal_path());
