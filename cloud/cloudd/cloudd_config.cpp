@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdlib>
 #include <set>
 
 namespace homestead::cloudd {
@@ -35,7 +36,7 @@ CloudConfig load_cloud_config(const std::filesystem::path& path) {
 CloudConfig parse_cloud_config(const config::Config& c) {
   c.reject_unknown("", {"id", "data_dir", "http_listen", "peer_listen", "members", "join", "token_file",
                         "cluster_secret_file", "tick_ms", "election_ticks", "heartbeat_ticks", "lease_reads", "snapshot_entries",
-                        "fsync", "http_threads", "request_timeout_ms", "dht"});
+                        "fsync", "http_threads", "http_frontend", "request_timeout_ms", "dht"});
   CloudConfig out;
   out.id = static_cast<std::uint64_t>(c.get_int("id", 0, 1, INT64_MAX));
   if (!c.has("id")) throw config::ConfigError("id", c.source() + ": field 'id' is required (a member id >= 1)");
@@ -55,6 +56,17 @@ CloudConfig parse_cloud_config(const config::Config& c) {
   out.snapshot_entries = static_cast<std::uint64_t>(c.get_int("snapshot_entries", 10000, 0, INT64_MAX));
   out.fsync = c.get_bool("fsync", true);
   out.http_threads = static_cast<int>(c.get_int("http_threads", out.http_threads, 2, 4096));
+  // The environment picks the default for configs that do not say, so the same test suites
+  // and benchmarks can run against either front end.
+  const char* env_frontend = std::getenv("HOMESTEAD_CLOUDD_HTTP_FRONTEND");
+  const bool from_env = !c.has("http_frontend") && env_frontend != nullptr && *env_frontend != '\0';
+  const std::string frontend = from_env ? std::string(env_frontend) : c.get_string("http_frontend", "httplib");
+  if (frontend == "epoll") {
+    out.http_frontend = CloudConfig::HttpFrontend::epoll;
+  } else if (frontend != "httplib") {
+    const std::string where = from_env ? "environment HOMESTEAD_CLOUDD_HTTP_FRONTEND" : c.source() + ": field 'http_frontend'";
+    throw config::ConfigError("http_frontend", where + ": expected \"epoll\" or \"httplib\", got \"" + frontend + "\"");
+  }
   out.request_timeout_ms = static_cast<int>(c.get_int("request_timeout_ms", out.request_timeout_ms, 10, 600000));
 
   if (c.has("dht")) {

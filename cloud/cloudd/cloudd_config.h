@@ -62,6 +62,11 @@ struct CloudConfig {
   std::uint64_t snapshot_entries = 10000;  // snapshot + compact once the log holds this many
   bool fsync = true;
   int http_threads = 160;  // >= keep-alive connections, else extra connections starve
+  // Who reads the HTTP connections. "httplib": cpp-httplib's thread per connection.
+  // "epoll": one event thread for every connection; KV puts/gets/deletes are answered from the
+  // Raft loop without a worker thread, other routes run on a pool of http_threads workers.
+  enum class HttpFrontend { httplib, epoll };
+  HttpFrontend http_frontend = HttpFrontend::httplib;
   int request_timeout_ms = 5000;
   DhtSettings dht;
 

@@ -7,6 +7,10 @@
 #include <stdexcept>
 
 #include "cloud/cloudd/dht_routes.h"
+#include "cloud/cloudd/http_frontend.h"
+#include "cloud/cloudd/httplib_bridge.h"
+#include "cloud/cloudd/kv_fast_routes.h"
+#include "cloud/cloudd/kv_http_common.h"
 #include "common/net/listen_backlog.h"
 #include "cloud/cloudd/secrets.h"
 #include "cloud/cloudd/services_routes.h"
@@ -25,65 +29,24 @@ const log::Logger& logger() {
   return instance;
 }
 
-// A client mistake; the message names the field or header.
-class BadRequest : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
 void reply(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  // Keys and values are client bytes: never let invalid UTF-8 turn into a 500.
-  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
+  res.set_content(dump_json(body), "application/json");
 }
 
-std::uint64_t header_number(const httplib::Request& req, const char* name) {
-  if (!req.has_header(name)) return 0;
-  const std::string text = req.get_header_value(name);
-  std::uint64_t value = 0;
-  const auto parsed = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (parsed.ec != std::errc() || parsed.ptr != text.data() + text.size()) {
-    throw BadRequest(std::string("header ") + name + ": expected an unsigned integer, got \"" + text + "\"");
-  }
-  return value;
-}
+void reply(httplib::Response& res, const JsonReply& answer) { reply(res, answer.status, answer.body); }
 
 Command with_session(const httplib::Request& req, Command command) {
-  command.client_id = header_number(req, "X-Client-Id");
-  command.seq = header_number(req, "X-Request-Seq");
-  command.ack = header_number(req, "X-Client-Ack");
-  if (command.client_id != 0 && command.seq == 0) {
-    throw BadRequest("header X-Request-Seq: required (>= 1) with X-Client-Id");
-  }
+  auto number = [&](const char* name) {
+    if (!req.has_header(name)) return session_header_number(name, std::nullopt);
+    const std::string text = req.get_header_value(name);
+    return session_header_number(name, std::string_view(text));
+  };
+  set_session(command, number("X-Client-Id"), number("X-Request-Seq"), number("X-Client-Ack"));
   return command;
 }
 
-json parse_body(const httplib::Request& req) {
-  try {
-    return json::parse(req.body);
-  } catch (const json::parse_error& e) {
-    throw BadRequest(std::string("body: not valid JSON: ") + e.what());
-  }
-}
-
-const json& field(const json& object, const std::string& name, const std::string& path) {
-  if (!object.is_object() || !object.contains(name)) throw BadRequest("field '" + path + name + "' is required");
-  return object.at(name);
-}
-
-std::string string_field(const json& object, const std::string& name, const std::string& path) {
-  const json& value = field(object, name, path);
-  if (!value.is_string()) throw BadRequest("field '" + path + name + "': expected a string, got " + value.type_name());
-  return value.get<std::string>();
-}
-
-std::uint64_t number_field(const json& object, const std::string& name, const std::string& path) {
-  const json& value = field(object, name, path);
-  if (!value.is_number_unsigned()) {
-    throw BadRequest("field '" + path + name + "': expected an unsigned integer, got " + value.dump());
-  }
-  return value.get<std::uint64_t>();
-}
+json parse_body(const httplib::Request& req) { return parse_json_body(req.body); }
 
 std::vector<TxnOp> parse_ops(const json& body, const char* name) {
   std::vector<TxnOp> ops;
@@ -96,11 +59,11 @@ std::vector<TxnOp> parse_ops(const json& body, const char* name) {
     TxnOp op;
     if (item.is_object() && item.contains("put")) {
       op.kind = TxnOp::Kind::put;
-      op.key = string_field(item.at("put"), "key", path + "put.");
-      op.value = string_field(item.at("put"), "value", path + "put.");
+      op.key = json_string_field(item.at("put"), "key", path + "put.");
+      op.value = json_string_field(item.at("put"), "value", path + "put.");
     } else if (item.is_object() && item.contains("delete")) {
       op.kind = TxnOp::Kind::remove;
-      op.key = string_field(item.at("delete"), "key", path + "delete.");
+      op.key = json_string_field(item.at("delete"), "key", path + "delete.");
     } else {
       throw BadRequest("field '" + path.substr(0, path.size() - 1) + "': expected {\"put\": {...}} or {\"delete\": {...}}");
     }
@@ -119,13 +82,13 @@ Command parse_txn(const json& body) {
     for (std::size_t i = 0; i < list.size(); ++i) {
       const std::string path = "compare[" + std::to_string(i) + "].";
       Compare cmp;
-      cmp.key = string_field(list[i], "key", path);
+      cmp.key = json_string_field(list[i], "key", path);
       if (list[i].contains("value")) {
         cmp.target = Compare::Target::value;
-        cmp.value = string_field(list[i], "value", path);
+        cmp.value = json_string_field(list[i], "value", path);
       } else if (list[i].contains("mod_revision")) {
         cmp.target = Compare::Target::mod_revision;
-        cmp.revision = number_field(list[i], "mod_revision", path);
+        cmp.revision = json_number_field(list[i], "mod_revision", path);
       } else {
         throw BadRequest("field '" + path + "value' or '" + path + "mod_revision' is required");
       }
@@ -138,15 +101,8 @@ Command parse_txn(const json& body) {
 }
 
 bool linearizable(const httplib::Request& req) {
-  if (!req.has_param("consistency")) return true;
-  const std::string mode = req.get_param_value("consistency");
-  if (mode == "linearizable") return true;
-  if (mode == "serializable") return false;
-  throw BadRequest("parameter 'consistency': expected linearizable or serializable, got \"" + mode + "\"");
-}
-
-json kv_json(const std::string& key, const KeyValue& kv) {
-  return {{"key", key}, {"value", kv.value}, {"revision", kv.mod_revision}, {"create_revision", kv.create_revision}};
+  return wants_linearizable(req.has_param("consistency") ? std::optional<std::string>(req.get_param_value("consistency"))
+                                                          : std::nullopt);
 }
 
 }  // namespace
@@ -162,7 +118,7 @@ HttpApi::HttpApi(RaftServer& raft, const CloudConfig& config, std::string token,
       secret_(cluster_secret),
       forwarder_(std::move(cluster_secret), config.request_timeout_ms),
       sync_(std::make_unique<SyncRpc>(raft, dht, std::chrono::milliseconds(config.request_timeout_ms))),
-      server_(std::make_unique<httplib::Server>()) {
+      server_(std::make_unique<HttplibBridge>()) {
   install_routes();
 }
 
@@ -170,10 +126,23 @@ HttpApi::~HttpApi() { stop(); }
 
 void HttpApi::start() {
   const int threads = config_.http_threads;
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
-  server_->set_tcp_nodelay(true);
   server_->set_keep_alive_max_count(1 << 30);
   server_->set_keep_alive_timeout(120);
+  if (config_.http_frontend == CloudConfig::HttpFrontend::epoll) {
+    fast_routes_ = std::make_unique<KvFastRoutes>(raft_, token_, secret_, std::chrono::milliseconds(config_.request_timeout_ms));
+    HttpFrontendHandlers handlers;
+    handlers.fast = [routes = fast_routes_.get()](const HttpRequest& request,
+                                                  const std::shared_ptr<HttpConnection>& connection) {
+      return routes->handle(request, connection);
+    };
+    handlers.slow = [server = server_.get()](const std::string& raw, const std::string& ip, int port, bool continue_sent,
+                                             bool& close) { return server->handle(raw, ip, port, continue_sent, close); };
+    frontend_ = std::make_unique<HttpFrontend>(config_.http_listen, threads, std::move(handlers));
+    frontend_->start();
+    return;
+  }
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+  server_->set_tcp_nodelay(true);
   server_->set_read_timeout(120, 0);
   if (!server_->bind_to_port(config_.http_listen.host.c_str(), config_.http_listen.port)) {
     throw std::runtime_error("cannot listen on http_listen " + config_.http_listen.text());
@@ -188,6 +157,7 @@ void HttpApi::start() {
 }
 
 void HttpApi::stop() {
+  if (frontend_) frontend_->stop();
   if (server_) server_->stop();
   if (thread_.joinable()) thread_.join();
 }
@@ -246,40 +216,23 @@ void HttpApi::install_routes() {
   auto write = [this, timeout](const httplib::Request& req, httplib::Response& res, const std::string& path,
                                Command command, std::function<void(json&)> shape) {
     const WriteOutcome out = raft_.write_via_leader(with_session(req, std::move(command)), timeout);
-    switch (out.status) {
-      case WriteOutcome::Status::ok: {
-        json body = json::parse(out.result);
-        if (body.contains("error")) {
-          reply(res, 409, body);  // stale session sequence: never executed
-          return;
-        }
-        shape(body);
-        reply(res, 200, body);
+    if (out.status == WriteOutcome::Status::not_leader) {
+      const auto leader_http = out.leader != 0 ? raft_.http_address(out.leader) : std::nullopt;
+      if (leader_http && out.leader != raft_.id() && !req.has_header(kForwardedHeader)) {
+        forwarder_.forward(req, path, *leader_http, res);
         return;
       }
-      case WriteOutcome::Status::not_leader: {
-        const auto leader_http = out.leader != 0 ? raft_.http_address(out.leader) : std::nullopt;
-        if (leader_http && out.leader != raft_.id() && !req.has_header(kForwardedHeader)) {
-          forwarder_.forward(req, path, *leader_http, res);
-          return;
-        }
-        reply(res, 503, {{"error", "no leader; not applied"}, {"outcome", "not_applied"}, {"leader", out.leader}});
-        return;
-      }
-      case WriteOutcome::Status::refused:
-        reply(res, 503, {{"error", out.reason}, {"outcome", "not_applied"}, {"leader", out.leader}});
-        return;
-      case WriteOutcome::Status::unknown:
-        reply(res, 504, {{"error", out.reason}, {"outcome", "unknown"}, {"leader", out.leader}});
-        return;
     }
+    JsonReply answer = write_reply(out, nullptr);
+    if (answer.status == 200) shape(answer.body);
+    reply(res, answer);
   };
 
   // Waits for a linearizable read point (ReadIndex); false after answering 503.
   auto read_barrier = [this, timeout](const httplib::Request& req, httplib::Response& res) {
     if (!linearizable(req)) return true;
     const ReadOutcome out = raft_.linearizable_read_barrier(timeout);
-    if (!out.ok) reply(res, 503, {{"error", out.reason}, {"leader", out.leader}});
+    if (!out.ok) reply(res, read_barrier_refused(out));
     return out.ok;
   };
 
@@ -289,7 +242,7 @@ void HttpApi::install_routes() {
     Command command;
     command.kind = CommandKind::put;
     command.key = key;
-    command.value = string_field(body, "value", "");
+    command.value = json_string_field(body, "value", "");
     write(req, res, "/api/v1/kv/" + encode_path_key(key), std::move(command), [&](json& out) { out["key"] = key; });
   });
   s.Delete(R"(/api/v1/kv/(.+))", [write](const httplib::Request& req, httplib::Response& res) {
@@ -306,11 +259,7 @@ void HttpApi::install_routes() {
     const std::string key = req.matches[1];
     if (!read_barrier(req, res)) return;
     const auto kv = raft_.read([&](const KvStateMachine& state) { return state.get(key); });
-    if (!kv) {
-      reply(res, 404, {{"error", "key not found"}, {"key", key}});
-      return;
-    }
-    reply(res, 200, kv_json(key, *kv));
+    reply(res, get_reply(key, kv));
   });
   s.Get(R"(/api/v1/kv/?)", [this, read_barrier](const httplib::Request& req, httplib::Response& res) {
     const std::string prefix = req.has_param("prefix") ? req.get_param_value("prefix") : std::string();
@@ -391,10 +340,10 @@ void HttpApi::install_routes() {
   };
   s.Post("/api/v1/cluster/members", [this, on_leader, timeout](const httplib::Request& req, httplib::Response& res) {
     const json body = parse_body(req);
-    const std::uint64_t id = number_field(body, "id", "");
+    const std::uint64_t id = json_number_field(body, "id", "");
     if (id == 0) throw BadRequest("field 'id': must be >= 1");
-    const std::string peer = string_field(body, "peer", "");
-    const std::string http = string_field(body, "http", "");
+    const std::string peer = json_string_field(body, "peer", "");
+    const std::string http = json_string_field(body, "http", "");
     try {
       parse_host_port(peer, "peer");
       parse_host_port(http, "http");
@@ -413,7 +362,7 @@ void HttpApi::install_routes() {
     std::uint64_t to = 0;
     if (!req.body.empty()) {
       const json body = parse_body(req);
-      if (body.contains("to")) to = number_field(body, "to", "");
+      if (body.contains("to")) to = json_number_field(body, "to", "");
     }
     const WriteOutcome out = raft_.transfer_leader(to, timeout);
     on_leader(req, res, out, {{"leader", out.leader}});

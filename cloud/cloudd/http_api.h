@@ -1,5 +1,9 @@
-// The client-facing HTTP JSON API of cloudd (cpp-httplib, tuned as DESIGN.md says:
-// TCP_NODELAY, large keep-alive count, a worker pool sized for the keep-alive connections).
+// The client-facing HTTP JSON API of cloudd. The routes are cpp-httplib handlers; who reads
+// the connections is the config's "http_frontend": "httplib" (its listener, tuned as
+// DESIGN.md says: TCP_NODELAY, large keep-alive count, a worker pool sized for the
+// keep-alive connections) or "epoll" (http_frontend.h: one event thread, KV puts/gets/deletes
+// answered from the Raft loop by kv_fast_routes.h, the other routes through these handlers
+// on a worker pool).
 //
 //   PUT    /api/v1/kv/{key}        {"value": "..."}            -> {"key", "revision"}
 //   GET    /api/v1/kv/{key}[?consistency=linearizable|serializable]
@@ -34,13 +38,12 @@
 #include "cloud/cloudd/leader_forwarder.h"
 #include "cloud/cloudd/raft_server.h"
 
-namespace httplib {
-class Server;
-}
-
 namespace homestead::cloudd {
 
 class DhtService;
+class HttpFrontend;
+class HttplibBridge;
+class KvFastRoutes;
 class SnapshotChannels;
 class SyncSnapshotHooks;
 class SyncRpc;
@@ -68,8 +71,10 @@ class HttpApi {
   LeaderForwarder forwarder_;
   std::unique_ptr<SyncRpc> sync_;
   std::shared_ptr<void> services_routes_;
-  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<HttplibBridge> server_;
   std::thread thread_;
+  std::unique_ptr<KvFastRoutes> fast_routes_;  // "epoll" only
+  std::unique_ptr<HttpFrontend> frontend_;
 };
 
 }  // namespace homestead::cloudd

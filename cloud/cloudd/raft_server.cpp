@@ -77,7 +77,7 @@ void RaftServer::start() {
           ++it;
           continue;
         }
-        it->second.promise->set_value({WriteOutcome::Status::unknown, "", raft::kNoNode, "connection to the leader ended"});
+        it->second.done({WriteOutcome::Status::unknown, "", raft::kNoNode, "connection to the leader ended"});
         it = forwards_.erase(it);
       }
       if (node_->leader() != id || node_->role() != raft::Role::follower) return;
@@ -191,7 +191,7 @@ void RaftServer::loop() {
   }
   fail_writes("server stopping");
   fail_forwards("server stopping", true);
-  for (auto& [id, waiter] : reads_) waiter.promise->set_value({false, leader_.load(), "server stopping"});
+  for (auto& [id, waiter] : reads_) waiter.done({false, leader_.load(), "server stopping"});
   reads_.clear();
 }
 
@@ -230,7 +230,7 @@ void RaftServer::handle_ready() {
       applied_bytes_since_snapshot_ = 0;
       // Writes waiting at indexes the snapshot covers cannot be matched to their entries.
       for (auto it = writes_.begin(); it != writes_.end() && it->first <= rd.snapshot->meta.index;) {
-        it->second.promise->set_value({WriteOutcome::Status::unknown, "", leader_.load(), "replaced by a snapshot"});
+        it->second.done({WriteOutcome::Status::unknown, "", leader_.load(), "replaced by a snapshot"});
         it = writes_.erase(it);
       }
       sync_peer_addresses();
@@ -290,10 +290,10 @@ void RaftServer::apply_committed(const std::vector<raft::Entry>& committed) {
     std::string& result = results[next++].second;
     for (auto it = writes_.begin(); it != writes_.end() && it->first <= e.index;) {
       if (it->first == e.index && it->second.term == e.term) {
-        it->second.promise->set_value({WriteOutcome::Status::ok, std::move(result), leader_.load(), ""});
+        it->second.done({WriteOutcome::Status::ok, std::move(result), leader_.load(), ""});
       } else {
         // Another entry committed at our index: ours is gone for good and never applies.
-        it->second.promise->set_value(
+        it->second.done(
             {WriteOutcome::Status::refused, "", node_->leader(), "lost leadership before commit; not applied"});
       }
       it = writes_.erase(it);
@@ -312,7 +312,7 @@ void RaftServer::serve_reads() {
   const raft::Index applied = node_->applied_index();
   for (auto it = reads_.begin(); it != reads_.end();) {
     if (it->second.index != 0 && it->second.index <= applied) {
-      it->second.promise->set_value({true, leader_.load(), ""});
+      it->second.done({true, leader_.load(), ""});
       it = reads_.erase(it);
     } else {
       ++it;
@@ -325,7 +325,7 @@ void RaftServer::expire_waiters() {
   if (!forwards_.empty()) fail_forwards("timed out waiting for the leader", false);
   for (auto it = writes_.begin(); it != writes_.end();) {
     if (it->second.deadline <= now) {
-      it->second.promise->set_value({WriteOutcome::Status::unknown, "", leader_.load(), "timed out waiting for commit"});
+      it->second.done({WriteOutcome::Status::unknown, "", leader_.load(), "timed out waiting for commit"});
       it = writes_.erase(it);
     } else {
       ++it;
@@ -333,7 +333,7 @@ void RaftServer::expire_waiters() {
   }
   for (auto it = reads_.begin(); it != reads_.end();) {
     if (it->second.deadline <= now) {
-      it->second.promise->set_value({false, leader_.load(), "timed out waiting for a read index"});
+      it->second.done({false, leader_.load(), "timed out waiting for a read index"});
       it = reads_.erase(it);
     } else {
       ++it;
@@ -359,15 +359,15 @@ void RaftServer::take_answers(std::vector<ForwardAnswer> answers) {
     forwards_.erase(it);
     const auto status = static_cast<raft::ProposeStatus>(a.status);
     if (status == raft::ProposeStatus::not_leader) {
-      forward.promise->set_value({WriteOutcome::Status::not_leader, "", a.leader, "forwarded to a member that does not lead"});
+      forward.done({WriteOutcome::Status::not_leader, "", a.leader, "forwarded to a member that does not lead"});
     } else if (status != raft::ProposeStatus::ok) {
-      forward.promise->set_value({WriteOutcome::Status::refused, "", a.leader, raft::to_string(status)});
+      forward.done({WriteOutcome::Status::refused, "", a.leader, raft::to_string(status)});
     } else if (a.index <= node_->applied_index() || writes_.count(a.index) != 0) {
       // Cannot happen while answers travel ahead of the commit on the same link; if it did,
       // the result is gone but the entry may have applied.
-      forward.promise->set_value({WriteOutcome::Status::unknown, "", leader_.load(), "applied before the leader's answer"});
+      forward.done({WriteOutcome::Status::unknown, "", leader_.load(), "applied before the leader's answer"});
     } else {
-      writes_[a.index] = Waiter{forward.promise, a.term, forward.deadline};
+      writes_[a.index] = Waiter{std::move(forward.done), a.term, forward.deadline};
     }
   }
 }
@@ -376,7 +376,7 @@ void RaftServer::fail_forwards(const char* reason, bool all) {
   const auto now = SteadyClock::now();
   for (auto it = forwards_.begin(); it != forwards_.end();) {
     if (all || it->second.leader != node_->leader() || it->second.deadline <= now) {
-      it->second.promise->set_value({WriteOutcome::Status::unknown, "", node_->leader(), reason});
+      it->second.done({WriteOutcome::Status::unknown, "", node_->leader(), reason});
       it = forwards_.erase(it);
     } else {
       ++it;
@@ -385,7 +385,7 @@ void RaftServer::fail_forwards(const char* reason, bool all) {
 }
 
 void RaftServer::fail_writes(const std::string& reason) {
-  for (auto& [index, waiter] : writes_) waiter.promise->set_value({WriteOutcome::Status::unknown, "", node_->leader(), reason});
+  for (auto& [index, waiter] : writes_) waiter.done({WriteOutcome::Status::unknown, "", node_->leader(), reason});
   writes_.clear();
 }
 
@@ -440,7 +440,7 @@ WriteOutcome RaftServer::propose_and_wait(std::function<raft::ProposeResult(raft
       promise->set_value({status, "", r.leader_hint, raft::to_string(r.status)});
       return;
     }
-    writes_[r.index] = Waiter{promise, r.term, deadline};
+    writes_[r.index] = Waiter{[promise](WriteOutcome out) { promise->set_value(std::move(out)); }, r.term, deadline};
   });
   return wait_for(future, timeout, WriteOutcome{WriteOutcome::Status::unknown, "", leader_.load(), "timed out"});
 }
@@ -452,47 +452,56 @@ WriteOutcome RaftServer::write(Command command, std::chrono::milliseconds timeou
 }
 
 WriteOutcome RaftServer::write_via_leader(Command command, std::chrono::milliseconds timeout) {
-  command.time_us = wall_us();
-  std::string data = encode_command(command);
   auto promise = std::make_shared<std::promise<WriteOutcome>>();
   auto future = promise->get_future();
+  write_via_leader_async(std::move(command), timeout,
+                         [promise](WriteOutcome out) { promise->set_value(std::move(out)); });
+  return wait_for(future, timeout, WriteOutcome{WriteOutcome::Status::unknown, "", leader_.load(), "timed out"});
+}
+
+void RaftServer::write_via_leader_async(Command command, std::chrono::milliseconds timeout, WriteDone done) {
+  command.time_us = wall_us();
+  std::string data = encode_command(command);
   const auto deadline = SteadyClock::now() + timeout;
-  post([this, data = std::move(data), promise, deadline]() mutable {
+  post([this, data = std::move(data), done = std::move(done), deadline]() mutable {
     const raft::NodeId leader = node_->leader();
     if (node_->role() == raft::Role::leader || leader == raft::kNoNode) {
       const raft::ProposeResult r = node_->propose(std::move(data));
       if (!r.ok()) {
         const auto status = r.status == raft::ProposeStatus::not_leader ? WriteOutcome::Status::not_leader
                                                                          : WriteOutcome::Status::refused;
-        promise->set_value({status, "", r.leader_hint, raft::to_string(r.status)});
+        done({status, "", r.leader_hint, raft::to_string(r.status)});
         return;
       }
-      writes_[r.index] = Waiter{promise, r.term, deadline};
+      writes_[r.index] = Waiter{std::move(done), r.term, deadline};
       return;
     }
     const std::uint64_t id = next_forward_id_++;
     if (!transport_->forward_proposal(leader, {id, std::move(data)})) {
-      promise->set_value({WriteOutcome::Status::not_leader, "", leader, "cannot reach the leader over the peer link"});
+      done({WriteOutcome::Status::not_leader, "", leader, "cannot reach the leader over the peer link"});
       return;
     }
-    forwards_[id] = Forward{promise, leader, deadline};
+    forwards_[id] = Forward{std::move(done), leader, deadline};
   });
-  return wait_for(future, timeout, WriteOutcome{WriteOutcome::Status::unknown, "", leader_.load(), "timed out"});
 }
 
 ReadOutcome RaftServer::linearizable_read_barrier(std::chrono::milliseconds timeout) {
   auto promise = std::make_shared<std::promise<ReadOutcome>>();
   auto future = promise->get_future();
+  linearizable_read_barrier_async(timeout, [promise](ReadOutcome out) { promise->set_value(std::move(out)); });
+  return wait_for(future, timeout, ReadOutcome{false, leader_.load(), "timed out"});
+}
+
+void RaftServer::linearizable_read_barrier_async(std::chrono::milliseconds timeout, ReadDone done) {
   const auto deadline = SteadyClock::now() + timeout;
-  post([this, promise, deadline] {
+  post([this, done = std::move(done), deadline]() mutable {
     const std::uint64_t id = next_read_id_++;
     if (!node_->read_index(id)) {
-      promise->set_value({false, node_->leader(), "no leader known"});
+      done({false, node_->leader(), "no leader known"});
       return;
     }
-    reads_[id] = ReadWaiter{promise, 0, deadline};
+    reads_[id] = ReadWaiter{std::move(done), 0, deadline};
   });
-  return wait_for(future, timeout, ReadOutcome{false, leader_.load(), "timed out"});
 }
 
 ClusterStatus RaftServer::status(std::chrono::milliseconds timeout) {

@@ -52,6 +52,11 @@ struct ReadOutcome {
   std::string reason;
 };
 
+// Completions of the asynchronous calls: run exactly once, on the Raft loop thread, so they
+// must not block (the epoll front end writes the answer with a non-blocking send).
+using WriteDone = std::function<void(WriteOutcome)>;
+using ReadDone = std::function<void(ReadOutcome)>;
+
 struct PeerStatus {
   raft::NodeId id = 0;
   bool voter = false;
@@ -111,9 +116,13 @@ class RaftServer {
   // answers once it has applied the entry itself (no second HTTP request, no HTTP worker on
   // the leader). not_leader only when no leader is known or the leader refused as one.
   WriteOutcome write_via_leader(Command command, std::chrono::milliseconds timeout);
+  // write_via_leader() without a waiting thread: `done` gets the outcome on the loop thread
+  // by the deadline at the latest (never if the server stops before the loop takes it).
+  void write_via_leader_async(Command command, std::chrono::milliseconds timeout, WriteDone done);
   // ReadIndex: returns ok once the local state machine reflects every write acknowledged
   // before the call (works on followers too: they ask the leader for the index).
   ReadOutcome linearizable_read_barrier(std::chrono::milliseconds timeout);
+  void linearizable_read_barrier_async(std::chrono::milliseconds timeout, ReadDone done);
 
   // Runs `reader` against the state machine under the reader lock.
   template <class F>
@@ -150,18 +159,18 @@ class RaftServer {
 
  private:
   struct Waiter {
-    std::shared_ptr<std::promise<WriteOutcome>> promise;
+    WriteDone done;
     raft::Term term = 0;
     std::chrono::steady_clock::time_point deadline;
   };
   // A write handed to the leader, waiting for its answer (then it becomes a Waiter).
   struct Forward {
-    std::shared_ptr<std::promise<WriteOutcome>> promise;
+    WriteDone done;
     raft::NodeId leader = raft::kNoNode;
     std::chrono::steady_clock::time_point deadline;
   };
   struct ReadWaiter {
-    std::shared_ptr<std::promise<ReadOutcome>> promise;
+    ReadDone done;
     raft::Index index = 0;  // 0 until the ReadState arrives
     std::chrono::steady_clock::time_point deadline;
   };

@@ -145,8 +145,9 @@ class ThreeMembers : public Store {
 
 class CloudStore : public ThreeMembers {
  public:
-  CloudStore(std::string binary, const std::filesystem::path& dir, std::string name = "cloudd")
-      : binary_(std::move(binary)), dir_(dir / name), name_(std::move(name)) {
+  // `frontend`: the config's "http_frontend" ("epoll" | "httplib"); empty: the binary's default.
+  CloudStore(std::string binary, const std::filesystem::path& dir, std::string name = "cloudd", std::string frontend = "")
+      : binary_(std::move(binary)), dir_(dir / name), name_(std::move(name)), frontend_(std::move(frontend)) {
     std::filesystem::create_directories(dir_);
     for (int i = 0; i < 3; ++i) {
       client_[i] = t::free_tcp_port();
@@ -164,7 +165,7 @@ class CloudStore : public ThreeMembers {
                          {"http", "127.0.0.1:" + std::to_string(client_[i])}});
     }
     for (int i = 0; i < 3; ++i) {
-      const json config{{"id", i + 1},
+      json config{{"id", i + 1},
                         {"data_dir", (dir_ / ("n" + std::to_string(i + 1))).string()},
                         {"http_listen", "127.0.0.1:" + std::to_string(client_[i])},
                         {"peer_listen", "127.0.0.1:" + std::to_string(peer_[i])},
@@ -175,6 +176,7 @@ class CloudStore : public ThreeMembers {
                         {"tick_ms", 10},
                         {"heartbeat_ticks", 10},
                         {"election_ticks", 100}};
+      if (!frontend_.empty()) config["http_frontend"] = frontend_;
       const auto path = dir_ / ("n" + std::to_string(i + 1) + ".json");
       std::ofstream(path) << config.dump();
       options_[i] = t::ProcessOptions{binary_, {"--config", path.string()}, {}, dir_ / ("n" + std::to_string(i + 1) + ".log")};
@@ -228,6 +230,7 @@ class CloudStore : public ThreeMembers {
   std::string binary_;
   std::filesystem::path dir_;
   std::string name_;
+  std::string frontend_;
   std::string token_ = "bench-token";
   std::uint64_t log_offset_[3] = {};
 };

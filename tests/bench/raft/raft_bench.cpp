@@ -198,7 +198,7 @@ void preload(Store& store) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string cloudd, etcd = "/usr/bin/etcd", json_out, compare, only;
+  std::string cloudd, etcd = "/usr/bin/etcd", json_out, compare, only, frontend, compare_frontend;
   double seconds = 5, trace_slow_ms = 0;
   bool with_etcd = true, with_failover = true, etcd_first = false;
   for (int i = 1; i < argc; ++i) {
@@ -206,9 +206,12 @@ int main(int argc, char** argv) {
     if (a == "--help" || a == "-h") {
       std::cout << "Usage: raft_bench --cloudd PATH [--etcd PATH] [--seconds N] [--json FILE]\n"
                    "                  [--compare PATH] [--only TEXT] [--no-etcd] [--no-failover]\n"
+                   "                  [--frontend epoll|httplib] [--compare-frontend epoll|httplib]\n"
                    "Three cloudd vs three etcd members on 127.0.0.1 (fsync on), same closed-loop HTTP client,\n"
                    "256-byte values, unique keys; prints a side-by-side table with ratios.\n"
                    "  --compare PATH  also run a second cloudd binary (column cloudd-B; A/B of a change)\n"
+                   "  --frontend NAME cloudd's config \"http_frontend\" (default: the binary's default)\n"
+                   "  --compare-frontend NAME  the same for cloudd-B; without --compare, B is the --cloudd binary\n"
                    "  --only TEXT     only the workloads whose name contains TEXT (e.g. put)\n"
                    "  --no-etcd       skip etcd (ratios print as 0)\n"
                    "  --no-failover   skip the kill -9 trials\n"
@@ -240,6 +243,8 @@ int main(int argc, char** argv) {
     else if (a == "--json") json_out = argv[++i];
     else if (a == "--compare") compare = argv[++i];
     else if (a == "--only") only = argv[++i];
+    else if (a == "--frontend") frontend = argv[++i];
+    else if (a == "--compare-frontend") compare_frontend = argv[++i];
     else if (a == "--trace-slow") trace_slow_ms = std::stod(argv[++i]);
     else {
       std::cerr << "raft_bench: unknown option " << a << "\n";
@@ -270,8 +275,11 @@ int main(int argc, char** argv) {
   std::map<std::string, std::vector<Result>> results;
   std::map<std::string, std::vector<double>> failover;
   std::vector<std::function<std::unique_ptr<Store>()>> stores;
-  stores.push_back([&] { return std::make_unique<CloudStore>(cloudd, dir.path()); });
-  if (!compare.empty()) stores.push_back([&] { return std::make_unique<CloudStore>(compare, dir.path(), "cloudd-B"); });
+  if (compare.empty() && !compare_frontend.empty()) compare = cloudd;
+  stores.push_back([&] { return std::make_unique<CloudStore>(cloudd, dir.path(), "cloudd", frontend); });
+  if (!compare.empty()) {
+    stores.push_back([&] { return std::make_unique<CloudStore>(compare, dir.path(), "cloudd-B", compare_frontend); });
+  }
   if (with_etcd) stores.push_back([&] { return std::make_unique<EtcdStore>(etcd, dir.path()); });
   if (etcd_first && with_etcd) std::rotate(stores.begin(), stores.end() - 1, stores.end());
   // One store at a time so they never compete for the two cores.
