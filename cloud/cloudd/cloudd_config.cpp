@@ -60,10 +60,12 @@ CloudConfig parse_cloud_config(const config::Config& c) {
   // and benchmarks can run against either front end.
   const char* env_frontend = std::getenv("HOMESTEAD_CLOUDD_HTTP_FRONTEND");
   const bool from_env = !c.has("http_frontend") && env_frontend != nullptr && *env_frontend != '\0';
-  const std::string frontend = from_env ? std::string(env_frontend) : c.get_string("http_frontend", "httplib");
+  const std::string frontend = from_env ? std::string(env_frontend) : c.get_string("http_frontend", "epoll");
   if (frontend == "epoll") {
     out.http_frontend = CloudConfig::HttpFrontend::epoll;
-  } else if (frontend != "httplib") {
+  } else if (frontend == "httplib") {
+    out.http_frontend = CloudConfig::HttpFrontend::httplib;
+  } else {
     const std::string where = from_env ? "environment HOMESTEAD_CLOUDD_HTTP_FRONTEND" : c.source() + ": field 'http_frontend'";
     throw config::ConfigError("http_frontend", where + ": expected \"epoll\" or \"httplib\", got \"" + frontend + "\"");
   }

@@ -62,11 +62,13 @@ struct CloudConfig {
   std::uint64_t snapshot_entries = 10000;  // snapshot + compact once the log holds this many
   bool fsync = true;
   int http_threads = 160;  // >= keep-alive connections, else extra connections starve
-  // Who reads the HTTP connections. "httplib": cpp-httplib's thread per connection.
-  // "epoll": one event thread for every connection; KV puts/gets/deletes are answered from the
-  // Raft loop without a worker thread, other routes run on a pool of http_threads workers.
+  // Who reads the HTTP connections. "epoll" (default): one event thread for every connection;
+  // KV puts/gets/deletes are answered from the Raft loop without a worker thread, other
+  // routes run on a pool of http_threads workers (README "Benchmark": 1.2-1.7x the puts/s).
+  // "httplib": cpp-httplib's thread per connection. Without the field, the environment
+  // variable HOMESTEAD_CLOUDD_HTTP_FRONTEND picks (for running test suites against either).
   enum class HttpFrontend { httplib, epoll };
-  HttpFrontend http_frontend = HttpFrontend::httplib;
+  HttpFrontend http_frontend = HttpFrontend::epoll;
   int request_timeout_ms = 5000;
   DhtSettings dht;
 

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <fstream>
 #include <mutex>
 #include <random>
@@ -563,4 +564,39 @@ TEST(CloudConfig, DhtSectionIsReadAndItsErrorsNameTheField) {
 }
 
 }  // namespace
+TEST(CloudConfig, HttpFrontendIsEpollOrHttplibAndOtherNamesAreRefused) {
+  const std::string base = R"({"data_dir": "/tmp/x", "http_listen": "127.0.0.1:1", "peer_listen": "127.0.0.1:2",)"
+                           R"( "id": 1, "members": [{"id": 1, "peer": "h:1", "http": "h:2"}])";
+  const char* saved = std::getenv("HOMESTEAD_CLOUDD_HTTP_FRONTEND");
+  const std::string saved_value = saved ? saved : "";
+  ::unsetenv("HOMESTEAD_CLOUDD_HTTP_FRONTEND");
+  auto parse = [&](const std::string& extra) { return parse_cloud_config(config::Config::parse(base + extra + "}", "c.json")); };
+  EXPECT_EQ(parse("").http_frontend, CloudConfig::HttpFrontend::epoll);  // the documented default
+  EXPECT_EQ(parse(R"(, "http_frontend": "httplib")").http_frontend, CloudConfig::HttpFrontend::httplib);
+  EXPECT_EQ(parse(R"(, "http_frontend": "epoll")").http_frontend, CloudConfig::HttpFrontend::epoll);
+  try {
+    parse(R"(, "http_frontend": "io_uring")");
+    ADD_FAILURE() << "io_uring accepted";
+  } catch (const config::ConfigError& e) {
+    EXPECT_EQ(e.field(), "http_frontend");
+    EXPECT_NE(std::string(e.what()).find("\"io_uring\""), std::string::npos) << e.what();
+  }
+  // The environment picks only when the config does not say.
+  ::setenv("HOMESTEAD_CLOUDD_HTTP_FRONTEND", "httplib", 1);
+  EXPECT_EQ(parse("").http_frontend, CloudConfig::HttpFrontend::httplib);
+  EXPECT_EQ(parse(R"(, "http_frontend": "epoll")").http_frontend, CloudConfig::HttpFrontend::epoll);
+  ::setenv("HOMESTEAD_CLOUDD_HTTP_FRONTEND", "bogus", 1);
+  try {
+    parse("");
+    ADD_FAILURE() << "bogus accepted";
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("HOMESTEAD_CLOUDD_HTTP_FRONTEND"), std::string::npos) << e.what();
+  }
+  if (saved) {
+    ::setenv("HOMESTEAD_CLOUDD_HTTP_FRONTEND", saved_value.c_str(), 1);
+  } else {
+    ::unsetenv("HOMESTEAD_CLOUDD_HTTP_FRONTEND");
+  }
+}
+
 }  // namespace homestead::cloudd
