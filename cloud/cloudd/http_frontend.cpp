@@ -237,8 +237,9 @@ void HttpConnection::update_events_locked() {
   if (::epoll_ctl(core_->epoll_fd, EPOLL_CTL_MOD, fd_, &ev) == 0) events_ = wanted;
 }
 
-HttpFrontend::HttpFrontend(HostPort listen, int workers, HttpFrontendHandlers handlers, HttpParseLimits limits)
-    : listen_(std::move(listen)), workers_(workers), core_(std::make_shared<FrontendCore>()) {
+HttpFrontend::HttpFrontend(HostPort listen, int workers, HttpFrontendHandlers handlers, HttpParseLimits limits,
+                           std::chrono::milliseconds idle_timeout)
+    : listen_(std::move(listen)), workers_(workers), idle_timeout_(idle_timeout), core_(std::make_shared<FrontendCore>()) {
   core_->handlers = std::move(handlers);
   core_->limits = limits;
 }
@@ -310,8 +311,15 @@ void HttpFrontend::run() {
     for (auto& [fd, connection] : connections) drop(connection);
     connections.clear();
   };
+  const auto sweep_every = std::clamp(idle_timeout_ / 4, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+  auto next_sweep = std::chrono::steady_clock::now() + sweep_every;
   while (true) {
-    const int n = ::epoll_wait(core_->epoll_fd, events.data(), static_cast<int>(events.size()), -1);
+    const int n = ::epoll_wait(core_->epoll_fd, events.data(), static_cast<int>(events.size()),
+                               static_cast<int>(sweep_every.count()));
+    if (std::chrono::steady_clock::now() >= next_sweep) {
+      close_idle(connections);
+      next_sweep = std::chrono::steady_clock::now() + sweep_every;
+    }
     if (n < 0 && errno != EINTR) {
       logger().error("epoll_wait failed; HTTP front end stops", {{"error", std::strerror(errno)}});
       break;
@@ -350,6 +358,7 @@ void HttpFrontend::run() {
           ev.events = EPOLLIN;
           ev.data.fd = client;
           connection->events_ = EPOLLIN;
+          connection->last_read_ = std::chrono::steady_clock::now();
           if (::epoll_ctl(core_->epoll_fd, EPOLL_CTL_ADD, client, &ev) != 0) continue;  // destructor closes it
           connections.emplace(client, std::move(connection));
         }
@@ -408,6 +417,7 @@ void HttpFrontend::read_from(const std::shared_ptr<HttpConnection>& connection, 
     while (!c.read_closed_) {
       const ssize_t n = ::recv(c.fd_, buffer, sizeof buffer, 0);
       if (n > 0) {
+        c.last_read_ = std::chrono::steady_clock::now();
         c.in_.append(buffer, static_cast<std::size_t>(n));
         if (static_cast<std::size_t>(n) < sizeof buffer) break;
         continue;
@@ -480,6 +490,25 @@ void HttpFrontend::process_input(const std::shared_ptr<HttpConnection>& connecti
       return;
     }
     if (!taken) c.respond_slowly();
+  }
+}
+
+void HttpFrontend::close_idle(std::unordered_map<int, std::shared_ptr<HttpConnection>>& connections) {
+  const auto cutoff = std::chrono::steady_clock::now() - idle_timeout_;
+  for (auto it = connections.begin(); it != connections.end();) {
+    HttpConnection& c = *it->second;
+    bool idle = false;
+    {
+      std::lock_guard lock(c.mutex_);
+      // A request being answered is the Raft server's to time out, not ours.
+      idle = !c.busy_ && c.out_.empty() && c.last_read_ < cutoff;
+    }
+    if (idle) {
+      drop(it->second);
+      it = connections.erase(it);
+    } else {
+      ++it;
+    }
   }
 }
 

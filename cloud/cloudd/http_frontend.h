@@ -16,6 +16,7 @@
 // until the answer to the one before is queued, so answers leave in request order.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -23,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 
 #include "cloud/cloudd/cloudd_config.h"
 #include "cloud/cloudd/http_request_parser.h"
@@ -71,6 +73,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   bool closing_ = false;      // close once out_ is written
   bool dead_ = false;         // dropped: answers are discarded
   std::uint32_t events_ = 0;  // registered with epoll
+  std::chrono::steady_clock::time_point last_read_;  // event thread only
 };
 
 std::string http_reason(int status);
@@ -92,7 +95,10 @@ struct HttpFrontendHandlers {
 
 class HttpFrontend {
  public:
-  HttpFrontend(HostPort listen, int workers, HttpFrontendHandlers handlers, HttpParseLimits limits = {});
+  // A connection with no request in progress and no bytes for `idle_timeout` is closed (as
+  // cpp-httplib's keep-alive and read timeouts did), so idle or stalled clients cannot pile up.
+  HttpFrontend(HostPort listen, int workers, HttpFrontendHandlers handlers, HttpParseLimits limits = {},
+               std::chrono::milliseconds idle_timeout = std::chrono::seconds(120));
   ~HttpFrontend();
   // Binds and listens (throws std::runtime_error naming the address), then serves on a thread.
   void start();
@@ -108,8 +114,11 @@ class HttpFrontend {
   void process_input(const std::shared_ptr<HttpConnection>& connection);
   void drop(const std::shared_ptr<HttpConnection>& connection);
 
+  void close_idle(std::unordered_map<int, std::shared_ptr<HttpConnection>>& connections);
+
   HostPort listen_;
   int workers_;
+  std::chrono::milliseconds idle_timeout_;
   std::shared_ptr<FrontendCore> core_;
   int listen_fd_ = -1;
   int port_ = 0;
