@@ -134,10 +134,15 @@ std::vector<nlohmann::json> GatewaySnapshotAgent::take_finished_parts() {
   refresh_channels_locked();  // closes lossy channels even while no reply comes
   std::vector<nlohmann::json> parts;
   for (auto id : participant_.snapshots()) {
-    if (shipped_.count(id)) continue;
     auto local = participant_.local(id);
     if (!local || !local->complete) continue;
-    shipped_.insert(id);
+    // A channel first used after the part shipped (the gateway moved to another member
+    // while the snapshot still marked) adds a cut or an incoming record: ship it again (the
+    // member keeps the newest).
+    const std::size_t channels = local->sent_through.size() + local->incoming.size();
+    auto shipped = shipped_.find(id);
+    if (shipped != shipped_.end() && shipped->second == channels) continue;
+    shipped_[id] = channels;
     // Name the outgoing channels as the members know themselves.
     std::map<std::string, std::uint64_t> sent;
     for (const auto& [channel, seq] : local->sent_through) {

@@ -50,7 +50,12 @@ nlohmann::json runtime_state_json(const RuntimeStateCopy& copy, std::size_t cap 
 class GatewaySnapshotAgent {
  public:
   using ExtraState = std::function<nlohmann::json()>;
-  static constexpr std::chrono::seconds kIdle{30};
+  // Longer than cloudd's SnapshotChannels::kGatewayIdle (30 s): a member that still counts
+  // this gateway as a channel (heard within 30 s) is then always among the URLs it sends its
+  // explicit marker to, so that member learns the gateway's cut even after the gateway moved
+  // on to another member. (A member that no longer counts it answers the marker Pull with a
+  // marked reply all the same: a channel first stamped after a record gets its cut then.)
+  static constexpr std::chrono::seconds kIdle{40};
   static constexpr std::chrono::seconds kRetire{300};
   static constexpr std::chrono::seconds kMarkFor{5};  // as cloudd's SnapshotChannels
   // Seq gaps are closed as lost after this long (loss_closer.h): longer than a Sync call's
@@ -94,7 +99,7 @@ class GatewaySnapshotAgent {
   std::map<std::string, std::chrono::steady_clock::time_point> clouds_;  // "cloud-N" -> last heard
   std::map<std::string, std::string> cloud_of_url_;                      // "url:<url>" -> "cloud-N"
   std::set<std::string> owed_markers_;
-  std::set<snapshot::SnapshotId> shipped_;
+  std::map<snapshot::SnapshotId, std::size_t> shipped_;  // -> channels in the part shipped
   std::map<snapshot::SnapshotId, std::chrono::steady_clock::time_point> recorded_at_;
   std::uint64_t pushed_through_ = 0;
   std::uint64_t pending_push_ = 0;

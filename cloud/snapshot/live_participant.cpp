@@ -34,6 +34,7 @@ void LiveParticipant::initiate(SnapshotId id, std::string state) {
 }
 
 void LiveParticipant::record(SnapshotId id, std::string state) {
+  ++records_;
   LiveLocal local;
   local.id = id;
   local.process = self_;
@@ -67,11 +68,28 @@ void LiveParticipant::prune(Outgoing& out) const {
   }
 }
 
+void LiveParticipant::mark_late_channel(const ProcessId& to, Outgoing& out) {
+  // A channel that was not one of ours when a snapshot still marking was recorded (a
+  // gateway first heard after the cut): nothing has been stamped on it since the record
+  // (this runs before every stamp), so its cut is what had been sent until now, and every
+  // message from here on must carry the mark or the receiver takes it for one sent before
+  // our cut.
+  if (out.records_seen == records_) return;  // no record since this channel's last stamp
+  out.records_seen = records_;
+  for (SnapshotId id : marking_) {
+    LiveLocal& local = locals_.at(id);
+    if (local.sent_through.count(to)) continue;
+    local.sent_through[to] = out.next_seq;
+    out.pending.push_back(CutMark{id, out.next_seq});
+  }
+}
+
 Stamp LiveParticipant::stamp(const ProcessId& to) {
   Stamp stamp;
   stamp.from = self_;
   stamp.incarnation = incarnation_;
   Outgoing& out = sent_[to];
+  mark_late_channel(to, out);
   stamp.seq = ++out.next_seq;
   prune(out);
   for (const CutMark& mark : out.pending) {
@@ -133,6 +151,7 @@ ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::functio
   const bool duplicate = channel.seen(stamp.seq);
   result.duplicate = duplicate;
   if (!duplicate) {
+    track_late_channel(stamp.from, channel);
     std::optional<InFlightMessage> summary;
     for (SnapshotId id : open_) {
       LiveLocal& local = locals_.at(id);
@@ -166,6 +185,27 @@ ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::functio
     it = local.complete ? open_.erase(it) : std::next(it);
   }
   return result;
+}
+
+void LiveParticipant::track_late_channel(const ProcessId& from, Incoming& channel) {
+  // A sender that was not one of our channels when a snapshot still marking was recorded:
+  // this is its first message since, so what had arrived from it until now is what arrived
+  // before the cut. Its messages not marked with the snapshot were sent before its own cut
+  // and are in flight; without a record for the channel they would vanish from the global
+  // state (a gateway that first talks to this member after the cut). Only while marking:
+  // the sender marks its messages for as long (kMarkFor after it recorded, and it records
+  // within that much of us), so a channel that appears later could never learn its cut.
+  if (channel.records_seen == records_) return;  // no record since this channel's last message
+  channel.records_seen = records_;
+  for (SnapshotId id : marking_) {
+    LiveLocal& local = locals_.at(id);
+    auto [it, added] = local.incoming.try_emplace(from);
+    if (!added) continue;
+    it->second.received_before_cut = channel.distinct();
+    it->second.max_seq_before_cut = channel.max_seq();
+    local.complete = false;
+    open_.insert(id);
+  }
 }
 
 void LiveParticipant::note_late(const Stamp& stamp) {

@@ -100,7 +100,11 @@ class LiveParticipant {
   LiveParticipant(ProcessId self, std::uint64_t incarnation);
 
   const ProcessId& self() const { return self_; }
-  // Current channels. A snapshot waits for the incoming channels present when it records.
+  // Current channels. A snapshot waits for the incoming channels present when it records,
+  // and for a channel that shows up later (its first message arrives) while the snapshot
+  // is still marking: the sender's messages sent before its own cut are in flight.
+  // Likewise an outgoing channel first stamped after a record gets that snapshot's cut
+  // (everything sent on it so far) and its marks.
   void set_channels(std::vector<ProcessId> incoming, std::vector<ProcessId> outgoing);
 
   // Starts snapshot `id` here: records `state`. The adapter then sends a (possibly empty)
@@ -147,6 +151,7 @@ class LiveParticipant {
     std::uint64_t distinct() const { return contiguous + above.size(); }
     std::uint64_t max_seq() const { return above.empty() ? contiguous : *above.rbegin(); }
     bool seen(std::uint64_t seq) const { return seq <= contiguous || above.count(seq); }
+    std::uint64_t records_seen = 0;  // records_ when a message on it was last handled
     void add(std::uint64_t seq);
   };
   // Per outgoing channel: the marks it may still have to carry, in recording order (so
@@ -157,6 +162,7 @@ class LiveParticipant {
     std::uint64_t next_seq = 0;       // last seq stamped
     std::uint64_t acked_through = 0;  // highest seq of ours the receiver reported (this incarnation)
     std::deque<CutMark> pending;
+    std::uint64_t records_seen = 0;  // records_ when it was last stamped
   };
   void prune(Outgoing& out) const;
 
@@ -164,6 +170,10 @@ class LiveParticipant {
   void learn_cut(LiveLocal& local, const ProcessId& from, std::uint64_t cut_seq);
   void close_ready(LiveLocal& local, const ProcessId& from);
   void note_late(const Stamp& stamp);
+  // Channels that appear after a record (set_channels lags: a gateway first heard after
+  // the cut) still take part in the snapshots that are marking: see the .cpp.
+  void mark_late_channel(const ProcessId& to, Outgoing& out);
+  void track_late_channel(const ProcessId& from, Incoming& channel);
   static void update_complete(LiveLocal& local);
 
   ProcessId self_;
@@ -178,6 +188,7 @@ class LiveParticipant {
   // are retired minutes later, so only the newest retirements can still meet a mark.
   static constexpr std::size_t kRetiredKept = 1 << 16;
   std::set<SnapshotId> retired_;
+  std::uint64_t records_ = 0;  // how many times this process recorded (see mark_late_channel)
   std::deque<SnapshotId> retired_order_;
   // Per-message work touches only these, not every record kept for the API:
   std::set<SnapshotId> marking_;  // recorded, marks still carried on messages

@@ -21,6 +21,7 @@
 #include "cloud/snapshot/live_report.h"
 #include "cloud/snapshot/loss_closer.h"
 #include "common/sim/simulator.h"
+#include "tests/snapshot/live_truth.h"
 #include "tests/support/seeds.h"
 
 namespace homestead::snapshot {
@@ -35,31 +36,16 @@ struct Msg {
   SnapshotId initiate = 0;  // injected by the test: "start this snapshot here"
 };
 
-constexpr std::int64_t kInitialTokens = 100;
 constexpr std::uint64_t kSendTimer = 1;
 constexpr std::uint64_t kHousekeepingTimer = 2;
 // Longer than the links' max delay (30 ms): a frame not there by then was dropped.
 constexpr auto kLossWait = std::chrono::milliseconds(100);
-constexpr sim::Time kHousekeepingEvery = 20 * kMillisecond;
-constexpr sim::Time kMarkerRepeat = 40 * kMillisecond;
-constexpr sim::Time kMarkFor = 500 * kMillisecond;
 
 ProcessId name(NodeId id) { return "n" + std::to_string(id); }
 
-// Ground truth kept outside the core: what each node had received (by channel and seq) at
-// the moment it recorded each snapshot.
-struct Truth {
-  // (snapshot, receiver, sender) -> seqs received before the receiver recorded
-  std::map<std::tuple<SnapshotId, ProcessId, ProcessId>, std::set<std::uint64_t>> before_cut;
-  // (receiver, sender) -> seqs received so far
-  std::map<std::pair<ProcessId, ProcessId>, std::set<std::uint64_t>> received;
-  // (sender, receiver, seq) -> tokens carried: what a dropped message took with it
-  std::map<std::tuple<ProcessId, ProcessId, std::uint64_t>, std::int64_t> sent_tokens;
-};
-
 class TokenNode : public sim::Process<Msg> {
  public:
-  TokenNode(NodeId id, std::size_t nodes, Truth& truth, bool* sending)
+  TokenNode(NodeId id, std::size_t nodes, LiveTruth& truth, bool* sending)
       : id_(id), participant_(name(id), 1 + id), truth_(truth), sending_(sending) {
     std::vector<ProcessId> peers;
     for (NodeId other = 0; other < nodes; ++other) {
@@ -95,15 +81,15 @@ class TokenNode : public sim::Process<Msg> {
   void receive(sim::Context<Msg>& ctx, NodeId, const Msg& m) override {
     if (m.initiate != 0) {
       participant_.initiate(m.initiate, std::to_string(tokens_));
-      on_recorded(ctx, m.initiate);
+      on_recorded(ctx, {m.initiate});
       return;
     }
     const auto result = participant_.on_receive(
         m.stamp, [&] { return std::to_string(tokens_); },
         [&] { return InFlightMessage{0, "token", static_cast<std::uint64_t>(m.tokens)}; });
-    for (SnapshotId id : result.recorded) on_recorded(ctx, id);
+    if (!result.recorded.empty()) on_recorded(ctx, result.recorded);
     if (result.duplicate) return;
-    truth_.received[{name(id_), m.stamp.from}].insert(m.stamp.seq);
+    truth_.on_received(name(id_), m.stamp.from, m.stamp.seq);
     tokens_ += m.tokens;
   }
 
@@ -113,7 +99,7 @@ class TokenNode : public sim::Process<Msg> {
  private:
   void send(sim::Context<Msg>& ctx, NodeId to, std::int64_t tokens) {
     Msg m{participant_.stamp(name(to)), tokens};
-    truth_.sent_tokens[{name(id_), name(to), m.stamp.seq}] = tokens;
+    truth_.on_sent(name(id_), name(to), m.stamp.seq, tokens);
     ctx.send(to, m);
   }
 
@@ -137,17 +123,20 @@ class TokenNode : public sim::Process<Msg> {
     }
   }
 
-  void on_recorded(sim::Context<Msg>& ctx, SnapshotId id) {
-    recorded_at_[id] = last_markers_ = ctx.now();
-    for (NodeId peer : peer_ids_) {
-      truth_.before_cut[{id, name(id_), name(peer)}] = truth_.received[{name(id_), name(peer)}];
+  // Several snapshots can be recorded on one message: all at the same cut, then markers.
+  void on_recorded(sim::Context<Msg>& ctx, const std::vector<SnapshotId>& ids) {
+    std::vector<ProcessId> peers;
+    for (NodeId peer : peer_ids_) peers.push_back(name(peer));
+    for (SnapshotId id : ids) {
+      recorded_at_[id] = last_markers_ = ctx.now();
+      truth_.on_recorded(id, name(id_), peers);
     }
     for (NodeId peer : peer_ids_) send(ctx, peer, 0);  // the explicit marker
   }
 
   NodeId id_;
   LiveParticipant participant_;
-  Truth& truth_;
+  LiveTruth& truth_;
   bool* sending_;
   std::int64_t tokens_ = kInitialTokens;
   std::vector<NodeId> peer_ids_;
@@ -165,79 +154,22 @@ void run_scenario(std::uint64_t seed, std::size_t nodes, std::size_t snapshots, 
   link.min_delay = 1 * kMillisecond;
   link.max_delay = 30 * kMillisecond;
   simulator.set_default_link(link);
-  Truth truth;
+  LiveTruth truth;
   bool sending = true;
   for (std::size_t i = 0; i < nodes; ++i) {
     simulator.add_node([&, nodes](NodeId id) { return std::make_unique<TokenNode>(id, nodes, truth, &sending); });
   }
-  auto node = [&](NodeId id) -> TokenNode& { return simulator.process_as<TokenNode>(id); };
-
-  // Snapshot ids are arbitrary 64-bit numbers chosen by initiators; start some close
-  // together so they overlap.
-  std::vector<SnapshotId> ids;
-  for (std::size_t i = 0; i < snapshots; ++i) {
-    const SnapshotId id = simulator.rng().next() | 1;
-    const auto when = simulator.rng().uniform(20, 200) * kMillisecond;
-    const auto initiator = static_cast<NodeId>(simulator.rng().uniform(0, static_cast<std::int64_t>(nodes) - 1));
-    ids.push_back(id);
-    Msg start;
-    start.initiate = id;
-    simulator.at(when, [&simulator, initiator, start] { simulator.inject(initiator, start); });
-  }
+  // Some start close together so they overlap.
+  const auto ids = schedule_snapshots(simulator, snapshots, 20, 200, nodes);
   simulator.at(400 * kMillisecond, [&] { sending = false; });
-  auto all_complete = [&] {
-    for (SnapshotId id : ids) {
-      for (NodeId n = 0; n < nodes; ++n) {
-        const auto local = node(n).participant().local(id);
-        if (!local || !local->complete) return false;
-      }
-    }
-    return true;
-  };
-  ASSERT_TRUE(simulator.run_until(all_complete, 10 * sim::kSecond)) << "snapshots did not complete";
-
-  const std::int64_t total = kInitialTokens * static_cast<std::int64_t>(nodes);
-  for (SnapshotId id : ids) {
-    std::int64_t sum = 0;
-    std::map<ProcessId, LiveLocal> parts;
-    for (NodeId n = 0; n < nodes; ++n) {
-      parts[name(n)] = *node(n).participant().local(id);
-      sum += std::stoll(parts[name(n)].state);
-    }
-    for (const auto& [receiver, local] : parts) {
-      for (const auto& [sender, channel] : local.incoming) {
-        const std::uint64_t cut = parts.at(sender).sent_through.at(receiver);
-        ASSERT_TRUE(channel.cut_known) << sender << "->" << receiver;
-        EXPECT_EQ(channel.sender_cut_seq, cut) << sender << "->" << receiver;
-        EXPECT_EQ(channel.received_before_cut + channel.in_flight.size() + channel.lost.size(), cut) << sender << "->" << receiver;
-        // Ground truth: in flight = sent before the sender's cut, not received before ours,
-        // and delivered in the end; lost = the rest of those (the network dropped them).
-        const auto& before = truth.before_cut.at({id, receiver, sender});
-        const auto& received = truth.received[{receiver, sender}];
-        std::set<std::uint64_t> expected, expected_lost;
-        for (std::uint64_t seq = 1; seq <= cut; ++seq) {
-          if (before.count(seq)) continue;
-          (received.count(seq) ? expected : expected_lost).insert(seq);
-        }
-        std::set<std::uint64_t> recorded;
-        for (const auto& m : channel.in_flight) {
-          EXPECT_TRUE(recorded.insert(m.seq).second) << "seq " << m.seq << " recorded twice on " << sender << "->" << receiver;
-          sum += static_cast<std::int64_t>(m.bytes);
-        }
-        EXPECT_EQ(recorded, expected) << "snapshot " << id << " channel " << sender << "->" << receiver;
-        EXPECT_EQ(std::set<std::uint64_t>(channel.lost.begin(), channel.lost.end()), expected_lost)
-            << "snapshot " << id << " channel " << sender << "->" << receiver;
-        EXPECT_TRUE(channel.late.empty()) << "the loss wait is longer than any delay";
-        for (std::uint64_t seq : channel.lost) sum += truth.sent_tokens.at({sender, receiver, seq});
-        // No orphan: nothing received before our cut was sent after the sender's.
-        if (!before.empty()) {
-          EXPECT_LE(*before.rbegin(), cut) << sender << "->" << receiver;
-        }
-      }
-    }
-    EXPECT_EQ(sum, total) << "snapshot " << id << " does not conserve tokens";
-    EXPECT_EQ(check_live_cut(parts), std::vector<std::string>{}) << "snapshot " << id;
-  }
+  expect_snapshots_complete_and_consistent<Msg>(
+      simulator, ids,
+      [&] {
+        std::map<ProcessId, const LiveParticipant*> all;
+        for (NodeId n = 0; n < nodes; ++n) all[name(n)] = &simulator.process_as<TokenNode>(n).participant();
+        return all;
+      },
+      truth, kInitialTokens * static_cast<std::int64_t>(nodes));
 }
 
 }  // namespace
