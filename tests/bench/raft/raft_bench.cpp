@@ -72,6 +72,7 @@ struct Result {
   std::uint64_t errors = 0;
   double cpu_us_per_op = 0;    // all three members
   double switches_per_op = 0;  // context switches, all threads of all three members
+  double client_cpu_us_per_op = 0;  // this process (the load generator shares the cores)
   std::vector<SlowOp> slow;
 };
 
@@ -123,8 +124,10 @@ Result run_load(Store& store, Op op, int clients, bool leader_only, double secon
   // Threads exit at different times (task counters vanish with them), so the counters are
   // read around the window with every client running.
   const Usage before = usage_of(store.pids());
+  const Usage client_before = usage_of({getpid()});
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));  // the measurement window
   const Usage after = usage_of(store.pids());
+  const Usage client_after = usage_of({getpid()});
   stop = true;
   for (auto& th : threads) th.join();
   std::vector<double> all;
@@ -139,6 +142,7 @@ Result run_load(Store& store, Op op, int clients, bool leader_only, double secon
   if (!all.empty()) {
     r.cpu_us_per_op = (after.cpu_ms - before.cpu_ms) * 1000.0 / static_cast<double>(all.size());
     r.switches_per_op = (after.switches - before.switches) / static_cast<double>(all.size());
+    r.client_cpu_us_per_op = (client_after.cpu_ms - client_before.cpu_ms) * 1000.0 / static_cast<double>(all.size());
   }
   if (!all.empty()) {
     r.p50_ms = all[all.size() / 2];
@@ -305,7 +309,8 @@ int main(int argc, char** argv) {
                    trace_slow_ms));
       const Result& done = results[store->name()].back();
       std::cerr << store->name() << ": " << rows[r].name << " " << static_cast<long>(done.ops_per_s) << " ops/s, "
-                << static_cast<long>(done.cpu_us_per_op) << " cpu us/op, " << done.switches_per_op << " switches/op\n";
+                << static_cast<long>(done.cpu_us_per_op) << " cpu us/op, " << done.switches_per_op << " switches/op, client "
+                << static_cast<long>(done.client_cpu_us_per_op) << " cpu us/op\n";
       if (trace_slow_ms > 0) {
         std::cerr << store->name() << ": " << done.slow.size() << " ops >= " << trace_slow_ms << " ms\n";
         print_stalls(done.slow, std::cerr);
