@@ -30,6 +30,9 @@ const log::Logger& logger() {
 
 // While a request is being handled, read at most this much more before pausing the socket.
 constexpr std::size_t kMaxBufferedWhileBusy = 1 << 20;
+// A client that pipelines requests but does not read its answers: stop taking its requests
+// (and then reading) once this much is waiting for it, so it cannot fill our memory.
+constexpr std::size_t kMaxQueuedOutput = 4 << 20;
 constexpr int kListenBacklog = 1024;
 const std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -153,7 +156,7 @@ void HttpConnection::respond(std::string_view response, bool close) {
       ::shutdown(fd_, SHUT_RDWR);  // the event thread sees the hang-up and drops us
       return;
     }
-    if (read_paused_) {
+    if (read_paused_ && out_.size() <= kMaxQueuedOutput) {
       read_paused_ = false;
       update_events_locked();
     }
@@ -223,6 +226,7 @@ void HttpConnection::flush_locked() {
     ::shutdown(fd_, SHUT_RDWR);
     return;
   }
+  if (read_paused_ && !busy_ && out_.size() <= kMaxQueuedOutput) read_paused_ = false;
   update_events_locked();
 }
 
@@ -399,8 +403,11 @@ void HttpFrontend::run() {
 
 void HttpFrontend::on_event(const std::shared_ptr<HttpConnection>& connection, std::uint32_t events) {
   if (events & EPOLLOUT) {
-    std::lock_guard lock(connection->mutex_);
-    connection->flush_locked();
+    {
+      std::lock_guard lock(connection->mutex_);
+      connection->flush_locked();
+    }
+    process_input(connection);  // requests held back while too much output was queued
   }
   if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) read_from(connection, (events & (EPOLLHUP | EPOLLERR)) != 0);
 }
@@ -436,7 +443,7 @@ void HttpFrontend::read_from(const std::shared_ptr<HttpConnection>& connection, 
       c.dead_ = true;
       drop_it = true;
     } else {
-      if (c.busy_ && c.in_.size() > kMaxBufferedWhileBusy) c.read_paused_ = true;
+      if ((c.busy_ || c.out_.size() > kMaxQueuedOutput) && c.in_.size() > kMaxBufferedWhileBusy) c.read_paused_ = true;
       c.update_events_locked();
     }
   }
@@ -454,7 +461,7 @@ void HttpFrontend::process_input(const std::shared_ptr<HttpConnection>& connecti
     HttpParseResult parsed;
     {
       std::lock_guard lock(c.mutex_);
-      if (c.busy_ || c.dead_ || c.closing_ || c.in_.empty()) return;
+      if (c.busy_ || c.dead_ || c.closing_ || c.in_.empty() || c.out_.size() > kMaxQueuedOutput) return;
       parsed = parse_http_request(c.in_, core_->limits);
       if (parsed.status == HttpParseStatus::incomplete) {
         if (c.read_closed_) {  // the rest never comes

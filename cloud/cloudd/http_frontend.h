@@ -69,7 +69,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   bool busy_ = false;         // a request is being handled
   bool continue_sent_ = false;
   bool read_closed_ = false;  // the client sent FIN (answers still go out)
-  bool read_paused_ = false;  // in_ is full while busy: stop reading until answered
+  bool read_paused_ = false;  // in_ is full while busy or out_ is full: stop reading
   bool closing_ = false;      // close once out_ is written
   bool dead_ = false;         // dropped: answers are discarded
   std::uint32_t events_ = 0;  // registered with epoll

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -26,6 +27,7 @@ struct StandIn {
   std::mutex mutex;
   std::vector<std::shared_ptr<HttpConnection>> parked;
   std::vector<std::string> slow_requests;
+  std::atomic<int> mid_answers{0};
 
   HttpFrontendHandlers handlers() {
     HttpFrontendHandlers h;
@@ -33,6 +35,11 @@ struct StandIn {
       if (request.path == "/later") {
         std::lock_guard lock(mutex);
         parked.push_back(connection);
+        return true;
+      }
+      if (request.path == "/mid") {
+        ++mid_answers;
+        connection->respond(http_response(200, std::string(1 << 20, 'm'), false), false);
         return true;
       }
       if (request.path == "/big") {
@@ -106,6 +113,30 @@ TEST(HttpFrontendUnit, IdleConnectionsCloseButOnesBeingAnsweredStay) {
   EXPECT_TRUE(busy.open_and_quiet());
   parked->respond(http_response(200, "{}", false), false);
   EXPECT_EQ(busy.read_response().status, 200);
+  frontend.stop();
+}
+
+TEST(HttpFrontendUnit, AClientThatDoesNotReadItsAnswersIsNotServedFarAhead) {
+  // 60 pipelined requests for 1 MiB each, read one by one: the front end stops taking
+  // requests while 4 MiB wait for the client, so it is never more than that (plus what the
+  // kernel buffers hold) ahead of the reader, instead of holding 60 MiB.
+  StandIn stand_in;
+  HttpFrontend frontend(any_port(), 2, stand_in.handlers());
+  frontend.start();
+  RawClient c(frontend.port());
+  c.set_receive_buffer(64 * 1024);
+  std::string all;
+  for (int i = 0; i < 60; ++i) all += "GET /mid HTTP/1.1\r\n\r\n";
+  ASSERT_TRUE(c.send_all(all));
+  ASSERT_TRUE(testing::wait_until([&] { return stand_in.mid_answers.load() >= 5; }, 5s));
+  for (int k = 0; k < 60; ++k) {
+    // queued 4 + socket send buffer (<= 4 MiB) + receive buffer + the one being written.
+    EXPECT_LE(stand_in.mid_answers.load(), k + 12) << "after reading " << k << " answers";
+    const auto r = c.read_response();
+    ASSERT_EQ(r.status, 200) << k;
+    ASSERT_EQ(r.body.size(), std::size_t{1} << 20) << k;
+  }
+  EXPECT_EQ(stand_in.mid_answers.load(), 60);
   frontend.stop();
 }
 

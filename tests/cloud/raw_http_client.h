@@ -34,6 +34,8 @@ class RawClient {
     if (fd_ >= 0) ::close(fd_);
   }
   bool connected() const { return connected_; }
+  // A fixed small receive buffer (no autotuning): a client that reads slowly stays slow.
+  void set_receive_buffer(int bytes) { ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes); }
   bool send_all(std::string_view data) {
     while (!data.empty()) {
       const ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
