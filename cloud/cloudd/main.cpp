@@ -32,11 +32,14 @@ void usage(std::ostream& out) {
          "                           \"virtual_nodes\": 1}}\n"
          "                  Every member joins a Chord ring with virtual_nodes positions\n"
          "                  (GET /api/v1/dht/ring, /api/v1/dht/lookup/{home}, /api/v1/dht/homes/{home}).\n"
+         "                  \"http_frontend\": \"epoll\" (default: one event thread, KV requests answered\n"
+         "                  from the Raft loop) or \"httplib\" (a thread per connection).\n"
          "  -h, --help      this text\n"
          "\n"
          "The client bearer token and the cluster secret are generated on first start (mode 0600)\n"
          "when their files do not exist; every member must share the cluster secret.\n"
-         "HOMESTEAD_LOG_LEVEL=debug|info|warn|error sets the log level. SIGTERM/SIGINT stop it.\n";
+         "HOMESTEAD_LOG_LEVEL=debug|info|warn|error sets the log level. SIGTERM/SIGINT stop it.\n"
+         "HOMESTEAD_CLOUDD_HTTP_FRONTEND=epoll|httplib is the front end when the config does not say.\n";
 }
 
 }  // namespace
