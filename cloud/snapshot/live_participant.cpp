@@ -34,7 +34,12 @@ void LiveParticipant::initiate(SnapshotId id, std::string state) {
 }
 
 void LiveParticipant::record(SnapshotId id, std::string state) {
-  ++records_;
+  recent_records_.emplace_back(++records_, id);
+  // Forget the oldest that stopped marking (adapters stop marking in recording order).
+  while (!recent_records_.empty() && !marking_.count(recent_records_.front().second) &&
+         recent_records_.front().second != id) {
+    recent_records_.pop_front();
+  }
   LiveLocal local;
   local.id = id;
   local.process = self_;
@@ -74,14 +79,15 @@ void LiveParticipant::mark_late_channel(const ProcessId& to, Outgoing& out) {
   // (this runs before every stamp), so its cut is what had been sent until now, and every
   // message from here on must carry the mark or the receiver takes it for one sent before
   // our cut.
-  if (out.records_seen == records_) return;  // no record since this channel's last stamp
-  out.records_seen = records_;
-  for (SnapshotId id : marking_) {
-    LiveLocal& local = locals_.at(id);
+  // Only the records since this channel's last stamp: the ones before were seen then.
+  for (auto it = recent_records_.rbegin(); it != recent_records_.rend() && it->first > out.records_seen; ++it) {
+    if (!marking_.count(it->second)) continue;
+    LiveLocal& local = locals_.at(it->second);
     if (local.sent_through.count(to)) continue;
     local.sent_through[to] = out.next_seq;
-    out.pending.push_back(CutMark{id, out.next_seq});
+    out.pending.push_back(CutMark{it->second, out.next_seq});
   }
+  out.records_seen = records_;
 }
 
 Stamp LiveParticipant::stamp(const ProcessId& to) {
@@ -195,17 +201,18 @@ void LiveParticipant::track_late_channel(const ProcessId& from, Incoming& channe
   // state (a gateway that first talks to this member after the cut). Only while marking:
   // the sender marks its messages for as long (kMarkFor after it recorded, and it records
   // within that much of us), so a channel that appears later could never learn its cut.
-  if (channel.records_seen == records_) return;  // no record since this channel's last message
-  channel.records_seen = records_;
-  for (SnapshotId id : marking_) {
-    LiveLocal& local = locals_.at(id);
-    auto [it, added] = local.incoming.try_emplace(from);
+  // Only the records since this channel's last message: the ones before were seen then.
+  for (auto it = recent_records_.rbegin(); it != recent_records_.rend() && it->first > channel.records_seen; ++it) {
+    if (!marking_.count(it->second)) continue;
+    LiveLocal& local = locals_.at(it->second);
+    auto [record, added] = local.incoming.try_emplace(from);
     if (!added) continue;
-    it->second.received_before_cut = channel.distinct();
-    it->second.max_seq_before_cut = channel.max_seq();
+    record->second.received_before_cut = channel.distinct();
+    record->second.max_seq_before_cut = channel.max_seq();
     local.complete = false;
-    open_.insert(id);
+    open_.insert(it->second);
   }
+  channel.records_seen = records_;
 }
 
 void LiveParticipant::note_late(const Stamp& stamp) {

@@ -189,6 +189,10 @@ class LiveParticipant {
   static constexpr std::size_t kRetiredKept = 1 << 16;
   std::set<SnapshotId> retired_;
   std::uint64_t records_ = 0;  // how many times this process recorded (see mark_late_channel)
+  // (record number, snapshot) of the records that may still be marking, oldest first: a
+  // channel only looks at the ones after its records_seen, not at every marking snapshot
+  // (hundreds when snapshots run back to back) on each frame after a record.
+  std::deque<std::pair<std::uint64_t, SnapshotId>> recent_records_;
   std::deque<SnapshotId> retired_order_;
   // Per-message work touches only these, not every record kept for the API:
   std::set<SnapshotId> marking_;  // recorded, marks still carried on messages
