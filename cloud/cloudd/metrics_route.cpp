@@ -28,6 +28,21 @@ void install_metrics_route(httplib::Server& http, RaftServer& raft, const SyncRp
     metric(out, "homestead_raft_commit_index", "gauge", "highest committed log index", st.commit_index);
     metric(out, "homestead_raft_applied_index", "gauge", "highest applied log index", st.applied_index);
     metric(out, "homestead_raft_members", "gauge", "members in the configuration", st.members.size());
+    // Where the Raft loop's time went (GET /api/v1/cluster "loop"; slow = over kSlowLoopMs).
+    const LoopStats& loop = st.loop;
+    metric(out, "homestead_raft_loop_turns_total", "counter", "Raft loop turns", loop.turns);
+    metric(out, "homestead_raft_loop_persists_total", "counter", "Readys written to the log", loop.persists);
+    metric(out, "homestead_raft_loop_entries_persisted_total", "counter",
+           "log entries written (over persists: the group commit batch)", loop.entries_persisted);
+    metric(out, "homestead_raft_loop_slow_persists_total", "counter", "log writes + fdatasync over 20 ms",
+           loop.slow_persists);
+    metric(out, "homestead_raft_loop_max_persist_microseconds", "gauge", "longest log write + fdatasync",
+           loop.max_persist_us);
+    metric(out, "homestead_raft_loop_slow_turns_total", "counter", "Raft loop turns over 20 ms", loop.slow_turns);
+    metric(out, "homestead_raft_loop_max_turn_microseconds", "gauge", "longest Raft loop turn", loop.max_turn_us);
+    metric(out, "homestead_raft_snapshots_total", "counter", "state-machine snapshots taken", loop.snapshots);
+    metric(out, "homestead_raft_leader_changes_total", "counter", "leader changes this member saw",
+           loop.leader_changes);
     raft.read([&](const KvStateMachine& state) {
       const auto& sv = state.services();
       const auto& c = sv.counters();

@@ -219,6 +219,21 @@ TEST_F(CloudSync, PushesThroughAFollowerExactlyOnceAcrossDuplicatesAndALeaderKil
   EXPECT_NE(text->body.find("homestead_sync_items_applied_total " + std::to_string(kLast)), std::string::npos)
       << text->body;
   EXPECT_NE(text->body.find("homestead_raft_is_leader 1"), std::string::npos);
+  // The Raft loop counters (as in GET /api/v1/cluster "loop"): every applied push was an
+  // entry this leader wrote to its log.
+  const auto counter = [&](const std::string& name) -> std::uint64_t {
+    const auto at = text->body.find("\n" + name + " ");
+    if (at == std::string::npos) {
+      ADD_FAILURE() << name << " missing:\n" << text->body;
+      return 0;
+    }
+    return std::stoull(text->body.substr(at + name.size() + 2));
+  };
+  EXPECT_GE(counter("homestead_sync_pushes_total"), 1u);
+  EXPECT_GE(counter("homestead_raft_loop_entries_persisted_total"), counter("homestead_sync_pushes_total"));
+  EXPECT_GE(counter("homestead_raft_loop_persists_total"), 1u);
+  EXPECT_GE(counter("homestead_raft_loop_turns_total"), counter("homestead_raft_loop_persists_total"));
+  EXPECT_GE(counter("homestead_raft_leader_changes_total"), 1u);
   EXPECT_NE(text->body.find("homestead_services_audit_records " + std::to_string(expected_audit.size())),
             std::string::npos);
 }
