@@ -138,16 +138,16 @@ TEST_F(HttpFrontend, ASlowClientSendingByteByByteIsServedAndBlocksNobody) {
   ASSERT_TRUE(slow.connected());
   const std::string request = put_request(token(), "slow%2Fkey", "slowly");
   const std::size_t half = request.size() / 2;
-  // Pacing, not synchronisation: each byte leaves in its own segment (TCP_NODELAY).
+  // Each byte leaves in its own segment (TCP_NODELAY) and is acknowledged before the next.
   for (std::size_t i = 0; i < half; ++i) {
     ASSERT_TRUE(slow.send_all(std::string_view(request).substr(i, 1)));
-    std::this_thread::sleep_for(1ms);
+    ASSERT_TRUE(slow.wait_acknowledged());
   }
   // Half a request is pending on the event thread: other connections are still served.
   expect_serving(leader_, "slow/other");
   for (std::size_t i = half; i < request.size(); ++i) {
     ASSERT_TRUE(slow.send_all(std::string_view(request).substr(i, 1)));
-    std::this_thread::sleep_for(1ms);
+    ASSERT_TRUE(slow.wait_acknowledged());
   }
   const auto r = slow.read_response();
   ASSERT_EQ(r.status, 200) << r.head << r.body;

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <arpa/inet.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,6 +15,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include "tests/support/process.h"
 
 namespace homestead::testing {
 
@@ -43,6 +47,16 @@ class RawClient {
       data.remove_prefix(static_cast<std::size_t>(n));
     }
     return true;
+  }
+  // Polls (deadline 10 s) until every byte sent has been acknowledged by the server's
+  // kernel: the next send then arrives on its own, after the server could read this one.
+  bool wait_acknowledged() {
+    return wait_until(
+        [&] {
+          int unacknowledged = 0;
+          return ::ioctl(fd_, SIOCOUTQ, &unacknowledged) == 0 && unacknowledged == 0;
+        },
+        std::chrono::seconds(10), std::chrono::milliseconds(1));
   }
   // Closes with a reset instead of a FIN.
   void reset() {
