@@ -37,12 +37,9 @@ void reply(httplib::Response& res, int status, const json& body) {
 void reply(httplib::Response& res, const JsonReply& answer) { reply(res, answer.status, answer.body); }
 
 Command with_session(const httplib::Request& req, Command command) {
-  auto number = [&](const char* name) {
-    if (!req.has_header(name)) return session_header_number(name, std::nullopt);
-    const std::string text = req.get_header_value(name);
-    return session_header_number(name, std::string_view(text));
-  };
-  set_session(command, number("X-Client-Id"), number("X-Request-Seq"), number("X-Client-Ack"));
+  set_session(command, [&](const char* name) {
+    return req.has_header(name) ? std::optional<std::string>(req.get_header_value(name)) : std::nullopt;
+  });
   return command;
 }
 

@@ -14,11 +14,6 @@ void send_reply(HttpConnection& connection, const JsonReply& reply, bool close, 
   connection.respond(http_response(reply.status, dump_json(reply.body), close, extra_headers), close);
 }
 
-std::optional<std::string_view> optional_header(const HttpRequest& request, std::string_view name) {
-  if (!request.has_header(name)) return std::nullopt;
-  return request.header(name);
-}
-
 }  // namespace
 
 bool KvFastRoutes::authorized(const HttpRequest& request) const {
@@ -69,9 +64,9 @@ bool KvFastRoutes::handle(const HttpRequest& request, const std::shared_ptr<Http
     command.kind = put ? CommandKind::put : CommandKind::remove;
     command.key = key;
     if (put) command.value = json_string_field(parse_json_body(request.body), "value", "");
-    set_session(command, session_header_number("X-Client-Id", optional_header(request, "X-Client-Id")),
-                session_header_number("X-Request-Seq", optional_header(request, "X-Request-Seq")),
-                session_header_number("X-Client-Ack", optional_header(request, "X-Client-Ack")));
+    set_session(command, [&](const char* name) {
+      return request.has_header(name) ? std::optional<std::string>(request.header(name)) : std::nullopt;
+    });
     const bool forwarded = request.has_header(kForwardedHeader);
     raft_.write_via_leader_async(
         std::move(command), timeout_,

@@ -8,20 +8,25 @@ using nlohmann::json;
 
 std::string dump_json(const json& body) { return body.dump(-1, ' ', false, json::error_handler_t::replace); }
 
-std::uint64_t session_header_number(const char* name, const std::optional<std::string_view>& text) {
+namespace {
+
+// The value of session header `name` (absent = 0); BadRequest unless an unsigned integer.
+std::uint64_t session_header_number(const char* name, const std::optional<std::string>& text) {
   if (!text) return 0;
   std::uint64_t value = 0;
   const auto parsed = std::from_chars(text->data(), text->data() + text->size(), value);
   if (parsed.ec != std::errc() || parsed.ptr != text->data() + text->size()) {
-    throw BadRequest(std::string("header ") + name + ": expected an unsigned integer, got \"" + std::string(*text) + "\"");
+    throw BadRequest(std::string("header ") + name + ": expected an unsigned integer, got \"" + *text + "\"");
   }
   return value;
 }
 
-void set_session(Command& command, std::uint64_t client_id, std::uint64_t seq, std::uint64_t ack) {
-  command.client_id = client_id;
-  command.seq = seq;
-  command.ack = ack;
+}  // namespace
+
+void set_session(Command& command, const HeaderLookup& header) {
+  command.client_id = session_header_number("X-Client-Id", header("X-Client-Id"));
+  command.seq = session_header_number("X-Request-Seq", header("X-Request-Seq"));
+  command.ack = session_header_number("X-Client-Ack", header("X-Client-Ack"));
   if (command.client_id != 0 && command.seq == 0) {
     throw BadRequest("header X-Request-Seq: required (>= 1) with X-Client-Id");
   }

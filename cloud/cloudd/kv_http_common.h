@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -29,10 +30,11 @@ struct JsonReply {
 // Keys and values are client bytes: invalid UTF-8 is replaced, never a 500.
 std::string dump_json(const nlohmann::json& body);
 
-// The value of session header `name` (absent = 0); BadRequest unless an unsigned integer.
-std::uint64_t session_header_number(const char* name, const std::optional<std::string_view>& text);
-// Fills the session fields; BadRequest for X-Client-Id without X-Request-Seq.
-void set_session(Command& command, std::uint64_t client_id, std::uint64_t seq, std::uint64_t ack);
+// A request header's value by name (nullopt when absent), whichever front end read it.
+using HeaderLookup = std::function<std::optional<std::string>(const char* name)>;
+// Fills the session fields from X-Client-Id, X-Request-Seq, X-Client-Ack (absent = 0);
+// BadRequest for a value that is not an unsigned integer or X-Client-Id without X-Request-Seq.
+void set_session(Command& command, const HeaderLookup& header);
 
 nlohmann::json parse_json_body(std::string_view body);
 const nlohmann::json& json_field(const nlohmann::json& object, const std::string& name, const std::string& path);

@@ -22,6 +22,15 @@ T wait_for(std::future<T>& future, std::chrono::milliseconds timeout, T on_timeo
   return future.get();
 }
 
+// The blocking form of an asynchronous call: `start` gets the completion to hand on.
+template <class T, class Start>
+T wait_for_completion(std::chrono::milliseconds timeout, T on_timeout, Start start) {
+  auto promise = std::make_shared<std::promise<T>>();
+  auto future = promise->get_future();
+  start(std::function<void(T)>([promise](T out) { promise->set_value(std::move(out)); }));
+  return wait_for(future, timeout, std::move(on_timeout));
+}
+
 }  // namespace
 
 RaftServer::RaftServer(CloudConfig config, std::string cluster_secret, std::unique_ptr<LogStore> store)
@@ -427,22 +436,26 @@ std::optional<std::string> RaftServer::http_address(raft::NodeId member_id) cons
   return std::nullopt;
 }
 
+void RaftServer::await_commit(const raft::ProposeResult& proposed, std::chrono::steady_clock::time_point deadline,
+                              WriteDone done) {
+  if (!proposed.ok()) {
+    const auto status = proposed.status == raft::ProposeStatus::not_leader ? WriteOutcome::Status::not_leader
+                                                                          : WriteOutcome::Status::refused;
+    done({status, "", proposed.leader_hint, raft::to_string(proposed.status)});
+    return;
+  }
+  writes_[proposed.index] = Waiter{std::move(done), proposed.term, deadline};
+}
+
 WriteOutcome RaftServer::propose_and_wait(std::function<raft::ProposeResult(raft::Node&)> propose,
                                           std::chrono::milliseconds timeout) {
-  auto promise = std::make_shared<std::promise<WriteOutcome>>();
-  auto future = promise->get_future();
   const auto deadline = SteadyClock::now() + timeout;
-  post([this, propose = std::move(propose), promise, deadline] {
-    const raft::ProposeResult r = propose(*node_);
-    if (!r.ok()) {
-      const auto status =
-          r.status == raft::ProposeStatus::not_leader ? WriteOutcome::Status::not_leader : WriteOutcome::Status::refused;
-      promise->set_value({status, "", r.leader_hint, raft::to_string(r.status)});
-      return;
-    }
-    writes_[r.index] = Waiter{[promise](WriteOutcome out) { promise->set_value(std::move(out)); }, r.term, deadline};
-  });
-  return wait_for(future, timeout, WriteOutcome{WriteOutcome::Status::unknown, "", leader_.load(), "timed out"});
+  return wait_for_completion(
+      timeout, WriteOutcome{WriteOutcome::Status::unknown, "", leader_.load(), "timed out"}, [&](WriteDone done) {
+        post([this, propose = std::move(propose), done = std::move(done), deadline]() mutable {
+          await_commit(propose(*node_), deadline, std::move(done));
+        });
+      });
 }
 
 WriteOutcome RaftServer::write(Command command, std::chrono::milliseconds timeout) {
@@ -452,11 +465,8 @@ WriteOutcome RaftServer::write(Command command, std::chrono::milliseconds timeou
 }
 
 WriteOutcome RaftServer::write_via_leader(Command command, std::chrono::milliseconds timeout) {
-  auto promise = std::make_shared<std::promise<WriteOutcome>>();
-  auto future = promise->get_future();
-  write_via_leader_async(std::move(command), timeout,
-                         [promise](WriteOutcome out) { promise->set_value(std::move(out)); });
-  return wait_for(future, timeout, WriteOutcome{WriteOutcome::Status::unknown, "", leader_.load(), "timed out"});
+  return wait_for_completion(timeout, WriteOutcome{WriteOutcome::Status::unknown, "", leader_.load(), "timed out"},
+                             [&](WriteDone done) { write_via_leader_async(std::move(command), timeout, std::move(done)); });
 }
 
 void RaftServer::write_via_leader_async(Command command, std::chrono::milliseconds timeout, WriteDone done) {
@@ -466,14 +476,7 @@ void RaftServer::write_via_leader_async(Command command, std::chrono::millisecon
   post([this, data = std::move(data), done = std::move(done), deadline]() mutable {
     const raft::NodeId leader = node_->leader();
     if (node_->role() == raft::Role::leader || leader == raft::kNoNode) {
-      const raft::ProposeResult r = node_->propose(std::move(data));
-      if (!r.ok()) {
-        const auto status = r.status == raft::ProposeStatus::not_leader ? WriteOutcome::Status::not_leader
-                                                                         : WriteOutcome::Status::refused;
-        done({status, "", r.leader_hint, raft::to_string(r.status)});
-        return;
-      }
-      writes_[r.index] = Waiter{std::move(done), r.term, deadline};
+      await_commit(node_->propose(std::move(data)), deadline, std::move(done));
       return;
     }
     const std::uint64_t id = next_forward_id_++;
@@ -486,10 +489,8 @@ void RaftServer::write_via_leader_async(Command command, std::chrono::millisecon
 }
 
 ReadOutcome RaftServer::linearizable_read_barrier(std::chrono::milliseconds timeout) {
-  auto promise = std::make_shared<std::promise<ReadOutcome>>();
-  auto future = promise->get_future();
-  linearizable_read_barrier_async(timeout, [promise](ReadOutcome out) { promise->set_value(std::move(out)); });
-  return wait_for(future, timeout, ReadOutcome{false, leader_.load(), "timed out"});
+  return wait_for_completion(timeout, ReadOutcome{false, leader_.load(), "timed out"},
+                             [&](ReadDone done) { linearizable_read_barrier_async(timeout, std::move(done)); });
 }
 
 void RaftServer::linearizable_read_barrier_async(std::chrono::milliseconds timeout, ReadDone done) {

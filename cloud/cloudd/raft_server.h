@@ -203,6 +203,8 @@ class RaftServer {
   };
   void promote_learners();
   void sync_peer_addresses();
+  // Loop thread: answers a refused proposal at once, else waits for its entry to apply.
+  void await_commit(const raft::ProposeResult& proposed, std::chrono::steady_clock::time_point deadline, WriteDone done);
   WriteOutcome propose_and_wait(std::function<raft::ProposeResult(raft::Node&)> propose,
                                 std::chrono::milliseconds timeout);
 
