@@ -139,7 +139,7 @@ std::vector<nlohmann::json> GatewaySnapshotAgent::take_finished_parts() {
     // A channel first used after the part shipped (the gateway moved to another member
     // while the snapshot still marked) adds a cut or an incoming record: ship it again (the
     // member keeps the newest).
-    const std::size_t channels = local->sent_through.size() + local->incoming.size();
+    const std::size_t channels = snapshot::channel_count(*local);
     auto shipped = shipped_.find(id);
     if (shipped != shipped_.end() && shipped->second == channels) continue;
     shipped_[id] = channels;

@@ -206,20 +206,18 @@ void install_snapshot_routes(httplib::Server& s, RaftServer& raft, std::shared_p
     if (parts.empty()) return error(res, 404, "not_found", "no member has recorded snapshot " + std::to_string(*id));
     // Gateways are participants when a member counted one as a channel at its cut; each
     // ships its part to a member once complete.
-    // A gateway ships its part again when a channel joins it after it shipped (it moved to
-    // another member while the snapshot marked), maybe to another member: the version with
-    // the most channels is the newest (channels are only ever added to a part).
-    const auto channels = [](const snapshot::LiveLocal& part) { return part.sent_through.size() + part.incoming.size(); };
-    const std::map<snapshot::ProcessId, snapshot::LiveLocal> members_only = parts;
+    // Members may hold different versions of a gateway's part (it ships again, maybe to
+    // another member, when it moved to another member while the snapshot marked): the newest.
     for (const auto& part : gateway_parts) {
       auto it = parts.find(part.process);
       if (it == parts.end()) {
         parts.emplace(part.process, part);
-      } else if (channels(part) > channels(it->second)) {
+      } else if (snapshot::channel_count(part) > snapshot::channel_count(it->second)) {
         it->second = part;
       }
     }
-    for (const auto& [process, part] : members_only) {
+    for (const auto& [process, part] : parts) {
+      if (process.rfind("gateway:", 0) == 0) continue;  // the members' channels from gateways
       for (const auto& [from, channel] : part.incoming) {
         if (from.rfind("gateway:", 0) != 0) continue;
         auto gateway = parts.find(from);

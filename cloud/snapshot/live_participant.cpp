@@ -34,12 +34,6 @@ void LiveParticipant::initiate(SnapshotId id, std::string state) {
 }
 
 void LiveParticipant::record(SnapshotId id, std::string state) {
-  recent_records_.emplace_back(++records_, id);
-  // Forget the oldest that stopped marking (adapters stop marking in recording order).
-  while (!recent_records_.empty() && !marking_.count(recent_records_.front().second) &&
-         recent_records_.front().second != id) {
-    recent_records_.pop_front();
-  }
   LiveLocal local;
   local.id = id;
   local.process = self_;
@@ -62,6 +56,9 @@ void LiveParticipant::record(SnapshotId id, std::string state) {
   if (!local.complete) open_.insert(id);
   marking_.insert(id);
   locals_.emplace(id, std::move(local));
+  recent_records_.emplace_back(++records_, id);
+  // Forget the oldest that stopped marking (adapters stop marking in recording order).
+  while (!marking_.count(recent_records_.front().second)) recent_records_.pop_front();
 }
 
 void LiveParticipant::prune(Outgoing& out) const {

@@ -15,6 +15,11 @@ nlohmann::json to_json(const LiveLocal& local);
 // Throws std::invalid_argument naming the bad field.
 LiveLocal live_local_from_json(const nlohmann::json& json);
 
+// Channels in a part (cuts recorded + incoming records). They are only ever added to a
+// process's record, so of two versions of one part the one with more is the newer (a
+// gateway ships its part again when a channel joins it after it shipped).
+inline std::size_t channel_count(const LiveLocal& part) { return part.sent_through.size() + part.incoming.size(); }
+
 // Checks every channel whose two ends are both among `parts` and whose receiver closed it:
 //  - the receiver learnt the sender's cut seq, equal to what the sender recorded;
 //  - received-before-cut + in flight + lost = the sender's cut seq (nothing unaccounted,
