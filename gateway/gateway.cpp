@@ -271,7 +271,11 @@ void Gateway::on_link(bool up) {
   link_changed_ms_ = wall_ms();
   metrics_.set("homestead_mqtt_connected", {}, up ? 1 : 0);
   metrics_.add(up ? "homestead_mqtt_connects_total" : "homestead_mqtt_connection_lost_total");
-  if (!up) return;
+  if (!up) {
+    std::lock_guard lock(core_mutex_);
+    cache_.link_lost();
+    return;
+  }
   if (transactuations_) transactuations_->start();  // once; later connects do nothing
   publish_all_discovery();
   send_pending("");

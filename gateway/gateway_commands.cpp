@@ -90,7 +90,7 @@ void Gateway::send_pending(const std::string& device) {
     const auto now = wall_ms();
     for (const auto& c : candidates) {
       const auto* state = cache_.find(c.device);
-      if (!state || state->online == false) continue;  // offline devices keep waiting
+      if (!state || !accepts_commands(*state)) continue;  // offline or unconfirmed devices keep waiting
       // A shared device's command waits (until it expires) while the lease is not ours.
       if (leases_ && leases_->shared(c.device) && !leases_->holds(c.device)) continue;
       if (auto sent = tracker_.mark_sent(c.id, now)) to_send.push_back(std::move(*sent));
@@ -244,7 +244,7 @@ nlohmann::json Gateway::admit_command(CommandRecord record, const devices::Comma
     std::lock_guard lock(core_mutex_);
     const auto* state = cache_.find(device);
     if (!state) throw ApiError(404, "not_found", "device '" + device + "' not found");
-    send_now = link_up() && state->online != false;
+    send_now = link_up() && accepts_commands(*state);
     if (send_now) {
       record.status = CommandStatus::sent;
       record.sent_ms = now;

@@ -86,6 +86,7 @@ void Gateway::on_messages(const std::vector<InboundMessage>& batch) {
       continue;
     }
     auto& r = out.result;
+    if (r.send_waiting) send_pending(r.device);
     switch (r.kind) {
       case IngestResult::Kind::state:
         counts.state += 1;
@@ -106,7 +107,6 @@ void Gateway::on_messages(const std::vector<InboundMessage>& batch) {
         break;
       case IngestResult::Kind::status:
         counts.status += 1;
-        if (r.came_online) send_pending(r.device);
         break;
       case IngestResult::Kind::ignored:
         counts.other += 1;

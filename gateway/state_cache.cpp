@@ -35,6 +35,12 @@ const DeviceState* StateCache::find(std::string_view id) const {
   return it == devices_.end() ? nullptr : &it->second;
 }
 
+bool accepts_commands(const DeviceState& state) { return state.online != false && !state.awaiting_status; }
+
+void StateCache::link_lost() {
+  for (auto& [id, d] : devices_) d.awaiting_status = d.awaiting_status || d.online == true;
+}
+
 void StateCache::note_desired(const std::string& id, const nlohmann::json& args) {
   auto it = devices_.find(id);
   if (it == devices_.end() || !args.is_object() || args.empty()) return;
@@ -60,6 +66,12 @@ IngestResult StateCache::ingest(std::string_view topic, std::string_view payload
     return out;
   }
   DeviceState& d = it->second;
+  // A report or an ack proves the device is connected again after a link loss; its status
+  // message (below) decides on its own.
+  const auto heard_again = [&] {
+    out.send_waiting = d.awaiting_status && d.online != false;
+    d.awaiting_status = false;
+  };
   try {
     switch (parsed->channel) {
       case devices::Channel::state: {
@@ -72,6 +84,7 @@ IngestResult StateCache::ingest(std::string_view topic, std::string_view payload
         d.device_ts_ms = report.ts_ms;
         d.received_ms = now_ms;
         d.last_seen_ms = now_ms;
+        heard_again();
         return out;
       }
       case devices::Channel::ack: {
@@ -85,6 +98,7 @@ IngestResult StateCache::ingest(std::string_view topic, std::string_view payload
           d.received_ms = now_ms;
         }
         d.last_seen_ms = now_ms;
+        heard_again();
         out.ack = std::move(ack);
         return out;
       }
@@ -98,8 +112,9 @@ IngestResult StateCache::ingest(std::string_view topic, std::string_view payload
         const bool online = payload == devices::kOnline;
         out.kind = IngestResult::Kind::status;
         out.online = online;
-        out.came_online = online && d.online != true;
+        out.send_waiting = online && (d.online != true || d.awaiting_status);
         d.online = online;
+        d.awaiting_status = false;
         if (online) d.last_seen_ms = now_ms;
         return out;
       }

@@ -29,7 +29,16 @@ struct DeviceState {
   std::uint64_t version = 0;      // bumps on every change of reported or desired
   std::optional<bool> online;     // from .../status; unknown until the first status message
   std::int64_t last_seen_ms = 0;  // any valid message from the device
+  // The broker link dropped while the device was online: until it is heard from again (status,
+  // report or ack) it may not have reconnected and resubscribed (a restarted broker lost its
+  // clean session), so a command sent now could be lost. Commands wait; they are never
+  // re-sent, since a device that rebooted may have forgotten the cmd_ids it saw.
+  bool awaiting_status = false;
 };
+
+// Whether a command may be published to the device now: not known offline, and not waiting
+// to hear from it again after the broker link came back.
+bool accepts_commands(const DeviceState& state);
 
 // Why a message was rejected; a label of homestead_mqtt_rejected_total.
 enum class Rejection { none, topic, unknown_device, not_json, schema, status_payload };
@@ -41,7 +50,9 @@ struct IngestResult {
   std::optional<Reading> reading;    // state reports: persist this
   std::optional<devices::Ack> ack;   // acks: hand to the command tracker
   bool online = false;               // status messages
-  bool came_online = false;          // status changed to online (send waiting commands)
+  bool send_waiting = false;         // commands may go to the device now: its status changed to
+                                     // online, or it was heard from again after the broker link
+                                     // came back (send its waiting commands)
   Rejection rejection = Rejection::none;
   std::string detail;                // rejection message naming the field
 };
@@ -58,6 +69,9 @@ class StateCache {
   const std::map<std::string, DeviceState, std::less<>>& all() const { return devices_; }
 
   IngestResult ingest(std::string_view topic, std::string_view payload, std::int64_t now_ms);
+
+  // The broker link dropped: every device known online now awaits its next message.
+  void link_lost();
 
   // A command was accepted: record what it asks for as desired state.
   void note_desired(const std::string& id, const nlohmann::json& args);

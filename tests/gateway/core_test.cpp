@@ -100,8 +100,8 @@ TEST_F(CacheTest, RejectionsNameTheReason) {
 
 TEST_F(CacheTest, StatusAndStaleness) {
   auto r = cache.ingest("homestead/h1/temp/status", "online", 100);
-  EXPECT_TRUE(r.came_online);
-  EXPECT_FALSE(cache.ingest("homestead/h1/temp/status", "online", 101).came_online);
+  EXPECT_TRUE(r.send_waiting);
+  EXPECT_FALSE(cache.ingest("homestead/h1/temp/status", "online", 101).send_waiting);
   cache.ingest("homestead/h1/temp/status", "offline", 102);
   EXPECT_EQ(cache.find("temp")->online, false);
   cache.ingest("homestead/h1/temp/state", R"({"seq":1,"ts":1,"state":{"temperature":21.5}})", 1000);
@@ -110,6 +110,37 @@ TEST_F(CacheTest, StatusAndStaleness) {
   EXPECT_EQ(fresh["age_ms"], 500);
   EXPECT_EQ(hg::state_json(*cache.find("temp"), 2500, 1000, true)["stale_reason"], "silent");
   EXPECT_EQ(hg::state_json(*cache.find("temp"), 1500, 1000, false)["stale_reason"], "broker_link_down");
+}
+
+// After the broker link drops, a device known online takes no commands until it is heard from
+// again: a restarted broker lost its session, and a command published before it resubscribed
+// would be lost.
+TEST_F(CacheTest, ALinkLossHoldsCommandsUntilTheDeviceIsHeardAgain) {
+  cache.ingest("homestead/h1/temp/status", "online", 100);
+  cache.ingest("homestead/h1/lamp/status", "online", 100);
+  EXPECT_TRUE(hg::accepts_commands(*cache.find("lamp")));
+  cache.link_lost();
+  EXPECT_FALSE(hg::accepts_commands(*cache.find("lamp")));
+  EXPECT_FALSE(hg::accepts_commands(*cache.find("temp")));
+  EXPECT_EQ(cache.find("lamp")->online, true);  // what the API shows does not change
+
+  // The status message announcing it again (retained or fresh) lets the waiting commands go.
+  auto again = cache.ingest("homestead/h1/lamp/status", "online", 200);
+  EXPECT_TRUE(again.send_waiting);
+  EXPECT_TRUE(hg::accepts_commands(*cache.find("lamp")));
+  EXPECT_FALSE(cache.ingest("homestead/h1/lamp/status", "online", 201).send_waiting);
+
+  // A report proves it connected too (firmware announces "online" without retain).
+  auto report = cache.ingest("homestead/h1/temp/state", R"({"seq":1,"ts":1,"state":{"temperature":20.0}})", 300);
+  EXPECT_TRUE(report.send_waiting);
+  EXPECT_TRUE(hg::accepts_commands(*cache.find("temp")));
+  EXPECT_FALSE(cache.ingest("homestead/h1/temp/state", R"({"seq":2,"ts":2,"state":{"temperature":20.5}})", 301).send_waiting);
+
+  // A device that was offline stays offline until it says otherwise.
+  cache.ingest("homestead/h1/lamp/status", "offline", 400);
+  cache.link_lost();
+  EXPECT_FALSE(cache.ingest("homestead/h1/lamp/state", R"({"seq":3,"ts":3,"state":{"on":true,"brightness":1}})", 500).send_waiting);
+  EXPECT_FALSE(hg::accepts_commands(*cache.find("lamp")));
 }
 
 TEST_F(CacheTest, AckMergesStateIntoReported) {
