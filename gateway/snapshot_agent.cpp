@@ -23,8 +23,13 @@ GatewaySnapshotAgent::GatewaySnapshotAgent(const std::string& home, const std::s
       extra_(std::move(extra)),
       participant_(process_, random_incarnation()) {}
 
-void GatewaySnapshotAgent::refresh_channels_locked() {
+void GatewaySnapshotAgent::refresh_channels_locked(bool channels_changed) {
   const auto now = std::chrono::steady_clock::now();
+  // Called on every request and reply: the passes below look at every snapshot recorded in
+  // the last kRetire (thousands when snapshots run back to back), so they run at most every
+  // kHousekeeping, and the channel list is handed over only when it changed or may have.
+  const bool due = now - last_housekeeping_ >= kHousekeeping;
+  if (!channels_changed && !due) return;
   std::vector<std::string> incoming, outgoing;
   for (auto it = clouds_.begin(); it != clouds_.end();) {
     if (now - it->second > kIdle) {
@@ -41,18 +46,24 @@ void GatewaySnapshotAgent::refresh_channels_locked() {
     }
   }
   participant_.set_channels(incoming, outgoing);
+  if (!due) return;
+  last_housekeeping_ = now;
   loss_closer_.tick(participant_, now);
-  // Marks keep riding on requests until kRetire after recording (a member may still be
-  // waiting for this gateway's mark after the part shipped).
-  for (auto it = recorded_at_.begin(); it != recorded_at_.end();) {
-    if (now - it->second > kMarkFor) participant_.stop_marking(it->first);
-    if (now - it->second > kRetire) {
-      participant_.retire(it->first);
-      shipped_.erase(it->first);
-      it = recorded_at_.erase(it);
-    } else {
-      ++it;
-    }
+  // Marks keep riding on requests for kMarkFor after recording (a member may still be
+  // waiting for this gateway's mark after the part shipped); records are kept kRetire.
+  while (!marking_.empty() && now - marking_.front().second > kMarkFor) {
+    const auto [id, at] = marking_.front();
+    participant_.stop_marking(id);
+    if (auto it = unsettled_.find(id); it != unsettled_.end()) it->second = false;
+    retiring_.push_back(marking_.front());
+    marking_.pop_front();
+  }
+  while (!retiring_.empty() && now - retiring_.front().second > kRetire) {
+    const auto id = retiring_.front().first;
+    participant_.retire(id);
+    shipped_.erase(id);
+    unsettled_.erase(id);
+    retiring_.pop_front();
   }
 }
 
@@ -69,7 +80,7 @@ std::string GatewaySnapshotAgent::stamp_request(const std::string& url, std::uin
   const std::string channel = url_channel(url);
   const bool fresh = !urls_.count(channel);
   urls_[channel] = std::chrono::steady_clock::now();
-  if (fresh) refresh_channels_locked();
+  refresh_channels_locked(fresh);
   const snapshot::Stamp stamp = participant_.stamp(channel);
   owed_markers_.erase(channel);  // this request carries the marks
   pushed_through_ = std::max(pushed_through_, push_last_seq);
@@ -101,47 +112,71 @@ void GatewaySnapshotAgent::on_reply(const std::string& url, const std::string& s
   std::lock_guard lock(mutex_);
   const std::string channel = url_channel(url);
   cloud_of_url_[channel] = stamp.from;
+  const bool fresh = !clouds_.count(stamp.from);
   clouds_[stamp.from] = std::chrono::steady_clock::now();
-  refresh_channels_locked();
+  refresh_channels_locked(fresh);
   const auto result = participant_.on_receive(
       stamp, [&] { return record_state_locked(); },
       [&] { return snapshot::InFlightMessage{0, "Sync reply", 0}; });
   if (!result.recorded.empty()) {
     for (const auto& [owed, used] : urls_) owed_markers_.insert(owed);
-    for (auto id : result.recorded) recorded_at_[id] = last_markers_ = std::chrono::steady_clock::now();
+    const auto now = std::chrono::steady_clock::now();
+    last_markers_ = now;
+    for (auto id : result.recorded) {
+      marking_.emplace_back(id, now);
+      unsettled_[id] = true;
+    }
   }
   // After the accounting: a reply after our cut must not show in the recorded state.
   acked_through_ = std::max(acked_through_, applied_through);
 }
 
-std::vector<std::string> GatewaySnapshotAgent::take_marker_urls() {
+std::vector<std::string> GatewaySnapshotAgent::take_marker_urls(const std::string& calling_next) {
   std::lock_guard lock(mutex_);
   const auto now = std::chrono::steady_clock::now();
-  bool marking = false;
-  for (const auto& [id, at] : recorded_at_) marking = marking || now - at <= kMarkFor;
+  const bool marking = !marking_.empty() && now - marking_.back().second <= kMarkFor;  // newest last
   if (marking && now - last_markers_ >= kMarkerRepeat) {
     last_markers_ = now;
     for (const auto& [owed, used] : urls_) owed_markers_.insert(owed);
   }
   std::vector<std::string> urls;
-  for (const auto& channel : owed_markers_) urls.push_back(channel.substr(4));
-  owed_markers_.clear();
+  const std::string kept = calling_next.empty() ? "" : url_channel(calling_next);
+  for (auto it = owed_markers_.begin(); it != owed_markers_.end();) {
+    if (*it == kept) {
+      ++it;
+    } else {
+      urls.push_back(it->substr(4));
+      it = owed_markers_.erase(it);
+    }
+  }
   return urls;
 }
 
 std::vector<nlohmann::json> GatewaySnapshotAgent::take_finished_parts() {
   std::lock_guard lock(mutex_);
-  refresh_channels_locked();  // closes lossy channels even while no reply comes
+  refresh_channels_locked(false);  // closes lossy channels even while no reply comes
   std::vector<nlohmann::json> parts;
-  for (auto id : participant_.snapshots()) {
+  // Only the parts that may still ship: not yet shipped, or shipped while still marking.
+  for (auto it = unsettled_.begin(); it != unsettled_.end();) {
+    const auto id = it->first;
+    const bool marking = it->second;
     auto local = participant_.local(id);
-    if (!local || !local->complete) continue;
+    if (!local) {
+      it = unsettled_.erase(it);
+      continue;
+    }
+    if (!local->complete) {
+      ++it;
+      continue;
+    }
     // A channel first used after the part shipped (the gateway moved to another member
     // while the snapshot still marked) adds a cut or an incoming record: ship it again (the
-    // member keeps the newest).
+    // member keeps the newest). Once it no longer marks, its channels are final.
     const std::size_t channels = snapshot::channel_count(*local);
     auto shipped = shipped_.find(id);
-    if (shipped != shipped_.end() && shipped->second == channels) continue;
+    const bool unchanged = shipped != shipped_.end() && shipped->second == channels;
+    it = marking ? std::next(it) : unsettled_.erase(it);
+    if (unchanged) continue;
     shipped_[id] = channels;
     // Name the outgoing channels as the members know themselves.
     std::map<std::string, std::uint64_t> sent;

@@ -23,6 +23,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -65,6 +66,8 @@ class GatewaySnapshotAgent {
   // gateway may talk to only one member, so a member whose marker Pull was lost would not
   // hear the cut (nor send its own on a reply) again.
   static constexpr std::chrono::seconds kMarkerRepeat{1};
+  // The passes over recorded snapshots (marks, retirement, lossy channels) run this often.
+  static constexpr std::chrono::milliseconds kHousekeeping{100};
 
   GatewaySnapshotAgent(const std::string& home, const std::string& gateway, ExtraState extra = {});
 
@@ -82,13 +85,16 @@ class GatewaySnapshotAgent {
   // A stamped reply from `url` arrived; applied_through: the reply's (0: none).
   void on_reply(const std::string& url, const std::string& stamp_hex, std::uint64_t applied_through);
 
-  // Cloud URLs owed an explicit marker (one Pull each), once per recording.
-  std::vector<std::string> take_marker_urls();
+  // Cloud URLs owed an explicit marker (one Pull each), once per recording. `calling_next`:
+  // a URL the caller is about to send a request to anyway (that request carries the marks,
+  // see stamp_request), left out and left owed.
+  std::vector<std::string> take_marker_urls(const std::string& calling_next = "");
   // Finished parts (JSON for POST .../parts), each handed out once.
   std::vector<nlohmann::json> take_finished_parts();
 
  private:
-  void refresh_channels_locked();
+  // channels_changed: a URL or member was used for the first time.
+  void refresh_channels_locked(bool channels_changed);
   std::string record_state_locked() const;
 
   std::string process_;
@@ -100,7 +106,12 @@ class GatewaySnapshotAgent {
   std::map<std::string, std::string> cloud_of_url_;                      // "url:<url>" -> "cloud-N"
   std::set<std::string> owed_markers_;
   std::map<snapshot::SnapshotId, std::size_t> shipped_;  // -> channels in the part shipped
-  std::map<snapshot::SnapshotId, std::chrono::steady_clock::time_point> recorded_at_;
+  using Recorded = std::pair<snapshot::SnapshotId, std::chrono::steady_clock::time_point>;
+  std::deque<Recorded> marking_;   // recorded, marks still riding; oldest first
+  std::deque<Recorded> retiring_;  // stopped marking, kept until kRetire; oldest first
+  // Recorded snapshots whose part may still ship (-> still marking); the rest are settled.
+  std::map<snapshot::SnapshotId, bool> unsettled_;
+  std::chrono::steady_clock::time_point last_housekeeping_{};
   std::uint64_t pushed_through_ = 0;
   std::uint64_t pending_push_ = 0;
   std::uint64_t acked_through_ = 0;

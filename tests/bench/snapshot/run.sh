@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Live snapshot cost: KV puts/s on three cloudd (fsync on) without snapshots vs while
-# snapshots run back to back; prints both, the ratio and the < 5% target.
+# Live snapshot cost: KV puts/s on three cloudd (fsync on) and two gateways' Sync pushes,
+# without snapshots vs while snapshots run; prints both, the ratios and the < 5% target.
 # Called by tests/bench/run.sh (HOMESTEAD_BUILD_DIR = a release build).
 set -euo pipefail
 [[ "${1:-}" == "--help" ]] && { echo "Usage: tests/bench/snapshot/run.sh [snapshot_bench options, see snapshot_bench --help]"; exit 0; }
