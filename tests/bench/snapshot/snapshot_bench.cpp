@@ -93,6 +93,32 @@ double cloudd_cpu_seconds() {
   return total;
 }
 
+// The members' Raft loop counters (GET /metrics), summed: what the snapshot traffic does to
+// the loops' batching (turns and log writes per request).
+struct RaftLoops {
+  double turns = 0, persists = 0, entries = 0;
+};
+
+RaftLoops raft_loops(ct::CloudCluster& cluster) {
+  RaftLoops sum;
+  for (auto id : cluster.ids()) {
+    auto client = ct::make_client(cluster.http_port(id), cluster.token(), 2000);
+    auto res = client->Get("/metrics");
+    if (!res || res->status != 200) continue;
+    std::istringstream lines(res->body);
+    for (std::string line; std::getline(lines, line);) {
+      std::istringstream fields(line);
+      std::string name;
+      double value = 0;
+      if (!(fields >> name >> value)) continue;
+      if (name == "homestead_raft_loop_turns_total") sum.turns += value;
+      if (name == "homestead_raft_loop_persists_total") sum.persists += value;
+      if (name == "homestead_raft_loop_entries_persisted_total") sum.entries += value;
+    }
+  }
+  return sum;
+}
+
 struct Phase {
   std::uint64_t puts = 0;
   std::uint64_t gateway_items = 0;   // outbox items the cloud applied for the gateways
@@ -100,6 +126,7 @@ struct Phase {
   std::uint64_t marker_pulls = 0, parts_shipped = 0;  // the gateways' snapshot requests
   double gateway_snapshot_seconds = 0;  // the wall time those took on the gateways' loops
   double push_seconds = 0;              // summed Push latency
+  RaftLoops loops;                      // the members' Raft loop counters over the phase
   double seconds = 0;
   double cpu_seconds = 0;  // the cloudd members' CPU over the phase
   std::vector<double> snapshot_ms;  // completion times of the snapshots in this phase
@@ -113,6 +140,7 @@ struct Phase {
 };
 
 using Gateways = std::vector<std::unique_ptr<ct::SimGateway>>;
+
 
 struct GatewayTotals {
   std::uint64_t items = 0, pushes = 0, push_ns = 0, marker_pulls = 0, parts = 0, snapshot_work_ns = 0;
@@ -212,9 +240,13 @@ Phase run_phase(ct::CloudCluster& cluster, const Gateways& gateways, const Setti
   const auto start = Clock::now();
   const double cpu_start = cloudd_cpu_seconds();
   const auto before = gateway_totals(gateways);
+  const RaftLoops loops_before = raft_loops(cluster);
   std::this_thread::sleep_for(std::chrono::duration<double>(s.seconds));
   phase.puts = puts.load();
   const auto after = gateway_totals(gateways);
+  const RaftLoops loops_after = raft_loops(cluster);
+  phase.loops = {loops_after.turns - loops_before.turns, loops_after.persists - loops_before.persists,
+                 loops_after.entries - loops_before.entries};
   phase.gateway_items = after.items - before.items;
   phase.gateway_pushes = after.pushes - before.pushes;
   phase.marker_pulls = after.marker_pulls - before.marker_pulls;
@@ -304,6 +336,9 @@ int run_bench(const Settings& s) {
       total.parts_shipped += p.parts_shipped;
       total.gateway_snapshot_seconds += p.gateway_snapshot_seconds;
       total.push_seconds += p.push_seconds;
+      total.loops.turns += p.loops.turns;
+      total.loops.persists += p.loops.persists;
+      total.loops.entries += p.loops.entries;
       total.seconds += p.seconds;
       total.cpu_seconds += p.cpu_seconds;
       total.snapshot_ms.insert(total.snapshot_ms.end(), p.snapshot_ms.begin(), p.snapshot_ms.end());
@@ -401,6 +436,14 @@ int run_bench(const Settings& s) {
                   snapshots > 0 ? static_cast<double>(x.total.marker_pulls) / snapshots / s.gateways : 0,
                   snapshots > 0 ? static_cast<double>(x.total.parts_shipped) / snapshots / s.gateways : 0);
     }
+  }
+  std::printf("the members' Raft loops (summed over the three):\n");
+  for (const auto& x : series) {
+    const double requests = static_cast<double>(x.total.puts + x.total.gateway_pushes);
+    std::printf("  %-30s: %8.0f turns/s, %7.0f log writes/s, %5.1f entries per write, %.2f turns per request\n",
+                mode_name(x.mode), x.total.loops.turns / x.total.seconds, x.total.loops.persists / x.total.seconds,
+                x.total.loops.persists > 0 ? x.total.loops.entries / x.total.loops.persists : 0,
+                requests > 0 ? x.total.loops.turns / requests : 0);
   }
   std::printf("inconsistent reports: %llu; complete reports without every gateway: %llu\n",
               static_cast<unsigned long long>(inconsistent), static_cast<unsigned long long>(missing));
