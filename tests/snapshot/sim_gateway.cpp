@@ -13,6 +13,11 @@ namespace {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
+std::uint64_t nanoseconds_since(std::chrono::steady_clock::time_point start) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+}
+
 std::string url_of(CloudCluster& cluster, std::uint64_t member) {
   return "127.0.0.1:" + std::to_string(cluster.http_port(member));
 }
@@ -121,8 +126,7 @@ void SimGateway::run() {
   const auto timed = [this](auto&& work) {
     const auto start = std::chrono::steady_clock::now();
     work();
-    snapshot_work_ns_ += static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count());
+    snapshot_work_ns_ += nanoseconds_since(start);
   };
   for (std::uint64_t round = 0; !stop_; ++round) {
     // The Push below carries the marks to the leader; the other members get a Pull.
@@ -141,8 +145,7 @@ void SimGateway::run() {
     const auto applied = call<sync_api::PushReply>(leader, "Push", push, last);
     if (applied) {
       applied_ = *applied;
-      push_ns_ += static_cast<std::uint64_t>(
-          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - push_start).count());
+      push_ns_ += nanoseconds_since(push_start);
       ++pushes_;
     } else {
       const auto now = cluster_.wait_for_leader(5s);
