@@ -329,7 +329,9 @@ int run(const Options& o) {
   } else if (cmd == "watch") {
     std::vector<std::string> ids(o.args.begin() + 1, o.args.end());
     if (ids.empty()) {
-      for (const auto& d : api.call("GET", "/api/v1/devices")["devices"]) ids.push_back(d["id"]);
+      // Named: a range-for over a member of the temporary would iterate a destroyed object.
+      const json listed = api.call("GET", "/api/v1/devices");
+      for (const auto& d : listed["devices"]) ids.push_back(d["id"]);
     }
     std::map<std::string, std::pair<json, json>> last;  // id -> (version, online)
     long changes = 0;

@@ -79,4 +79,12 @@ TEST(Homectl, ListsShowsCommandsAndWatches) {
   lamp.publish_state({{"on", true}, {"brightness", 200}});
   ASSERT_TRUE(wait_until([&] { return !watch.running(); }, 10s)) << watch.log();
   EXPECT_NE(watch.log().find("\"brightness\":200"), std::string::npos) << watch.log();
+
+  // watch without ids watches every registered device (the list it reads must outlive the loop).
+  // The first poll prints one line per device (the home has three).
+  auto all = homectl(h, with({"watch", "--count", "3", "--interval-ms", "20"}));
+  EXPECT_EQ(all.exit_code, 0) << all.output;
+  for (const std::string line : {"lamp online=true", "door online=", "temp online="}) {
+    EXPECT_NE(all.output.find(line), std::string::npos) << line << " missing: " << all.output;
+  }
 }
