@@ -51,19 +51,9 @@ void GatewaySnapshotAgent::refresh_channels_locked(bool channels_changed) {
   loss_closer_.tick(participant_, now);
   // Marks keep riding on requests for kMarkFor after recording (a member may still be
   // waiting for this gateway's mark after the part shipped); records are kept kRetire.
-  while (!marking_.empty() && now - marking_.front().second > kMarkFor) {
-    const auto [id, at] = marking_.front();
-    participant_.stop_marking(id);
-    if (auto it = unsettled_.find(id); it != unsettled_.end()) it->second = false;
-    retiring_.push_back(marking_.front());
-    marking_.pop_front();
-  }
-  while (!retiring_.empty() && now - retiring_.front().second > kRetire) {
-    const auto id = retiring_.front().first;
-    participant_.retire(id);
+  for (auto id : aging_.advance(participant_, now)) {
     shipped_.erase(id);
     unsettled_.erase(id);
-    retiring_.pop_front();
   }
 }
 
@@ -123,8 +113,8 @@ void GatewaySnapshotAgent::on_reply(const std::string& url, const std::string& s
     const auto now = std::chrono::steady_clock::now();
     last_markers_ = now;
     for (auto id : result.recorded) {
-      marking_.emplace_back(id, now);
-      unsettled_[id] = true;
+      aging_.recorded(id, now);
+      unsettled_.insert(id);
     }
   }
   // After the accounting: a reply after our cut must not show in the recorded state.
@@ -134,8 +124,7 @@ void GatewaySnapshotAgent::on_reply(const std::string& url, const std::string& s
 std::vector<std::string> GatewaySnapshotAgent::take_marker_urls(const std::string& calling_next) {
   std::lock_guard lock(mutex_);
   const auto now = std::chrono::steady_clock::now();
-  const bool marking = !marking_.empty() && now - marking_.back().second <= kMarkFor;  // newest last
-  if (marking && now - last_markers_ >= kMarkerRepeat) {
+  if (aging_.marking(now) && now - last_markers_ >= kMarkerRepeat) {
     last_markers_ = now;
     for (const auto& [owed, used] : urls_) owed_markers_.insert(owed);
   }
@@ -158,8 +147,7 @@ std::vector<nlohmann::json> GatewaySnapshotAgent::take_finished_parts() {
   std::vector<nlohmann::json> parts;
   // Only the parts that may still ship: not yet shipped, or shipped while still marking.
   for (auto it = unsettled_.begin(); it != unsettled_.end();) {
-    const auto id = it->first;
-    const bool marking = it->second;
+    const auto id = *it;
     auto local = participant_.local(id);
     if (!local) {
       it = unsettled_.erase(it);
@@ -175,14 +163,14 @@ std::vector<nlohmann::json> GatewaySnapshotAgent::take_finished_parts() {
     const std::size_t channels = snapshot::channel_count(*local);
     auto shipped = shipped_.find(id);
     const bool unchanged = shipped != shipped_.end() && shipped->second == channels;
-    it = marking ? std::next(it) : unsettled_.erase(it);
+    it = participant_.marking(id) ? std::next(it) : unsettled_.erase(it);
     if (unchanged) continue;
     shipped_[id] = channels;
     // Name the outgoing channels as the members know themselves.
     std::map<std::string, std::uint64_t> sent;
     for (const auto& [channel, seq] : local->sent_through) {
-      auto it = cloud_of_url_.find(channel);
-      sent[it == cloud_of_url_.end() ? channel : it->second] = seq;
+      auto member = cloud_of_url_.find(channel);
+      sent[member == cloud_of_url_.end() ? channel : member->second] = seq;
     }
     local->sent_through = std::move(sent);
     parts.push_back(snapshot::to_json(*local));

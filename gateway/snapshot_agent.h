@@ -23,7 +23,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -34,6 +33,7 @@
 
 #include "cloud/snapshot/live_participant.h"
 #include "cloud/snapshot/loss_closer.h"
+#include "cloud/snapshot/record_aging.h"
 #include "gateway/snapshot_views.h"
 
 namespace homestead::gateway {
@@ -106,11 +106,10 @@ class GatewaySnapshotAgent {
   std::map<std::string, std::string> cloud_of_url_;                      // "url:<url>" -> "cloud-N"
   std::set<std::string> owed_markers_;
   std::map<snapshot::SnapshotId, std::size_t> shipped_;  // -> channels in the part shipped
-  using Recorded = std::pair<snapshot::SnapshotId, std::chrono::steady_clock::time_point>;
-  std::deque<Recorded> marking_;   // recorded, marks still riding; oldest first
-  std::deque<Recorded> retiring_;  // stopped marking, kept until kRetire; oldest first
-  // Recorded snapshots whose part may still ship (-> still marking); the rest are settled.
-  std::map<snapshot::SnapshotId, bool> unsettled_;
+  snapshot::RecordAging aging_{kMarkFor, kRetire};  // when records stop marking, retire
+  // Recorded snapshots whose part may still ship (not yet shipped, or shipped while still
+  // marking: a channel may still join it); the rest are settled.
+  std::set<snapshot::SnapshotId> unsettled_;
   std::chrono::steady_clock::time_point last_housekeeping_{};
   std::uint64_t pushed_through_ = 0;
   std::uint64_t pending_push_ = 0;

@@ -112,7 +112,7 @@ bool SnapshotChannels::on_receive(const snapshot::Stamp& stamp,
     }
     const auto result = participant_.on_receive(stamp, state_, describe);
     deliver = !result.duplicate;
-    for (auto id : result.recorded) note_recorded_locked(id, std::chrono::steady_clock::now());
+    for (auto id : result.recorded) aging_.recorded(id, std::chrono::steady_clock::now());
     const bool repeat_markers = housekeeping_locked();
     if (!result.recorded.empty()) last_markers_ = std::chrono::steady_clock::now();
     if (!result.recorded.empty() || repeat_markers) send_markers = send_markers_;
@@ -134,7 +134,7 @@ snapshot::SnapshotId SnapshotChannels::initiate() {
     update_channels_locked();  // drop gateways gone quiet before they become channels
     participant_.initiate(id, state_());
     last_markers_ = std::chrono::steady_clock::now();
-    note_recorded_locked(id, last_markers_);
+    aging_.recorded(id, last_markers_);
     send_markers = send_markers_;
   }
   if (send_markers) send_markers();
@@ -156,11 +156,6 @@ std::vector<std::string> SnapshotChannels::members() const {
   return peers_;
 }
 
-void SnapshotChannels::note_recorded_locked(snapshot::SnapshotId id, std::chrono::steady_clock::time_point at) {
-  marking_order_.push_back({id, at});
-  retire_order_.push_back({id, at});
-}
-
 bool SnapshotChannels::housekeeping_locked() {
   const auto now = std::chrono::steady_clock::now();
   // Frames arrive thousands of times a second; the timers below are seconds long.
@@ -172,16 +167,8 @@ bool SnapshotChannels::housekeeping_locked() {
     logger.warn("channel closed with frames lost on the wire",
                 {{"snapshot", std::to_string(closed.id)}, {"from", closed.from}, {"lost", std::to_string(closed.lost)}});
   }
-  while (!marking_order_.empty() && now - marking_order_.front().at > kMarkFor) {
-    participant_.stop_marking(marking_order_.front().id);
-    marking_order_.pop_front();
-  }
-  while (!retire_order_.empty() && now - retire_order_.front().at > kRetireAfter) {
-    participant_.retire(retire_order_.front().id);
-    gateway_parts_.erase(retire_order_.front().id);
-    retire_order_.pop_front();
-  }
-  const bool marking = !marking_order_.empty();
+  for (auto id : aging_.advance(participant_, now)) gateway_parts_.erase(id);
+  const bool marking = aging_.marking(now);
   // Every receiver acknowledged every mark (the usual case within a frame's round trip):
   // no repeat needed, the links stay quiet.
   if (!marking || now - last_markers_ < kMarkerRepeat || !participant_.marks_unacknowledged()) return false;

@@ -25,7 +25,6 @@
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -36,6 +35,7 @@
 
 #include "cloud/snapshot/live_participant.h"
 #include "cloud/snapshot/loss_closer.h"
+#include "cloud/snapshot/record_aging.h"
 
 namespace homestead::cloudd {
 
@@ -102,17 +102,7 @@ class SnapshotChannels {
   std::map<std::string, std::chrono::steady_clock::time_point> gateways_;  // last heard
   std::map<snapshot::SnapshotId, std::map<std::string, snapshot::LiveLocal>> gateway_parts_;
   std::function<void()> send_markers_;
-  // Snapshots in the order this node recorded them (so in time order): the ones still
-  // marking are the newest, the ones to retire the oldest, so housekeeping pops from the
-  // front instead of walking every record of the last kRetireAfter (thousands when
-  // snapshots run back to back).
-  struct Recorded {
-    snapshot::SnapshotId id;
-    std::chrono::steady_clock::time_point at;
-  };
-  void note_recorded_locked(snapshot::SnapshotId id, std::chrono::steady_clock::time_point at);
-  std::deque<Recorded> marking_order_;   // recorded within kMarkFor
-  std::deque<Recorded> retire_order_;  // every record kept, until kRetireAfter
+  snapshot::RecordAging aging_{kMarkFor, kRetireAfter};  // when records stop marking, retire
   std::uint64_t counter_ = 0;
   std::chrono::steady_clock::time_point last_retire_check_{};
   std::chrono::steady_clock::time_point last_markers_{};

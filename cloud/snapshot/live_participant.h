@@ -127,6 +127,8 @@ class LiveParticipant {
   // seq past the cut (Stamp::acked_through) already stops carrying it, this is the bound
   // for channels that never answer.
   void stop_marking(SnapshotId id) { marking_.erase(id); }
+  // Whether `id`'s marks are still carried (recorded, not yet stopped or retired).
+  bool marking(SnapshotId id) const { return marking_.count(id) != 0; }
   // Whether some outgoing channel still carries a mark its receiver has not acknowledged
   // (then an explicit marker repeat may be needed for an idle channel).
   bool marks_unacknowledged() const;
