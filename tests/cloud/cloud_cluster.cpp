@@ -114,6 +114,21 @@ void CloudCluster::isolate(std::uint64_t id, bool isolated) {
 std::string CloudCluster::log_tail(std::uint64_t id) { return processes_.at(id).log_tail(); }
 std::string CloudCluster::log(std::uint64_t id) { return processes_.at(id).log(); }
 
+HttpAnswer CloudCluster::request_any(const std::string& method, const std::string& path, const json& body) {
+  HttpAnswer answer;
+  testing::wait_until(
+      [&] {
+        for (auto id : ids()) {
+          if (!running(id)) continue;
+          answer = request(id, method, path, body);
+          if (answer.status != 503 && answer.status != 0) return true;
+        }
+        return false;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(50));
+  return answer;
+}
+
 HttpAnswer CloudCluster::request(std::uint64_t id, const std::string& method, const std::string& path,
                                  const json& body, const httplib::Headers& extra) {
   auto client = make_client(http_ports_.at(id), token_, options_.request_timeout_ms + 2000);

@@ -63,6 +63,9 @@ class CloudCluster {
   // One request with a fresh connection (tests that need keep-alive use their own client).
   HttpAnswer request(std::uint64_t id, const std::string& method, const std::string& path,
                      const nlohmann::json& body = nullptr, const httplib::Headers& extra = {});
+  // The same on any running member, retried for up to 20 s while the answers mean "no
+  // leader yet" (503) or no answer (0): admin calls that must ride out an election.
+  HttpAnswer request_any(const std::string& method, const std::string& path, const nlohmann::json& body = nullptr);
   std::optional<nlohmann::json> cluster_status(std::uint64_t id);
   // The leader as every running, reachable member reports it, once they agree; 0 on timeout.
   std::uint64_t wait_for_leader(std::chrono::milliseconds deadline, std::uint64_t not_this = 0);

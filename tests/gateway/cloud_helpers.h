@@ -1,5 +1,6 @@
-// Helpers for gateway tests against real cloudd processes (tests/cloud fixture): admin calls
-// that ride out "no leader yet", gateway registration with its token file, the URL list.
+// Helpers for gateway tests against real cloudd processes (tests/cloud fixture): gateway
+// registration with its token file, the URL list. (Admin calls that ride out "no leader
+// yet": CloudCluster::request_any.)
 #pragma once
 
 #include <sys/stat.h>
@@ -14,28 +15,11 @@
 
 namespace homestead::testing {
 
-// Any running member; retries answers that mean "no leader yet" or "not applied".
-inline cloud_testing::HttpAnswer cloud_call(cloud_testing::CloudCluster& c, const std::string& method,
-                                            const std::string& path, const nlohmann::json& body = nullptr) {
-  cloud_testing::HttpAnswer answer;
-  wait_until(
-      [&] {
-        for (auto id : c.ids()) {
-          if (!c.running(id)) continue;
-          answer = c.request(id, method, path, body);
-          if (answer.status != 503 && answer.status != 0) return true;
-        }
-        return false;
-      },
-      std::chrono::seconds(20), std::chrono::milliseconds(50));
-  return answer;
-}
-
 // Registers `gateway` in `home` through the cloud admin API and writes its token to
 // <dir>/<gateway>.token (mode 0600). Empty path (with a test failure) when the cloud refused.
 inline std::filesystem::path register_gateway(cloud_testing::CloudCluster& c, const std::string& home,
                                               const std::string& gateway, const std::filesystem::path& dir) {
-  const auto created = cloud_call(c, "POST", "/api/v1/homes/" + home + "/gateways", {{"id", gateway}});
+  const auto created = c.request_any("POST", "/api/v1/homes/" + home + "/gateways", {{"id", gateway}});
   EXPECT_EQ(created.status, 201) << created.body.dump();
   if (created.status != 201) return {};
   const auto file = dir / (gateway + ".token");

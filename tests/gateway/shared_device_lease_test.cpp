@@ -134,7 +134,7 @@ TEST(SharedDeviceLease, OneGatewayAtATimeExpiryAfterCrashOfflineFirstForTheRest)
   CloudCluster cluster{ClusterOptions{}};
   cluster.start_all();
   ASSERT_NE(cluster.wait_for_leader(30s), 0u);
-  ASSERT_EQ(cloud_call(cluster, "POST", "/api/v1/homes", {{"id", "default"}}).status, 201);
+  ASSERT_EQ(cluster.request_any("POST", "/api/v1/homes", {{"id", "default"}}).status, 201);
   TempDir secrets("leasetokens");
   std::map<std::string, std::filesystem::path> tokens;
   for (const std::string gw : {"gwA", "gwB"}) {

@@ -22,14 +22,9 @@
 using namespace homestead::testing;
 using homestead::cloud_testing::CloudCluster;
 using homestead::cloud_testing::ClusterOptions;
-using homestead::cloud_testing::HttpAnswer;
 using nlohmann::json;
 
 namespace {
-
-HttpAnswer call(CloudCluster& c, const std::string& method, const std::string& path, const json& body = nullptr) {
-  return cloud_call(c, method, path, body);
-}
 
 struct CloudHome {
   CloudCluster cluster{ClusterOptions{}};
@@ -42,7 +37,7 @@ struct CloudHome {
   void start(std::uint64_t only_member = 0) {
     cluster.start_all();
     ASSERT_NE(cluster.wait_for_leader(30s), 0u);
-    ASSERT_EQ(call(cluster, "POST", "/api/v1/homes", {{"id", "default"}}).status, 201);
+    ASSERT_EQ(cluster.request_any("POST", "/api/v1/homes", {{"id", "default"}}).status, 201);
     ASSERT_EQ(register_gateway(cluster, "default", "gw1", secrets.path()), token_file);
     const auto urls = only_member == 0 ? cloud_urls(cluster)
                                        : json::array({"http://127.0.0.1:" + std::to_string(cluster.http_port(only_member))});
@@ -60,9 +55,9 @@ struct CloudHome {
     ASSERT_TRUE(sim->wait_all_reported()) << sim->process().log_tail() << h->context();
   }
   json shadow(const std::string& device) {
-    return call(cluster, "GET", "/api/v1/homes/default/devices/" + device + "/shadow").body;
+    return cluster.request_any("GET", "/api/v1/homes/default/devices/" + device + "/shadow").body;
   }
-  json audit(const std::string& app) { return call(cluster, "GET", "/api/v1/homes/default/audit?app=" + app).body; }
+  json audit(const std::string& app) { return cluster.request_any("GET", "/api/v1/homes/default/audit?app=" + app).body; }
   json sync_status() { return h->get_json("/api/v1/sync"); }
   // Kills cloud member `victim`, then makes the hall motion sensor report twice; returns the
   // gateway's sync status once both reports are in the cloud (null after a failed assert).
@@ -109,7 +104,7 @@ TEST(GatewayCloudSync, StateRecordsAndDesiredFlowThroughRealCloudd) {
 
   // A user sets the thermostat from the cloud.
   const double target = before.get<double>() == 18.5 ? 19.5 : 18.5;
-  const auto patch = call(home.cluster, "PATCH", "/api/v1/homes/default/devices/thermostat/shadow",
+  const auto patch = home.cluster.request_any("PATCH", "/api/v1/homes/default/devices/thermostat/shadow",
                           {{"desired", {{"setpoint", target}}}});
   ASSERT_EQ(patch.status, 200) << patch.body.dump();
   ASSERT_TRUE(wait_until([&] { return home.sim->control("GET", "/devices/thermostat")["state"]["setpoint"] == target; },
@@ -151,7 +146,7 @@ TEST(GatewayCloudSync, OneConfiguredUrlIsEnoughTheGatewayLocatesItsHomeGroupThro
   for (const auto& u : cloud_urls(home.cluster)) all.insert(u.get<std::string>());
   EXPECT_EQ(learnt, all);
   // The owner the gateway was told is the one the ring gives through the admin API.
-  const auto lookup = call(home.cluster, "GET", "/api/v1/dht/homes/default");
+  const auto lookup = home.cluster.request_any("GET", "/api/v1/dht/homes/default");
   ASSERT_EQ(lookup.status, 200) << lookup.body.dump();
   EXPECT_EQ(status["home_group"]["owner_member"], lookup.body["owner"]["member"]);
 

@@ -45,7 +45,7 @@ struct GatewaydInCloud {
   void start_cluster() {
     cluster.start_all();
     ASSERT_NE(cluster.wait_for_leader(30s), 0u);
-    ASSERT_EQ(cloud_call(cluster, "POST", "/api/v1/homes", {{"id", "default"}}).status, 201);
+    ASSERT_EQ(cluster.request_any("POST", "/api/v1/homes", {{"id", "default"}}).status, 201);
   }
   void start_gateways(bool wait_reported) {
     for (const auto& id : ids) {
@@ -73,7 +73,7 @@ struct GatewaydInCloud {
 
   // Starts a snapshot on any member and waits until it is complete with every gateway's part.
   json complete_snapshot() {
-    const auto started = cloud_call(cluster, "POST", "/api/v1/snapshots");
+    const auto started = cluster.request_any("POST", "/api/v1/snapshots");
     EXPECT_EQ(started.status, 202) << started.body.dump();
     if (started.status != 202) return json::object();
     return wait_complete(started.body["id"]);
@@ -84,7 +84,7 @@ struct GatewaydInCloud {
     json report;
     const bool complete = wait_until(
         [&] {
-          const auto answer = cloud_call(cluster, "GET", "/api/v1/snapshots/" + id);
+          const auto answer = cluster.request_any("GET", "/api/v1/snapshots/" + id);
           report = answer.body;
           if (answer.status != 200 || report["status"] != "complete") return false;
           if (!all_gateways) return true;

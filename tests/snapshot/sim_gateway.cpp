@@ -5,7 +5,6 @@
 #include "cloud/rpc/message_codec.h"
 #include "cloud/services/sync_api.h"
 #include "cloud/snapshot/stamp_codec.h"
-#include "tests/support/process.h"
 
 namespace homestead::cloud_testing {
 namespace {
@@ -22,26 +21,14 @@ std::string url_of(CloudCluster& cluster, std::uint64_t member) {
   return "127.0.0.1:" + std::to_string(cluster.http_port(member));
 }
 
-// An admin call on the leader, retried while there is none (0) or it answers 503.
-HttpAnswer admin(CloudCluster& cluster, const std::string& path, const json& body) {
-  HttpAnswer answer;
-  testing::wait_until(
-      [&] {
-        answer = cluster.request(cluster.wait_for_leader(10s), "POST", path, body);
-        return answer.status != 0 && answer.status != 503;
-      },
-      20s, 50ms);
-  return answer;
-}
-
 }  // namespace
 
 std::string register_sim_gateway(CloudCluster& cluster, const std::string& home, const std::string& id) {
-  const auto created = admin(cluster, "/api/v1/homes", {{"id", home}});
+  const auto created = cluster.request_any("POST", "/api/v1/homes", {{"id", home}});
   if (created.status != 201 && created.status != 409) {
     throw std::runtime_error("POST /api/v1/homes: " + std::to_string(created.status) + " " + created.body.dump());
   }
-  const auto gateway = admin(cluster, "/api/v1/homes/" + home + "/gateways", {{"id", id}});
+  const auto gateway = cluster.request_any("POST", "/api/v1/homes/" + home + "/gateways", {{"id", id}});
   const std::string token = gateway.body.is_object() ? gateway.body.value("token", "") : "";
   if (gateway.status != 201 || token.empty()) {
     throw std::runtime_error("POST /api/v1/homes/" + home + "/gateways: " + std::to_string(gateway.status) + " " +
