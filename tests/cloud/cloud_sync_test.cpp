@@ -13,6 +13,7 @@
 
 #include "tests/cloud/cloud_cluster.h"
 #include "tests/cloud/sync_client.h"
+#include "tests/support/prometheus_text.h"
 
 namespace homestead::cloud_testing {
 namespace {
@@ -222,12 +223,9 @@ TEST_F(CloudSync, PushesThroughAFollowerExactlyOnceAcrossDuplicatesAndALeaderKil
   // The Raft loop counters (as in GET /api/v1/cluster "loop"): every applied push was an
   // entry this leader wrote to its log.
   const auto counter = [&](const std::string& name) -> std::uint64_t {
-    const auto at = text->body.find("\n" + name + " ");
-    if (at == std::string::npos) {
-      ADD_FAILURE() << name << " missing:\n" << text->body;
-      return 0;
-    }
-    return std::stoull(text->body.substr(at + name.size() + 2));
+    const auto value = testing::prometheus_value(text->body, name);
+    if (!value) ADD_FAILURE() << name << " missing:\n" << text->body;
+    return static_cast<std::uint64_t>(value.value_or(0));
   };
   EXPECT_GE(counter("homestead_sync_pushes_total"), 1u);
   EXPECT_GE(counter("homestead_raft_loop_entries_persisted_total"), counter("homestead_sync_pushes_total"));

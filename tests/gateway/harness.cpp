@@ -7,6 +7,8 @@
 #include <mqtt/async_client.h>
 #include <sstream>
 
+#include "tests/support/prometheus_text.h"
+
 namespace homestead::testing {
 namespace {
 
@@ -103,14 +105,7 @@ nlohmann::json GatewayHarness::get_json(const std::string& path, int expect_stat
 double GatewayHarness::metric(const std::string& series) {
   auto r = request("GET", "/metrics");
   if (!r) return -1;
-  std::istringstream in(r->body);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 && line[series.size()] == ' ') {
-      return std::stod(line.substr(series.size() + 1));
-    }
-  }
-  return 0;  // a series not yet created is zero
+  return prometheus_value(r->body, series).value_or(0);  // a series not yet created is zero
 }
 
 std::string GatewayHarness::context() {

@@ -30,6 +30,7 @@
 #include "gateway/mqtt_link.h"
 #include "tests/support/mosquitto_broker.h"
 #include "tests/support/process.h"
+#include "tests/support/prometheus_text.h"
 
 using namespace homestead::testing;
 using nlohmann::json;
@@ -109,12 +110,7 @@ class Rig {
   double metric(const std::string& series) {
     auto r = client()->Get("/metrics");
     if (!r) return -1;
-    std::istringstream in(r->body);
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-    }
-    return 0;
+    return homestead::testing::prometheus_value(r->body, series).value_or(0);
   }
   std::unique_ptr<mqtt::async_client> mqtt_client(const std::string& id) {
     auto c = std::make_unique<mqtt::async_client>(broker_->uri(), id, mqtt::create_options(MQTTVERSION_3_1_1, 1000000));

@@ -36,6 +36,7 @@
 
 #include "tests/cloud/cloud_cluster.h"
 #include "tests/snapshot/sim_gateway.h"
+#include "tests/support/prometheus_text.h"
 
 namespace {
 
@@ -105,16 +106,12 @@ RaftLoops raft_loops(ct::CloudCluster& cluster) {
     auto client = ct::make_client(cluster.http_port(id), cluster.token(), 2000);
     auto res = client->Get("/metrics");
     if (!res || res->status != 200) continue;
-    std::istringstream lines(res->body);
-    for (std::string line; std::getline(lines, line);) {
-      std::istringstream fields(line);
-      std::string name;
-      double value = 0;
-      if (!(fields >> name >> value)) continue;
-      if (name == "homestead_raft_loop_turns_total") sum.turns += value;
-      if (name == "homestead_raft_loop_persists_total") sum.persists += value;
-      if (name == "homestead_raft_loop_entries_persisted_total") sum.entries += value;
-    }
+    const auto value = [&](const char* series) {
+      return homestead::testing::prometheus_value(res->body, series).value_or(0);
+    };
+    sum.turns += value("homestead_raft_loop_turns_total");
+    sum.persists += value("homestead_raft_loop_persists_total");
+    sum.entries += value("homestead_raft_loop_entries_persisted_total");
   }
   return sum;
 }
