@@ -54,6 +54,7 @@ void GatewaySnapshotAgent::refresh_channels_locked(bool channels_changed) {
   for (auto id : aging_.advance(participant_, now)) {
     shipped_.erase(id);
     unsettled_.erase(id);
+    ready_.erase(id);
   }
 }
 
@@ -102,6 +103,7 @@ void GatewaySnapshotAgent::on_reply(const std::string& url, const std::string& s
   std::lock_guard lock(mutex_);
   const std::string channel = url_channel(url);
   cloud_of_url_[channel] = stamp.from;
+  participant_.pair_channels(channel, stamp.from);  // so acknowledgements stop the marks both ways
   const bool fresh = !clouds_.count(stamp.from);
   clouds_[stamp.from] = std::chrono::steady_clock::now();
   refresh_channels_locked(fresh);
@@ -141,14 +143,11 @@ std::vector<std::string> GatewaySnapshotAgent::take_marker_urls(const std::strin
   return urls;
 }
 
-std::vector<nlohmann::json> GatewaySnapshotAgent::take_finished_parts() {
-  std::lock_guard lock(mutex_);
-  refresh_channels_locked(false);  // closes lossy channels even while no reply comes
-  std::vector<nlohmann::json> parts;
-  // Only the parts that may still ship: not yet shipped, or shipped while still marking.
+void GatewaySnapshotAgent::collect_parts_locked(std::chrono::steady_clock::time_point now) {
+  // Only the parts that may still change: not yet ready, or ready while still marking.
   for (auto it = unsettled_.begin(); it != unsettled_.end();) {
     const auto id = *it;
-    auto local = participant_.local(id);
+    const snapshot::LiveLocal* local = participant_.find(id);
     if (!local) {
       it = unsettled_.erase(it);
       continue;
@@ -157,23 +156,101 @@ std::vector<nlohmann::json> GatewaySnapshotAgent::take_finished_parts() {
       ++it;
       continue;
     }
-    // A channel first used after the part shipped (the gateway moved to another member
-    // while the snapshot still marked) adds a cut or an incoming record: ship it again (the
-    // member keeps the newest). Once it no longer marks, its channels are final.
+    // A channel first used after the part was made ready (the gateway moved to another
+    // member while the snapshot still marked) adds a cut or an incoming record: ship it
+    // again (the member keeps the part with the most channels). Once it no longer marks,
+    // its channels are final.
     const std::size_t channels = snapshot::channel_count(*local);
     auto shipped = shipped_.find(id);
     const bool unchanged = shipped != shipped_.end() && shipped->second == channels;
     it = participant_.marking(id) ? std::next(it) : unsettled_.erase(it);
     if (unchanged) continue;
     shipped_[id] = channels;
+    snapshot::LiveLocal part = *local;
     // Name the outgoing channels as the members know themselves.
     std::map<std::string, std::uint64_t> sent;
-    for (const auto& [channel, seq] : local->sent_through) {
+    for (const auto& [channel, seq] : part.sent_through) {
       auto member = cloud_of_url_.find(channel);
       sent[member == cloud_of_url_.end() ? channel : member->second] = seq;
     }
-    local->sent_through = std::move(sent);
-    parts.push_back(snapshot::to_json(*local));
+    part.sent_through = std::move(sent);
+    ReadyPart ready{snapshot::to_json(part), {}, now};
+    for (const auto& [from, record] : part.incoming) {
+      if (record.cut_known) ready.recorded_by.insert(from);
+    }
+    ready_[id] = std::move(ready);
+  }
+}
+
+GatewaySnapshotAgent::CarriedParts GatewaySnapshotAgent::carry_parts(const std::string& url) {
+  std::lock_guard lock(mutex_);
+  CarriedParts out;
+  const auto member = cloud_of_url_.find(url_channel(url));
+  if (member == cloud_of_url_.end()) return out;  // who answers there is not known yet
+  const auto now = std::chrono::steady_clock::now();
+  collect_parts_locked(now);
+  Carrying carrying{{}, now};
+  std::string json = "[";
+  for (auto it = ready_.begin(); it != ready_.end();) {
+    if (!it->second.recorded_by.count(member->second)) {
+      ++it;
+      continue;
+    }
+    std::string text = it->second.part.dump();
+    if (json.size() + text.size() + 2 > kMaxCarriedBytes && !carrying.parts.empty()) break;
+    if (json.size() > 1) json += ",";
+    json += text;
+    carrying.parts.insert(ready_.extract(it++));
+  }
+  if (carrying.parts.empty()) return out;
+  out.json = json + "]";
+  out.count = carrying.parts.size();
+  out.ticket = ++next_ticket_;
+  carrying_.emplace(out.ticket, std::move(carrying));
+  return out;
+}
+
+void GatewaySnapshotAgent::carried(std::uint64_t ticket, bool delivered) {
+  std::lock_guard lock(mutex_);
+  auto it = carrying_.find(ticket);
+  if (it == carrying_.end()) return;
+  if (delivered) {
+    parts_carried_ += it->second.parts.size();
+  } else {
+    // Ready again, unless a newer version of the same part was made ready meanwhile.
+    for (auto& [id, part] : it->second.parts) ready_.emplace(id, std::move(part));
+  }
+  carrying_.erase(it);
+}
+
+std::uint64_t GatewaySnapshotAgent::parts_carried() const {
+  std::lock_guard lock(mutex_);
+  return parts_carried_;
+}
+
+std::vector<nlohmann::json> GatewaySnapshotAgent::take_finished_parts(std::chrono::steady_clock::time_point ready_before) {
+  std::lock_guard lock(mutex_);
+  refresh_channels_locked(false);  // closes lossy channels even while no reply comes
+  const auto now = std::chrono::steady_clock::now();
+  // A request whose end was never reported (its caller gave up on it) does not hold its
+  // parts for good.
+  for (auto it = carrying_.begin(); it != carrying_.end();) {
+    if (now - it->second.since < kLossWait) {
+      ++it;
+      continue;
+    }
+    for (auto& [id, part] : it->second.parts) ready_.emplace(id, std::move(part));
+    it = carrying_.erase(it);
+  }
+  collect_parts_locked(now);
+  std::vector<nlohmann::json> parts;
+  for (auto it = ready_.begin(); it != ready_.end();) {
+    if (it->second.since >= ready_before) {
+      ++it;
+      continue;
+    }
+    parts.push_back(std::move(it->second.part));
+    it = ready_.erase(it);
   }
   return parts;
 }

@@ -7,7 +7,10 @@
 // decoded). A reply with a mark of a snapshot the gateway has not recorded makes it record
 // (before the reply is acted on); after recording it owes every cloud URL it talks to an
 // explicit marker: one Pull (harmless, served by any member), which the adapter sends for
-// take_marker_urls(). Once its part is complete, the adapter ships it to a member
+// take_marker_urls(). Once its part is complete it rides on the gateway's next Sync request
+// to a member that recorded that snapshot (carry_parts: a last request field, see
+// cloud/snapshot/stamp_codec.h kPartsField), so a busy gateway ships parts without a request
+// of their own; a part no request carried in time is shipped by the adapter
 // (POST /api/v1/snapshots/{id}/parts with the gateway token): take_finished_parts().
 //
 // What it records: pushed_through (the highest outbox seq in a Push sent before the cut:
@@ -89,13 +92,43 @@ class GatewaySnapshotAgent {
   // a URL the caller is about to send a request to anyway (that request carries the marks,
   // see stamp_request), left out and left owed.
   std::vector<std::string> take_marker_urls(const std::string& calling_next = "");
-  // Finished parts (JSON for POST .../parts), each handed out once.
-  std::vector<nlohmann::json> take_finished_parts();
+  // Finished parts that can ride on the request about to go to `url`: those of snapshots
+  // the member answering there recorded (its marks reached this gateway), at most
+  // kMaxCarriedBytes. `json` is their JSON array text ("" when none). The caller reports
+  // the call's end with carried(): delivered = a stamped reply came back (the member took
+  // them); otherwise they are ready to ship again.
+  struct CarriedParts {
+    std::uint64_t ticket = 0;
+    std::string json;
+    std::size_t count = 0;
+  };
+  CarriedParts carry_parts(const std::string& url);
+  void carried(std::uint64_t ticket, bool delivered);
+  // Finished parts no request carried that were ready before `ready_before` (JSON for
+  // POST .../parts), each handed out once. A caller that sends requests anyway passes the
+  // time its last request left, so what became ready since rides on the next one instead.
+  std::vector<nlohmann::json> take_finished_parts(
+      std::chrono::steady_clock::time_point ready_before = std::chrono::steady_clock::time_point::max());
+  // Parts delivered on requests so far.
+  std::uint64_t parts_carried() const;
+  static constexpr std::size_t kMaxCarriedBytes = 256 * 1024;
 
  private:
   // channels_changed: a URL or member was used for the first time.
   void refresh_channels_locked(bool channels_changed);
   std::string record_state_locked() const;
+  // Moves parts that became complete, or gained a channel, into ready_.
+  void collect_parts_locked(std::chrono::steady_clock::time_point now);
+
+  struct ReadyPart {
+    nlohmann::json part;
+    std::set<std::string> recorded_by;  // members whose marks of it reached us ("cloud-N")
+    std::chrono::steady_clock::time_point since;
+  };
+  struct Carrying {
+    std::map<snapshot::SnapshotId, ReadyPart> parts;
+    std::chrono::steady_clock::time_point since;
+  };
 
   std::string process_;
   ExtraState extra_;
@@ -105,7 +138,11 @@ class GatewaySnapshotAgent {
   std::map<std::string, std::chrono::steady_clock::time_point> clouds_;  // "cloud-N" -> last heard
   std::map<std::string, std::string> cloud_of_url_;                      // "url:<url>" -> "cloud-N"
   std::set<std::string> owed_markers_;
-  std::map<snapshot::SnapshotId, std::size_t> shipped_;  // -> channels in the part shipped
+  std::map<snapshot::SnapshotId, std::size_t> shipped_;  // -> channels in the part made ready
+  std::map<snapshot::SnapshotId, ReadyPart> ready_;       // finished, not shipped yet
+  std::map<std::uint64_t, Carrying> carrying_;            // ticket -> parts on a request in progress
+  std::uint64_t next_ticket_ = 0;
+  std::uint64_t parts_carried_ = 0;
   snapshot::RecordAging aging_{kMarkFor, kRetire};  // when records stop marking, retire
   // Recorded snapshots whose part may still ship (not yet shipped, or shipped while still
   // marking: a channel may still join it); the rest are settled.

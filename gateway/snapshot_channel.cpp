@@ -38,7 +38,7 @@ SnapshotStampingChannel::SnapshotStampingChannel(std::shared_ptr<rpc::Channel> i
                                                  std::shared_ptr<GatewaySnapshotAgent> agent)
     : inner_(std::move(inner)), url_(std::move(url)), agent_(std::move(agent)) {}
 
-void SnapshotStampingChannel::stamp(rpc::RawRequest& request) const {
+std::uint64_t SnapshotStampingChannel::stamp(rpc::RawRequest& request) const {
   // The outbox range of a Push: in JSON read off the body, in MessagePack what the caller
   // noted with GatewaySnapshotAgent::note_push before the call (a retry to another member
   // carries the same rows).
@@ -47,13 +47,27 @@ void SnapshotStampingChannel::stamp(rpc::RawRequest& request) const {
     last_seq = request.codec == rpc::Codec::json ? last_number(request.body, "seq") : agent_->pending_push();
   }
   request.method += "?" + agent_->stamp_request(url_, last_seq);
+  const auto parts = agent_->carry_parts(url_);
+  if (parts.count == 0) return 0;
+  const bool appended = request.codec == rpc::Codec::json
+                            ? snapshot::append_text_field_json(request.body, snapshot::kPartsField, parts.json)
+                            : snapshot::append_text_field_msgpack(request.body, snapshot::kPartsField, parts.json);
+  if (!appended) {
+    agent_->carried(parts.ticket, false);
+    return 0;
+  }
+  request.method += "&" + std::string(snapshot::kPartsField) + "=" + std::to_string(parts.count);
+  return parts.ticket;
 }
 
-void SnapshotStampingChannel::unstamp(rpc::RawReply& reply) const {
-  if (reply.kind != rpc::ErrorKind::ok) return;
+void SnapshotStampingChannel::unstamp(rpc::RawReply& reply, std::uint64_t parts_ticket) const {
+  // The member took the parts iff it stamped its reply (cloudd reads them where it stamps).
+  std::string stamp;
   const bool json = reply.codec == rpc::Codec::json;
-  const std::string stamp =
-      json ? snapshot::strip_stamp_field_json(reply.body) : snapshot::strip_stamp_field_msgpack(reply.body);
+  if (reply.kind == rpc::ErrorKind::ok) {
+    stamp = json ? snapshot::strip_stamp_field_json(reply.body) : snapshot::strip_stamp_field_msgpack(reply.body);
+  }
+  if (parts_ticket != 0) agent_->carried(parts_ticket, !stamp.empty());
   if (stamp.empty()) return;
   std::uint64_t applied = 0;
   if (json) {
@@ -67,17 +81,17 @@ void SnapshotStampingChannel::unstamp(rpc::RawReply& reply) const {
 
 void SnapshotStampingChannel::start_call(rpc::RawRequest request, rpc::Clock::time_point deadline,
                                          rpc::ReplyCallback done) {
-  stamp(request);
-  inner_->start_call(std::move(request), deadline, [this, done = std::move(done)](rpc::RawReply reply) {
-    unstamp(reply);
+  const std::uint64_t ticket = stamp(request);
+  inner_->start_call(std::move(request), deadline, [this, ticket, done = std::move(done)](rpc::RawReply reply) {
+    unstamp(reply, ticket);
     done(std::move(reply));
   });
 }
 
 rpc::RawReply SnapshotStampingChannel::call(rpc::RawRequest request, rpc::Clock::time_point deadline) {
-  stamp(request);
+  const std::uint64_t ticket = stamp(request);
   rpc::RawReply reply = inner_->call(std::move(request), deadline);
-  unstamp(reply);
+  unstamp(reply, ticket);
   return reply;
 }
 

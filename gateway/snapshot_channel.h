@@ -1,7 +1,8 @@
 // An rpc::Channel decorator that puts the gateway's Sync calls on the live-snapshot channel
 // (gateway/snapshot_agent.h): each request gets the agent's stamp in its path's query
-// string (the send event), each successful JSON reply has the cloud's stamp stripped off
-// and handed to the agent (the receive event) before the stub decodes it.
+// string (the send event) and the finished parts the member can take as a last body field
+// (GatewaySnapshotAgent::carry_parts), each successful reply has the cloud's stamp stripped
+// off and handed to the agent (the receive event) before the stub decodes it.
 #pragma once
 
 #include <atomic>
@@ -23,8 +24,9 @@ class SnapshotStampingChannel : public rpc::Channel {
   rpc::RawReply call(rpc::RawRequest request, rpc::Clock::time_point deadline) override;
 
  private:
-  void stamp(rpc::RawRequest& request) const;
-  void unstamp(rpc::RawReply& reply) const;
+  // Returns the ticket of the parts the request carries (0: none).
+  std::uint64_t stamp(rpc::RawRequest& request) const;
+  void unstamp(rpc::RawReply& reply, std::uint64_t parts_ticket) const;
 
   std::shared_ptr<rpc::Channel> inner_;
   std::string url_;

@@ -174,7 +174,7 @@ std::unique_ptr<rpc::Stub<sync_api::SyncService>> SyncClient::make_stub(const st
   return std::make_unique<rpc::Stub<sync_api::SyncService>>(std::move(channel), stub);
 }
 
-void SyncClient::snapshot_round() {
+void SyncClient::snapshot_round(std::chrono::steady_clock::time_point round_started) {
   // The explicit marker: one harmless Pull to each member this gateway has a channel with.
   for (const auto& url : snapshot_->take_marker_urls()) {
     const sync_api::PullRequest pull{settings_.home_id, settings_.gateway_id, outbox_.stats().desired_cursor, 1};
@@ -184,7 +184,8 @@ void SyncClient::snapshot_round() {
       (void)make_stub(url)->call<sync_api::SyncService::Pull>(pull);
     }
   }
-  for (const auto& part : snapshot_->take_finished_parts()) {
+  // Parts ready since the round started ride on the next round's first request instead.
+  for (const auto& part : snapshot_->take_finished_parts(round_started)) {
     const std::string path = "/api/v1/snapshots/" + part["id"].get<std::string>() + "/parts";
     bool shipped = false;
     // Any member that recorded the snapshot keeps the part; the one in use first.
@@ -306,6 +307,7 @@ void SyncClient::note_success() {
 
 void SyncClient::round() {
   std::lock_guard round_lock(round_mutex_);
+  const auto started = std::chrono::steady_clock::now();
   locate_round();
   const bool pushed_all = push_round();
   bool connected;
@@ -317,7 +319,7 @@ void SyncClient::round() {
   // the two directions are independent.
   if (pushed_all || connected) pull_round();
   desired_round();
-  snapshot_round();
+  snapshot_round(started);
   update_gauges(outbox_.stats());
 }
 

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -108,8 +109,9 @@ class SyncClient {
   void connect_to(const std::string& address);
   // A stub for `address` whose calls ride the live-snapshot channel (snapshot_channel.h).
   std::unique_ptr<rpc::Stub<sync_api::SyncService>> make_stub(const std::string& address);
-  // Live snapshots (issue 10): explicit marker Pulls owed, finished parts shipped.
-  void snapshot_round();
+  // Live snapshots (issue 10): explicit marker Pulls owed, finished parts that no request
+  // of the round carried shipped (those ready before `round_started`).
+  void snapshot_round(std::chrono::steady_clock::time_point round_started);
   void next_url();
   // Locate the home's group and learn its members (see top); every 60 s or when all failed.
   void locate_round();

@@ -8,11 +8,17 @@
 #include "cloud/services/services_state.h"
 #include "cloud/snapshot/live_report.h"
 #include "cloud/snapshot/stamp_codec.h"
+#include "common/log/log.h"
 
 namespace homestead::cloudd {
 namespace {
 
 constexpr const char* kStampParam = "snapshot";
+
+const log::Logger& logger() {
+  static const log::Logger instance("cloudd.snapshot");
+  return instance;
+}
 
 // "Sync/Push seqs 101..150": the outbox range of a push, found without parsing the body
 // (items are in ascending seq order), so recording a push as in flight stays cheap.
@@ -81,10 +87,38 @@ void SyncSnapshotHooks::on_response(const httplib::Request& req, httplib::Respon
   const bool appended =
       json ? snapshot::append_stamp_field_json(res.body, hex) : snapshot::append_stamp_field_msgpack(res.body, hex);
   if (!appended) return;  // the stamp's seq is then a gap: such a reply cannot happen for Sync (always an object)
+  // The gateway counts its carried parts as delivered when this reply comes back stamped.
+  if (req.has_param(std::string(snapshot::kPartsField))) take_carried_parts(req, request_stamp.from);
   // The reply's length was fixed when the Sync handler set its content.
   if (res.has_header("Content-Length")) {
     res.headers.erase("Content-Length");
     res.set_header("Content-Length", std::to_string(res.body.size()));
+  }
+}
+
+std::string SyncSnapshotHooks::keep_part(const std::string& gateway, snapshot::LiveLocal part) const {
+  if (part.process != gateway) return "the token of " + gateway + " cannot ship the part of " + part.process;
+  const std::string id = std::to_string(part.id);
+  if (!snapshots_->add_gateway_part(std::move(part))) return snapshots_->self() + " has not recorded snapshot " + id;
+  return {};
+}
+
+void SyncSnapshotHooks::take_carried_parts(const httplib::Request& req, const std::string& stamped_by) const {
+  const bool json = req.get_header_value("Content-Type").rfind("application/json", 0) == 0;
+  const auto text = json ? snapshot::find_text_field_json(req.body, snapshot::kPartsField)
+                         : snapshot::find_text_field_msgpack(req.body, snapshot::kPartsField);
+  const auto gateway = gateway_of(req);
+  if (!text || !gateway || *gateway != stamped_by) {
+    logger().warn("snapshot parts on a Sync request not taken", {{"from", stamped_by}, {"why", !text ? "no parts field" : "not that gateway's token"}});
+    return;
+  }
+  try {
+    for (const auto& part : nlohmann::json::parse(*text)) {
+      const std::string refused = keep_part(*gateway, snapshot::live_local_from_json(part));
+      if (!refused.empty()) logger().warn("snapshot part on a Sync request not kept", {{"from", *gateway}, {"why", refused}});
+    }
+  } catch (const std::exception& e) {
+    logger().warn("snapshot parts on a Sync request not taken", {{"from", *gateway}, {"why", e.what()}});
   }
 }
 
@@ -108,13 +142,10 @@ void SyncSnapshotHooks::install_parts_route(httplib::Server& s) const {
     } catch (const std::exception& e) {
       return error(400, "bad_request", std::string("body: ") + e.what());
     }
-    if (part.process != *gateway) {
-      return error(403, "forbidden", "the token of " + *gateway + " cannot ship the part of " + part.process);
-    }
     if (std::to_string(part.id) != req.matches[1].str()) return error(400, "bad_request", "field 'id': differs from the path");
-    if (!snapshots_->add_gateway_part(std::move(part))) {
-      return error(404, "not_found", snapshots_->self() + " has not recorded snapshot " + req.matches[1].str());
-    }
+    const bool own = part.process == *gateway;
+    const std::string refused = keep_part(*gateway, std::move(part));
+    if (!refused.empty()) return own ? error(404, "not_found", refused) : error(403, "forbidden", refused);
     res.status = 204;
   });
 }

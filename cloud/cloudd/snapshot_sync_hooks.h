@@ -13,7 +13,10 @@
 // before the Sync handler runs (pre-routing), so a request after the gateway's cut makes
 // this node record before the push is applied.
 //
-// Also: POST /api/v1/snapshots/{id}/parts, where a gateway ships its finished part
+// A gateway's finished parts ride on its next Sync request as a last body field
+// (stamp_codec.h kPartsField, flagged by `&snapshot_parts=<n>` in the query); they are kept
+// when the reply is stamped, which tells the gateway they arrived. Also: POST
+// /api/v1/snapshots/{id}/parts, where a gateway ships a part no request carried
 // (authenticated with its own token; the part must be its own).
 #pragma once
 
@@ -48,6 +51,11 @@ class SyncSnapshotHooks {
  private:
   // "gateway:<home>/<id>" for a gateway's bearer token, or nullopt.
   std::optional<std::string> gateway_of(const httplib::Request& req) const;
+  // Keeps `gateway`'s own part; "" or why not.
+  std::string keep_part(const std::string& gateway, snapshot::LiveLocal part) const;
+  // The parts a gateway's request carries (stamp_codec.h kPartsField); `stamped_by`: the
+  // gateway its stamp names.
+  void take_carried_parts(const httplib::Request& req, const std::string& stamped_by) const;
 
   RaftServer& raft_;
   std::shared_ptr<SnapshotChannels> snapshots_;

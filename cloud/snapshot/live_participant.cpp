@@ -87,6 +87,16 @@ void LiveParticipant::mark_late_channel(const ProcessId& to, Outgoing& out) {
   out.records_seen = records_;
 }
 
+void LiveParticipant::pair_channels(const ProcessId& outgoing, const ProcessId& incoming) {
+  auto current = incoming_of_outgoing_.find(outgoing);
+  if (current != incoming_of_outgoing_.end() && current->second == incoming) return;
+  if (current != incoming_of_outgoing_.end()) outgoing_of_incoming_.erase(current->second);
+  auto previous = outgoing_of_incoming_.find(incoming);
+  if (previous != outgoing_of_incoming_.end()) incoming_of_outgoing_.erase(previous->second);
+  incoming_of_outgoing_[outgoing] = incoming;
+  outgoing_of_incoming_[incoming] = outgoing;
+}
+
 Stamp LiveParticipant::stamp(const ProcessId& to) {
   Stamp stamp;
   stamp.from = self_;
@@ -98,7 +108,8 @@ Stamp LiveParticipant::stamp(const ProcessId& to) {
   for (const CutMark& mark : out.pending) {
     if (marking_.count(mark.id)) stamp.marks.push_back(mark);
   }
-  auto received = received_.find(to);
+  const auto paired = incoming_of_outgoing_.find(to);
+  auto received = received_.find(paired == incoming_of_outgoing_.end() ? to : paired->second);
   if (received != received_.end() && received->second.incarnation != 0) {
     stamp.ack_incarnation = received->second.incarnation;
     stamp.acked_through = received->second.max_seq();
@@ -137,7 +148,8 @@ ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::functio
     channel.incarnation = stamp.incarnation;
   }
   if (stamp.ack_incarnation == incarnation_) {
-    Outgoing& out = sent_[stamp.from];
+    const auto paired = outgoing_of_incoming_.find(stamp.from);
+    Outgoing& out = sent_[paired == outgoing_of_incoming_.end() ? stamp.from : paired->second];
     out.acked_through = std::max(out.acked_through, stamp.acked_through);
   }
 
@@ -284,6 +296,11 @@ std::optional<LiveLocal> LiveParticipant::local(SnapshotId id) const {
   auto it = locals_.find(id);
   if (it == locals_.end()) return std::nullopt;
   return it->second;
+}
+
+const LiveLocal* LiveParticipant::find(SnapshotId id) const {
+  auto it = locals_.find(id);
+  return it == locals_.end() ? nullptr : &it->second;
 }
 
 std::vector<SnapshotId> LiveParticipant::snapshots() const {

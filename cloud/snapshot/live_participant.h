@@ -111,6 +111,14 @@ class LiveParticipant {
   // message on every outgoing channel so each peer learns the cut. Throws if `id` is known.
   void initiate(SnapshotId id, std::string state);
 
+  // The outgoing channel `outgoing` and the incoming channel `incoming` join the same two
+  // processes under different names (a gateway names its channels to the cloud by URL
+  // before it knows which member answers there). Acknowledgements cross over: stamps on
+  // `outgoing` acknowledge what arrived on `incoming`, and acknowledgements arriving on
+  // `incoming` stop `outgoing`'s marks. Without it every mark would ride both ways for the
+  // adapter's whole kMarkFor. Re-pairing either name drops its old pair.
+  void pair_channels(const ProcessId& outgoing, const ProcessId& incoming);
+
   // An application message (or empty marker message) is about to go to `to`.
   Stamp stamp(const ProcessId& to);
 
@@ -121,6 +129,8 @@ class LiveParticipant {
 
   bool known(SnapshotId id) const { return locals_.count(id) != 0; }
   std::optional<LiveLocal> local(SnapshotId id) const;
+  // The record itself, not a copy (nullptr if none); valid until the next non-const call.
+  const LiveLocal* find(SnapshotId id) const;
   std::vector<SnapshotId> snapshots() const;
   // Stops carrying `id`'s marks on outgoing messages but keeps its record. Marks are only
   // needed until every peer has heard of the cut; a channel whose receiver acknowledged a
@@ -184,6 +194,9 @@ class LiveParticipant {
   std::set<ProcessId> outgoing_;
   std::map<ProcessId, Outgoing> sent_;           // per outgoing channel
   std::map<ProcessId, Incoming> received_;       // per incoming channel
+  // pair_channels: names that differ between the two directions (absent: the same name).
+  std::map<ProcessId, ProcessId> incoming_of_outgoing_;
+  std::map<ProcessId, ProcessId> outgoing_of_incoming_;
   std::map<SnapshotId, LiveLocal> locals_;
   // Marks for these are ignored when they arrive late. Bounded (oldest forgotten first):
   // a mark rides at most the adapter's kMarkFor after its sender recorded, while records

@@ -1,5 +1,7 @@
 #include "cloud/snapshot/stamp_codec.h"
 
+#include <nlohmann/json.hpp>
+
 namespace homestead::snapshot {
 namespace {
 
@@ -120,12 +122,39 @@ std::string msgpack_str_header(std::size_t size) {
   } else if (size < 256) {
     out.push_back(static_cast<char>(0xd9));
     out.push_back(static_cast<char>(size));
-  } else {
+  } else if (size < 65536) {
     out.push_back(static_cast<char>(0xda));
     out.push_back(static_cast<char>(size >> 8));
     out.push_back(static_cast<char>(size & 0xff));
+  } else {
+    out.push_back(static_cast<char>(0xdb));
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((size >> shift) & 0xff));
   }
   return out;
+}
+
+// The str MessagePack encodes at `pos` when it ends the body exactly: its bytes' range.
+std::optional<std::pair<std::size_t, std::size_t>> msgpack_str_ending_body(const std::string& body, std::size_t pos) {
+  if (pos >= body.size()) return std::nullopt;
+  const auto tag = static_cast<unsigned char>(body[pos]);
+  std::size_t length_bytes = 0;
+  std::size_t size = 0;
+  if ((tag & 0xe0) == 0xa0) {
+    size = tag & 0x1f;
+  } else if (tag == 0xd9) {
+    length_bytes = 1;
+  } else if (tag == 0xda) {
+    length_bytes = 2;
+  } else if (tag == 0xdb) {
+    length_bytes = 4;
+  } else {
+    return std::nullopt;
+  }
+  if (pos + length_bytes >= body.size()) return std::nullopt;
+  for (std::size_t i = 1; i <= length_bytes; ++i) size = (size << 8) | static_cast<unsigned char>(body[pos + i]);
+  const std::size_t start = pos + 1 + length_bytes;
+  if (start + size != body.size()) return std::nullopt;
+  return std::make_pair(start, size);
 }
 
 // The map header at the front of `body`: its length in bytes and its entry count.
@@ -169,13 +198,7 @@ std::string msgpack_map_header_for(std::uint32_t count) {
 }  // namespace
 
 bool append_stamp_field_json(std::string& body, const std::string& hex) {
-  const auto close = body.find_last_of('}');
-  if (close == std::string::npos || body.find_first_not_of(" \n\r\t", close + 1) != std::string::npos) return false;
-  const auto before = close == 0 ? std::string::npos : body.find_last_not_of(" \n\r\t", close - 1);
-  if (before == std::string::npos) return false;
-  const bool empty_object = body[before] == '{';
-  body.insert(close, std::string(empty_object ? "" : ",") + "\"" + std::string(kField) + "\":\"" + hex + "\"");
-  return true;
+  return append_text_field_json(body, kField, hex);
 }
 
 std::string strip_stamp_field_json(std::string& body) {
@@ -194,17 +217,7 @@ std::string strip_stamp_field_json(std::string& body) {
 }
 
 bool append_stamp_field_msgpack(std::string& body, const std::string& hex) {
-  std::size_t header = 0;
-  std::uint32_t count = 0;
-  if (!msgpack_map_header(body, header, count) || count == UINT32_MAX) return false;
-  std::string out = msgpack_map_header_for(count + 1);
-  out.append(body, header, std::string::npos);
-  out += msgpack_str_header(kField.size());
-  out += kField;
-  out += msgpack_str_header(hex.size());
-  out += hex;
-  body = std::move(out);
-  return true;
+  return append_text_field_msgpack(body, kField, hex);
 }
 
 std::string strip_stamp_field_msgpack(std::string& body) {
@@ -215,28 +228,67 @@ std::string strip_stamp_field_msgpack(std::string& body) {
   const auto at = body.rfind(key);
   if (at == std::string::npos || at < header) return {};
   // The value: the stamp's str, which must end the body exactly.
-  std::size_t pos = at + key.size();
-  if (pos >= body.size()) return {};
-  const auto tag = static_cast<unsigned char>(body[pos]);
-  std::size_t size = 0;
-  if ((tag & 0xe0) == 0xa0) {
-    size = tag & 0x1f;
-    pos += 1;
-  } else if (tag == 0xd9 && pos + 1 < body.size()) {
-    size = static_cast<unsigned char>(body[pos + 1]);
-    pos += 2;
-  } else if (tag == 0xda && pos + 2 < body.size()) {
-    size = (static_cast<unsigned char>(body[pos + 1]) << 8) | static_cast<unsigned char>(body[pos + 2]);
-    pos += 3;
-  } else {
-    return {};
-  }
-  if (pos + size != body.size()) return {};
-  std::string hex = body.substr(pos, size);
+  const auto value = msgpack_str_ending_body(body, at + key.size());
+  if (!value) return {};
+  std::string hex = body.substr(value->first, value->second);
   std::string out = msgpack_map_header_for(count - 1);
   out.append(body, header, at - header);
   body = std::move(out);
   return hex;
+}
+
+bool append_text_field_json(std::string& body, std::string_view name, std::string_view value) {
+  const auto close = body.find_last_of('}');
+  if (close == std::string::npos || body.find_first_not_of(" \n\r\t", close + 1) != std::string::npos) return false;
+  const auto before = close == 0 ? std::string::npos : body.find_last_not_of(" \n\r\t", close - 1);
+  if (before == std::string::npos) return false;
+  const bool empty_object = body[before] == '{';
+  body.insert(close, std::string(empty_object ? "" : ",") + nlohmann::json(std::string(name)).dump() + ":" +
+                         nlohmann::json(std::string(value)).dump());
+  return true;
+}
+
+std::optional<std::string> find_text_field_json(const std::string& body, std::string_view name) {
+  // Inside a JSON string every quote is escaped, so `"name":` with bare quotes can only be
+  // a key; the last one is the last field's when the field was appended.
+  const std::string key = nlohmann::json(std::string(name)).dump() + ":";
+  const auto at = body.rfind(key);
+  const auto close = body.find_last_of('}');
+  if (at == std::string::npos || close == std::string::npos || close < at) return std::nullopt;
+  try {
+    const auto value = nlohmann::json::parse(std::string_view(body).substr(at + key.size(), close - at - key.size()));
+    if (!value.is_string()) return std::nullopt;
+    return value.get<std::string>();
+  } catch (const nlohmann::json::exception&) {
+    return std::nullopt;
+  }
+}
+
+bool append_text_field_msgpack(std::string& body, std::string_view name, std::string_view value) {
+  std::size_t header = 0;
+  std::uint32_t count = 0;
+  if (!msgpack_map_header(body, header, count) || count == UINT32_MAX) return false;
+  std::string out = msgpack_map_header_for(count + 1);
+  out.append(body, header, std::string::npos);
+  out += msgpack_str_header(name.size());
+  out += name;
+  out += msgpack_str_header(value.size());
+  out += value;
+  body = std::move(out);
+  return true;
+}
+
+std::optional<std::string> find_text_field_msgpack(const std::string& body, std::string_view name) {
+  std::size_t header = 0;
+  std::uint32_t count = 0;
+  if (!msgpack_map_header(body, header, count) || count == 0) return std::nullopt;
+  const std::string key = msgpack_str_header(name.size()) + std::string(name);
+  // The value's bytes may contain the key's bytes too: the field is the one whose str ends
+  // the body exactly, so try candidates from the back.
+  for (auto at = body.rfind(key); at != std::string::npos && at >= header; at = at == 0 ? std::string::npos : body.rfind(key, at - 1)) {
+    if (const auto value = msgpack_str_ending_body(body, at + key.size())) return body.substr(value->first, value->second);
+  }
+  return std::nullopt;
 }
 
 }  // namespace homestead::snapshot

@@ -2,6 +2,7 @@
 // for places that carry text (an HTTP query parameter, a JSON string).
 #pragma once
 
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -30,5 +31,16 @@ bool append_stamp_field_json(std::string& body, const std::string& hex);
 std::string strip_stamp_field_json(std::string& body);
 bool append_stamp_field_msgpack(std::string& body, const std::string& hex);
 std::string strip_stamp_field_msgpack(std::string& body);
+
+// A gateway's finished snapshot parts ride on its next Sync request the same way: one extra
+// last field "snapshot_parts" of the request object whose value is a string, the JSON array
+// of the parts (live_report.h to_json), in either codec. The cloud's Sync decoder ignores
+// the unknown field; the cloud's snapshot hook reads it. `find` returns nullopt unless the
+// body's last field is exactly that string.
+inline constexpr std::string_view kPartsField = "snapshot_parts";
+bool append_text_field_json(std::string& body, std::string_view name, std::string_view value);
+bool append_text_field_msgpack(std::string& body, std::string_view name, std::string_view value);
+std::optional<std::string> find_text_field_json(const std::string& body, std::string_view name);
+std::optional<std::string> find_text_field_msgpack(const std::string& body, std::string_view name);
 
 }  // namespace homestead::snapshot

@@ -86,5 +86,68 @@ TEST(GatewaySnapshotAgent, APartIsShippedAgainWhenAChannelJoinsWhileItStillMarks
   EXPECT_TRUE(agent.take_finished_parts().empty());
 }
 
+// The gateway names its outgoing channels by URL (it cannot know which member answers until
+// the first reply), the member by process name. Acknowledgements must still cross over, or
+// every mark rides on every call for the whole kMarkFor both ways: with snapshots back to
+// back that was ~200 marks per Sync request and reply.
+TEST(GatewaySnapshotAgent, MarksStopRidingBothWaysOnceAcknowledged) {
+  GatewaySnapshotAgent agent("h1", "gw1");
+  FakeMember member;
+  auto request_stamp = [&](std::uint64_t push) {
+    const std::string query = agent.stamp_request("u1", push);
+    return snapshot::decode_stamp_hex(query.substr(std::string("snapshot=").size()));
+  };
+  auto member_receives = [&](const snapshot::Stamp& stamp) {
+    member.participant.on_receive(stamp, [] { return std::string("{}"); },
+                                  [] { return snapshot::InFlightMessage{0, "Sync/Push", 0}; });
+  };
+  member_receives(request_stamp(1));
+  agent.on_reply("u1", member.start(1), 1);  // the reply carries snapshot 1's mark: the gateway records
+
+  const snapshot::Stamp after_cut = request_stamp(2);
+  ASSERT_EQ(after_cut.marks.size(), 1u) << "the gateway's first request after its cut carries its mark";
+  EXPECT_NE(after_cut.ack_incarnation, 0u) << "the gateway acknowledges the member's replies";
+  member_receives(after_cut);
+  const std::string reply = member.reply();
+  EXPECT_TRUE(snapshot::decode_stamp_hex(reply).marks.empty())
+      << "the gateway acknowledged the reply that carried the member's mark";
+  agent.on_reply("u1", reply, 2);
+  EXPECT_TRUE(request_stamp(3).marks.empty()) << "the member acknowledged the request that carried the gateway's mark";
+}
+
+// A finished part rides on the next request to a member that recorded its snapshot; it is
+// only handed out for a POST when no request carried it (or the call failed).
+TEST(GatewaySnapshotAgent, FinishedPartsRideOnTheNextRequestToAMemberThatRecorded) {
+  GatewaySnapshotAgent agent("h1", "gw1");
+  FakeMember member;  // cloud-1 at u1
+  agent.stamp_request("u1");
+  const auto before_part = std::chrono::steady_clock::now();
+  agent.on_reply("u1", member.start(1), 0);  // records and completes snapshot 1 (one channel, closed)
+
+  EXPECT_TRUE(agent.take_finished_parts(before_part).empty()) << "ready after that moment: left for the next request";
+  EXPECT_EQ(agent.carry_parts("u9").count, 0u) << "nobody known answers at u9";
+  agent.stamp_request("u1");
+  const auto carried = agent.carry_parts("u1");
+  ASSERT_EQ(carried.count, 1u);
+  const auto parts = nlohmann::json::parse(carried.json);
+  ASSERT_EQ(parts.size(), 1u);
+  EXPECT_EQ(parts[0]["id"], "1");
+  EXPECT_EQ(parts[0]["process"], kGateway);
+  EXPECT_EQ(agent.carry_parts("u1").count, 0u) << "in transit on the first request";
+  agent.carried(carried.ticket, /*delivered=*/false);  // that call failed: ready again
+  const auto again = agent.carry_parts("u1");
+  ASSERT_EQ(again.count, 1u);
+  agent.carried(again.ticket, /*delivered=*/true);
+  EXPECT_TRUE(agent.take_finished_parts().empty()) << "delivered: nothing left to POST";
+  EXPECT_EQ(agent.parts_carried(), 1u);
+
+  // A part no request carried is handed out for a POST.
+  agent.on_reply("u1", member.start(2), 0);
+  const auto posted = agent.take_finished_parts();
+  ASSERT_EQ(posted.size(), 1u);
+  EXPECT_EQ(posted[0]["id"], "2");
+  EXPECT_EQ(agent.carry_parts("u1").count, 0u);
+}
+
 }  // namespace
 }  // namespace homestead::gateway

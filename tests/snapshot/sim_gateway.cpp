@@ -80,15 +80,23 @@ httplib::Client& SimGateway::client(const std::string& url) {
 template <class Reply, class Request>
 std::optional<std::uint64_t> SimGateway::call(const std::string& url, const std::string& method,
                                               const Request& request, std::uint64_t push_last_seq) {
-  const std::string path = "/rpc/v1/Sync/" + method + "?" + agent_.stamp_request(url, push_last_seq);
-  auto res = client(url).Post(path.c_str(), {{"Authorization", "Bearer " + token_}},
-                              rpc::encode_message(request, rpc::Codec::msgpack), "application/msgpack");
+  // As gatewayd's SnapshotStampingChannel: the stamp in the query, finished parts the
+  // member can take as a last body field.
+  std::string path = "/rpc/v1/Sync/" + method + "?" + agent_.stamp_request(url, push_last_seq);
+  std::string request_body = rpc::encode_message(request, rpc::Codec::msgpack);
+  const auto parts = agent_.carry_parts(url);
+  if (parts.count > 0) {
+    snapshot::append_text_field_msgpack(request_body, snapshot::kPartsField, parts.json);
+    path += "&" + std::string(snapshot::kPartsField) + "=" + std::to_string(parts.count);
+  }
+  auto res = client(url).Post(path.c_str(), {{"Authorization", "Bearer " + token_}}, request_body, "application/msgpack");
+  std::string body = res && res->status == 200 ? res->body : std::string();
+  const std::string stamp = snapshot::strip_stamp_field_msgpack(body);
+  if (parts.count > 0) agent_.carried(parts.ticket, !stamp.empty());
   if (!res || res->status != 200) {
     fail(method + ": " + (res ? std::to_string(res->status) + " " + res->body : httplib::to_string(res.error())));
     return std::nullopt;
   }
-  std::string body = res->body;
-  const std::string stamp = snapshot::strip_stamp_field_msgpack(body);
   Reply reply;
   try {
     reply = rpc::decode_message<Reply>(body, rpc::Codec::msgpack);
@@ -129,6 +137,7 @@ void SimGateway::run() {
                             json{{"device", "d" + std::to_string(seq % 3)}, {"state", {{"n", seq}}}}.dump()});
     }
     const auto push_start = std::chrono::steady_clock::now();
+    last_request_ = push_start;
     const auto applied = call<sync_api::PushReply>(leader, "Push", push, last);
     if (applied) {
       applied_ = *applied;
@@ -140,11 +149,12 @@ void SimGateway::run() {
     }
     if (round % 5 == 0) pull(leader);
     timed([&] {
-      for (const auto& part : agent_.take_finished_parts()) {
+      // What became ready since the Push left rides on the next one.
+      for (const auto& part : agent_.take_finished_parts(last_request_)) {
         const std::string path = "/api/v1/snapshots/" + part["id"].get<std::string>() + "/parts";
         auto res = client(leader).Post(path.c_str(), {{"Authorization", "Bearer " + token_}}, part.dump(),
                                        "application/json");
-        if (res && res->status == 204) ++parts_shipped_;
+        if (res && res->status == 204) ++parts_posted_;
       }
     });
   }

@@ -41,7 +41,9 @@ class SimGateway {
   // Push calls the cloud answered, and their summed wall time (for the mean latency).
   std::uint64_t pushes() const { return pushes_; }
   std::uint64_t push_ns() const { return push_ns_; }
-  std::uint64_t parts_shipped() const { return parts_shipped_; }
+  // Finished snapshot parts POSTed, and carried on Sync requests (no request of their own).
+  std::uint64_t parts_posted() const { return parts_posted_; }
+  std::uint64_t parts_carried() const { return agent_.parts_carried(); }
   // The snapshot's work on this gateway's loop: explicit marker Pulls and part POSTs, and
   // the wall time they took (what a closed-loop gateway pays in throughput).
   std::uint64_t marker_pulls() const { return marker_pulls_; }
@@ -66,7 +68,8 @@ class SimGateway {
   std::atomic<std::uint64_t> applied_{0};
   std::atomic<std::uint64_t> pushes_{0};
   std::atomic<std::uint64_t> push_ns_{0};
-  std::atomic<std::uint64_t> parts_shipped_{0};
+  std::atomic<std::uint64_t> parts_posted_{0};
+  std::chrono::steady_clock::time_point last_request_{};  // when the last Push left (run thread)
   std::atomic<std::uint64_t> marker_pulls_{0};
   std::atomic<std::uint64_t> snapshot_work_ns_{0};
   std::atomic<bool> stop_{false};

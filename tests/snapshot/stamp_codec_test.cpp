@@ -92,5 +92,29 @@ TEST(StampCodec, MsgpackReplyFieldIsAddedAndRemoved) {
   EXPECT_EQ(strip_stamp_field_msgpack(small), "");
 }
 
+// The gateway's parts ride on its next request as a last string field (any size, any bytes);
+// the decoder reads them off without changing the body, and only as the last field.
+TEST(StampCodec, PartsFieldRidesAsTheLastFieldInBothCodecs) {
+  // A value that itself contains the field's key in both wire forms, quotes and all.
+  const std::string tricky = std::string(R"([{"id":"7","note":"\"snapshot_parts\":x"}])") + "\xc2\xae" + "snapshot_parts" + "\xc2\xa1z";  // UTF-8 "®snapshot_parts¡z": the MessagePack key's bytes
+  std::string json_body = R"({"home_id":"h","items":[]})";
+  ASSERT_TRUE(append_text_field_json(json_body, kPartsField, tricky));
+  EXPECT_EQ(find_text_field_json(json_body, kPartsField), tricky);
+  EXPECT_EQ(find_text_field_json(R"({"home_id":"h"})", kPartsField), std::nullopt);
+  EXPECT_EQ(find_text_field_json(R"({"snapshot_parts":[1]})", kPartsField), std::nullopt) << "not a string";
+
+  std::string packed = std::string("\x81\xa1" "a\x01", 4);
+  ASSERT_TRUE(append_text_field_msgpack(packed, kPartsField, tricky));
+  EXPECT_EQ(find_text_field_msgpack(packed, kPartsField), tricky);
+  const std::string big(70000, 'p');  // str32
+  std::string packed_big = std::string("\x80", 1);
+  ASSERT_TRUE(append_text_field_msgpack(packed_big, kPartsField, big));
+  EXPECT_EQ(static_cast<unsigned char>(packed_big[0]), 0x81);
+  EXPECT_EQ(find_text_field_msgpack(packed_big, kPartsField), big);
+  packed_big.pop_back();  // truncated: the str no longer ends the body exactly
+  EXPECT_EQ(find_text_field_msgpack(packed_big, kPartsField), std::nullopt);
+  EXPECT_EQ(find_text_field_msgpack(std::string("\x81\xa1" "a\x01", 4), kPartsField), std::nullopt);
+}
+
 }  // namespace
 }  // namespace homestead::snapshot

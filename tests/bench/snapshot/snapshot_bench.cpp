@@ -120,7 +120,8 @@ struct Phase {
   std::uint64_t puts = 0;
   std::uint64_t gateway_items = 0;   // outbox items the cloud applied for the gateways
   std::uint64_t gateway_pushes = 0;  // their Push calls
-  std::uint64_t marker_pulls = 0, parts_shipped = 0;  // the gateways' snapshot requests
+  std::uint64_t marker_pulls = 0, parts_posted = 0;  // the gateways' snapshot requests
+  std::uint64_t parts_carried = 0;                   // parts that rode on their Sync requests
   double gateway_snapshot_seconds = 0;  // the wall time those took on the gateways' loops
   double push_seconds = 0;              // summed Push latency
   RaftLoops loops;                      // the members' Raft loop counters over the phase
@@ -140,7 +141,7 @@ using Gateways = std::vector<std::unique_ptr<ct::SimGateway>>;
 
 
 struct GatewayTotals {
-  std::uint64_t items = 0, pushes = 0, push_ns = 0, marker_pulls = 0, parts = 0, snapshot_work_ns = 0;
+  std::uint64_t items = 0, pushes = 0, push_ns = 0, marker_pulls = 0, parts = 0, carried = 0, snapshot_work_ns = 0;
 };
 
 GatewayTotals gateway_totals(const Gateways& gateways) {
@@ -150,7 +151,8 @@ GatewayTotals gateway_totals(const Gateways& gateways) {
     t.pushes += g->pushes();
     t.push_ns += g->push_ns();
     t.marker_pulls += g->marker_pulls();
-    t.parts += g->parts_shipped();
+    t.parts += g->parts_posted();
+    t.carried += g->parts_carried();
     t.snapshot_work_ns += g->snapshot_work_ns();
   }
   return t;
@@ -247,7 +249,8 @@ Phase run_phase(ct::CloudCluster& cluster, const Gateways& gateways, const Setti
   phase.gateway_items = after.items - before.items;
   phase.gateway_pushes = after.pushes - before.pushes;
   phase.marker_pulls = after.marker_pulls - before.marker_pulls;
-  phase.parts_shipped = after.parts - before.parts;
+  phase.parts_posted = after.parts - before.parts;
+  phase.parts_carried = after.carried - before.carried;
   phase.gateway_snapshot_seconds = static_cast<double>(after.snapshot_work_ns - before.snapshot_work_ns) / 1e9;
   phase.push_seconds = static_cast<double>(after.push_ns - before.push_ns) / 1e9;
   phase.cpu_seconds = cloudd_cpu_seconds() - cpu_start;
@@ -330,7 +333,8 @@ int run_bench(const Settings& s) {
       total.gateway_items += p.gateway_items;
       total.gateway_pushes += p.gateway_pushes;
       total.marker_pulls += p.marker_pulls;
-      total.parts_shipped += p.parts_shipped;
+      total.parts_posted += p.parts_posted;
+      total.parts_carried += p.parts_carried;
       total.gateway_snapshot_seconds += p.gateway_snapshot_seconds;
       total.push_seconds += p.push_seconds;
       total.loops.turns += p.loops.turns;
@@ -404,7 +408,8 @@ int run_bench(const Settings& s) {
                               {"completion_p99_ms", percentile(x.total.snapshot_ms, 0.99)},
                               {"inconsistent", x.total.inconsistent},
                               {"gateway_marker_pulls", x.total.marker_pulls},
-                              {"gateway_parts_shipped", x.total.parts_shipped},
+                              {"gateway_parts_posted", x.total.parts_posted},
+                              {"gateway_parts_carried", x.total.parts_carried},
                               {"gateway_snapshot_work_seconds", x.total.gateway_snapshot_seconds},
                               {"missing_gateways", x.total.missing_gateways}};
   }
@@ -427,11 +432,14 @@ int run_bench(const Settings& s) {
       }
       const double loop_seconds = x.total.seconds * s.gateways;
       const double snapshots = static_cast<double>(x.total.snapshot_ms.size());
-      std::printf("  %-30s: Push %.2f ms; %5.1f%% of the loops' time; per snapshot %.2f marker Pulls, %.2f parts per "
-                  "gateway\n",
+      const auto per_snapshot = [&](std::uint64_t n) {
+        return snapshots > 0 ? static_cast<double>(n) / snapshots / s.gateways : 0;
+      };
+      std::printf("  %-30s: Push %.2f ms; %5.1f%% of the loops' time; per snapshot and gateway %.2f marker Pulls, "
+                  "%.2f parts POSTed, %.2f carried on Pushes\n",
                   mode_name(x.mode), push_ms, 100.0 * x.total.gateway_snapshot_seconds / loop_seconds,
-                  snapshots > 0 ? static_cast<double>(x.total.marker_pulls) / snapshots / s.gateways : 0,
-                  snapshots > 0 ? static_cast<double>(x.total.parts_shipped) / snapshots / s.gateways : 0);
+                  per_snapshot(x.total.marker_pulls), per_snapshot(x.total.parts_posted),
+                  per_snapshot(x.total.parts_carried));
     }
   }
   std::printf("the members' Raft loops (summed over the three):\n");
