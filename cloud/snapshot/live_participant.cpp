@@ -54,6 +54,7 @@ void LiveParticipant::record(SnapshotId id, std::string state) {
   }
   update_complete(local);
   if (!local.complete) open_.insert(id);
+  if (local.complete) changed_.insert(id);
   marking_.insert(id);
   locals_.emplace(id, std::move(local));
   recent_records_.emplace_back(++records_, id);
@@ -83,6 +84,7 @@ void LiveParticipant::mark_late_channel(const ProcessId& to, Outgoing& out) {
     if (local.sent_through.count(to)) continue;
     local.sent_through[to] = out.next_seq;
     out.pending.push_back(CutMark{it->second, out.next_seq});
+    changed_.insert(it->second);
   }
   out.records_seen = records_;
 }
@@ -140,7 +142,7 @@ ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::functio
           it->second.closed = true;
           it->second.sender_restarted = true;
           update_complete(local);
-          if (local.complete) open_.erase(id);
+          if (local.complete && open_.erase(id)) changed_.insert(id);
         }
       }
     }
@@ -197,7 +199,12 @@ ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::functio
   for (auto it = open_.begin(); it != open_.end();) {
     LiveLocal& local = locals_.at(*it);
     close_ready(local, stamp.from);
-    it = local.complete ? open_.erase(it) : std::next(it);
+    if (local.complete) {
+      changed_.insert(*it);
+      it = open_.erase(it);
+    } else {
+      ++it;
+    }
   }
   return result;
 }
@@ -220,6 +227,7 @@ void LiveParticipant::track_late_channel(const ProcessId& from, Incoming& channe
     record->second.max_seq_before_cut = channel.max_seq();
     local.complete = false;
     open_.insert(it->second);
+    changed_.insert(it->second);
   }
   channel.records_seen = records_;
 }
@@ -260,7 +268,7 @@ std::size_t LiveParticipant::close_lost(SnapshotId id, const ProcessId& from) {
   record.closed = true;
   if (!record.lost.empty()) with_lost_.insert(id);
   update_complete(local->second);
-  if (local->second.complete) open_.erase(id);
+  if (local->second.complete && open_.erase(id)) changed_.insert(id);
   return record.lost.size();
 }
 
@@ -298,6 +306,12 @@ std::optional<LiveLocal> LiveParticipant::local(SnapshotId id) const {
   return it->second;
 }
 
+std::vector<SnapshotId> LiveParticipant::take_changed() {
+  std::vector<SnapshotId> ids(changed_.begin(), changed_.end());
+  changed_.clear();
+  return ids;
+}
+
 const LiveLocal* LiveParticipant::find(SnapshotId id) const {
   auto it = locals_.find(id);
   return it == locals_.end() ? nullptr : &it->second;
@@ -314,6 +328,7 @@ void LiveParticipant::retire(SnapshotId id) {
   marking_.erase(id);
   open_.erase(id);
   with_lost_.erase(id);
+  changed_.erase(id);
   if (!retired_.insert(id).second) return;
   retired_order_.push_back(id);
   if (retired_order_.size() > kRetiredKept) {

@@ -132,6 +132,11 @@ class LiveParticipant {
   // The record itself, not a copy (nullptr if none); valid until the next non-const call.
   const LiveLocal* find(SnapshotId id) const;
   std::vector<SnapshotId> snapshots() const;
+  // Records whose part changed since the last call, each once: completed, or given a
+  // channel that appeared late (an incoming record, which reopens it, or an outgoing cut).
+  // For adapters that pass finished parts on (cloudd shares them with the other members).
+  std::vector<SnapshotId> take_changed();
+  bool has_changed() const { return !changed_.empty(); }
   // Stops carrying `id`'s marks on outgoing messages but keeps its record. Marks are only
   // needed until every peer has heard of the cut; a channel whose receiver acknowledged a
   // seq past the cut (Stamp::acked_through) already stops carrying it, this is the bound
@@ -213,6 +218,7 @@ class LiveParticipant {
   std::set<SnapshotId> marking_;  // recorded, marks still carried on messages
   std::set<SnapshotId> open_;     // recorded, some incoming channel still open
   std::set<SnapshotId> with_lost_;  // some channel closed with lost seqs: watch for late ones
+  std::set<SnapshotId> changed_;    // see take_changed
 };
 
 }  // namespace homestead::snapshot

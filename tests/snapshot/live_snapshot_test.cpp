@@ -200,6 +200,33 @@ TEST_F(LiveSnapshot, IdleClusterCompletesThroughExplicitMarkers) {
   expect_consistent(wait_complete(1, id));
 }
 
+// Each member shares its complete part with the others over the peer links, so a report is
+// served from what the asked member holds: here even with the other two members gone.
+TEST_F(LiveSnapshot, MembersShareTheirPartsSoAnyMemberReportsAlone) {
+  const std::string id = start_snapshot(2);
+  json report;
+  const bool shared = testing::wait_until(
+      [&] {
+        const auto answer = cluster_->request(1, "GET", "/api/v1/snapshots/" + id);
+        report = answer.body;
+        return answer.status == 200 && report.value("status", "") == "complete" &&
+               report["member_parts_from"].value("cloud-2", "") == "shared" &&
+               report["member_parts_from"].value("cloud-3", "") == "shared";
+      },
+      20s, 20ms);
+  ASSERT_TRUE(shared) << "member 1 never held the others' shared parts: " << report.dump();
+  expect_consistent(report);
+  cluster_->kill9(2);
+  cluster_->kill9(3);
+  const auto alone = cluster_->request(1, "GET", "/api/v1/snapshots/" + id);
+  EXPECT_EQ(alone.status, 200) << alone.body.dump();
+  EXPECT_EQ(alone.body.value("status", ""), "complete") << alone.body.dump();
+  expect_consistent(alone.body);
+  cluster_->restart(2);
+  cluster_->restart(3);
+  ASSERT_NE(cluster_->wait_for_leader(20s), 0u);
+}
+
 TEST_F(LiveSnapshot, HomectlStartsWaitsAndShows) {
   const std::string token_file = (cluster_->dir() / "admin-token").string();
   std::ofstream(token_file) << cluster_->token() << "\n";
