@@ -53,7 +53,6 @@ void GatewaySnapshotAgent::refresh_channels_locked(bool channels_changed) {
   // waiting for this gateway's mark after the part shipped); records are kept kRetire.
   for (auto id : aging_.advance(participant_, now)) {
     shipped_.erase(id);
-    unsettled_.erase(id);
     ready_.erase(id);
   }
 }
@@ -114,10 +113,7 @@ void GatewaySnapshotAgent::on_reply(const std::string& url, const std::string& s
     for (const auto& [owed, used] : urls_) owed_markers_.insert(owed);
     const auto now = std::chrono::steady_clock::now();
     last_markers_ = now;
-    for (auto id : result.recorded) {
-      aging_.recorded(id, now);
-      unsettled_.insert(id);
-    }
+    for (auto id : result.recorded) aging_.recorded(id, now);
   }
   // After the accounting: a reply after our cut must not show in the recorded state.
   acked_through_ = std::max(acked_through_, applied_through);
@@ -144,27 +140,17 @@ std::vector<std::string> GatewaySnapshotAgent::take_marker_urls(const std::strin
 }
 
 void GatewaySnapshotAgent::collect_parts_locked(std::chrono::steady_clock::time_point now) {
-  // Only the parts that may still change: not yet ready, or ready while still marking.
-  for (auto it = unsettled_.begin(); it != unsettled_.end();) {
-    const auto id = *it;
+  // Only the parts that changed since the last pass (completed, or given a channel that
+  // appeared late), not every snapshot still marking (hundreds back to back).
+  for (const auto id : participant_.take_changed()) {
     const snapshot::LiveLocal* local = participant_.find(id);
-    if (!local) {
-      it = unsettled_.erase(it);
-      continue;
-    }
-    if (!local->complete) {
-      ++it;
-      continue;
-    }
+    if (!local || !local->complete) continue;
     // A channel first used after the part was made ready (the gateway moved to another
     // member while the snapshot still marked) adds a cut or an incoming record: ship it
-    // again (the member keeps the part with the most channels). Once it no longer marks,
-    // its channels are final.
+    // again (the member keeps the part with the most channels).
     const std::size_t channels = snapshot::channel_count(*local);
     auto shipped = shipped_.find(id);
-    const bool unchanged = shipped != shipped_.end() && shipped->second == channels;
-    it = participant_.marking(id) ? std::next(it) : unsettled_.erase(it);
-    if (unchanged) continue;
+    if (shipped != shipped_.end() && shipped->second == channels) continue;
     shipped_[id] = channels;
     snapshot::LiveLocal part = *local;
     // Name the outgoing channels as the members know themselves.

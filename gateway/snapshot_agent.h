@@ -144,9 +144,6 @@ class GatewaySnapshotAgent {
   std::uint64_t next_ticket_ = 0;
   std::uint64_t parts_carried_ = 0;
   snapshot::RecordAging aging_{kMarkFor, kRetire};  // when records stop marking, retire
-  // Recorded snapshots whose part may still ship (not yet shipped, or shipped while still
-  // marking: a channel may still join it); the rest are settled.
-  std::set<snapshot::SnapshotId> unsettled_;
   std::chrono::steady_clock::time_point last_housekeeping_{};
   std::uint64_t pushed_through_ = 0;
   std::uint64_t pending_push_ = 0;

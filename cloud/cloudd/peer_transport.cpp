@@ -13,13 +13,8 @@ namespace {
 constexpr const char* kStepMethod = "Raft/Step";
 constexpr const char* kProposeMethod = "Raft/Propose";
 constexpr const char* kAnswerMethod = "Raft/Answer";
-// Live snapshots: a member's complete part and the gateway parts it received, shared with
-// every other member (snapshot_channels.h). Not stamped: it is about the snapshot, not part
-// of the state the snapshot records.
-constexpr const char* kSharedPartsMethod = "Snapshot/Parts";
 constexpr std::size_t kMaxQueuedBytes = 64u << 20;
 constexpr std::size_t kMaxFrameBytes = 8u << 20;
-constexpr std::size_t kMaxSharedPartFrames = 1024;  // per link, while it cannot send
 
 // What a frame recorded as in flight looks like in a snapshot: its Raft message kinds.
 snapshot::InFlightMessage describe_frame(const std::vector<raft::Message>& messages, std::size_t bytes) {
@@ -71,7 +66,6 @@ struct PeerTransport::Link {
   raft::NodeId self = 0;
   std::vector<ForwardedProposal> proposals;  // write forwarding, sent before `queue`
   std::vector<ForwardAnswer> answers;
-  std::deque<std::string> shared_parts;  // Snapshot/Parts frames to send
   // A thread is stamping and writing frames (the sender or, inline, the Raft loop): one at a
   // time, so frames leave in stamp order.
   bool writing = false;
@@ -80,8 +74,7 @@ struct PeerTransport::Link {
   std::thread sender;
 
   bool has_work() const {
-    return !queue.empty() || !built.empty() || marker_pending || !proposals.empty() || !answers.empty() ||
-           !shared_parts.empty();
+    return !queue.empty() || !built.empty() || marker_pending || !proposals.empty() || !answers.empty();
   }
 
   void run() {
@@ -96,8 +89,6 @@ struct PeerTransport::Link {
       std::vector<ForwardAnswer> out_answers;
       out_proposals.swap(proposals);
       out_answers.swap(answers);
-      std::deque<std::string> out_parts;
-      out_parts.swap(shared_parts);
       for (const auto& p : out_proposals) queued_bytes -= p.data.size();
       const bool frame_due = !queue.empty() || marker_pending;
       marker_pending = false;
@@ -114,7 +105,6 @@ struct PeerTransport::Link {
       for (auto& [method, body] : ready) send_call(method, std::move(body));
       send_forwarding(out_proposals, out_answers);
       if (frame_due) send_call(kStepMethod, build_step(batch));
-      for (auto& parts : out_parts) send_call(kSharedPartsMethod, std::move(parts));
       lock.lock();
       writing = false;
     }
@@ -211,10 +201,7 @@ struct PeerTransport::Link {
 
 PeerTransport::PeerTransport(const HostPort& listen, std::string cluster_secret, Receive on_messages)
     : secret_(std::move(cluster_secret)), on_messages_(std::move(on_messages)), snapshots_(installed_snapshot_channels()) {
-  if (snapshots_) {
-    snapshots_->set_marker_sender([this] { send_markers(); });
-    snapshots_->set_part_sharer([this](std::string frame) { share_snapshot_parts(std::move(frame)); });
-  }
+  if (snapshots_) snapshots_->set_marker_sender([this] { send_markers(); });
   rpc::ServerOptions options;
   options.credentials = {secret_};
   // Calls run on their connection's reader thread: that keeps each connection's messages in
@@ -244,13 +231,6 @@ PeerTransport::PeerTransport(const HostPort& listen, std::string cluster_secret,
                         }
                         return rpc::RawReply{rpc::ErrorKind::ok, request.codec, {}};
                       });
-  if (snapshots_) {
-    server_->add_method(kSharedPartsMethod, rpc::Semantics::at_least_once,
-                        [snapshots = snapshots_](const rpc::RawRequest& request, const rpc::CallContext&) {
-                          snapshots->add_shared_parts(request.body);
-                          return rpc::RawReply{rpc::ErrorKind::ok, request.codec, {}};
-                        });
-  }
   listener_ = std::make_unique<rpc::TcpListener>(*server_, listen.host, listen.port);
 }
 
@@ -354,10 +334,7 @@ void PeerTransport::stop() {
     stopped_ = true;
     links.swap(links_);
   }
-  if (snapshots_) {
-    snapshots_->set_marker_sender(nullptr);
-    snapshots_->set_part_sharer(nullptr);
-  }
+  if (snapshots_) snapshots_->set_marker_sender(nullptr);
   {
     std::lock_guard lock(lost_notifier_->mutex);
     lost_notifier_->lost = nullptr;
@@ -436,18 +413,6 @@ void PeerTransport::send(std::vector<raft::Message> messages) {
     auto it = links_.find(to);
     if (it == links_.end()) continue;  // unknown peer: its address arrives with the member directory
     it->second->send_or_queue(std::move(encoded));
-  }
-}
-
-void PeerTransport::share_snapshot_parts(std::string frame) {
-  std::lock_guard lock(mutex_);
-  for (auto& [id, link] : links_) {
-    {
-      std::lock_guard link_lock(link->mutex);
-      if (link->stopping || link->shared_parts.size() >= kMaxSharedPartFrames) continue;  // the report asks instead
-      link->shared_parts.push_back(frame);
-    }
-    link->wake.notify_one();
   }
 }
 

@@ -109,8 +109,6 @@ class PeerTransport {
   std::shared_ptr<LostNotifier> lost_notifier_ = std::make_shared<LostNotifier>();
   // Wakes every link to send a frame now (empty if nothing is queued): the snapshot marker.
   void send_markers();
-  // Sends a Snapshot/Parts frame (snapshot_channels.h, sharing) to every peer.
-  void share_snapshot_parts(std::string frame);
   std::string secret_;
   Receive on_messages_;
   raft::NodeId self_ = 0;

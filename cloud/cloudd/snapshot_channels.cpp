@@ -47,109 +47,6 @@ void SnapshotChannels::set_marker_sender(std::function<void()> send_markers) {
   send_markers_ = std::move(send_markers);
 }
 
-void SnapshotChannels::set_part_sharer(std::function<void(std::string)> share) {
-  std::lock_guard lock(mutex_);
-  share_ = std::move(share);
-}
-
-void SnapshotChannels::share_changed_parts_locked() {
-  if (!participant_.has_changed()) return;
-  for (auto id : participant_.take_changed()) {
-    // Complete, or changed since it was (a channel that appeared late): the others replace
-    // their copy, and use it for reports only while it is complete.
-    if (const snapshot::LiveLocal* local = participant_.find(id)) {
-      pending_share_.push_back(SharedPart{id, local->process, false, local->complete, snapshot::channel_count(*local),
-                                          snapshot::to_json(*local).dump()});
-    }
-  }
-}
-
-// A Snapshot/Parts frame: varint count, then per part: varint id, bytes process, byte flags
-// (1: a gateway's part, 2: complete), varint channels, bytes part JSON. The index in front
-// lets a receiver file a part without parsing its JSON, which only a report needs.
-std::function<void()> SnapshotChannels::take_share_locked() {
-  if (pending_share_.empty() || !share_) {
-    pending_share_.clear();
-    return {};
-  }
-  raft::ByteWriter frame;
-  frame.varint(pending_share_.size());
-  for (const auto& part : pending_share_) {
-    frame.varint(part.id);
-    frame.bytes(part.process);
-    frame.byte(static_cast<std::uint8_t>((part.gateway ? 1 : 0) | (part.complete ? 2 : 0)));
-    frame.varint(part.channels);
-    frame.bytes(part.json);
-  }
-  pending_share_.clear();
-  return [share = share_, frame = frame.take()]() mutable { share(std::move(frame)); };
-}
-
-void SnapshotChannels::add_shared_parts(std::string_view frame) {
-  std::vector<SharedPart> parts;
-  try {
-    raft::ByteReader in(frame, "shared snapshot parts");
-    const std::uint64_t count = in.varint();
-    if (count > frame.size()) throw raft::CodecError("shared snapshot parts: count exceeds size");
-    for (std::uint64_t i = 0; i < count; ++i) {
-      SharedPart part;
-      part.id = in.varint();
-      part.process = in.bytes();
-      const std::uint8_t flags = in.byte();
-      part.gateway = flags & 1;
-      part.complete = flags & 2;
-      part.channels = in.varint();
-      part.json = in.bytes();
-      parts.push_back(std::move(part));
-    }
-  } catch (const raft::CodecError& e) {
-    static const log::Logger logger("snapshot");
-    logger.warn("bad shared snapshot parts", {{"error", e.what()}});
-    return;
-  }
-  std::lock_guard lock(mutex_);
-  for (auto& part : parts) {
-    if (!participant_.known(part.id)) continue;
-    auto& kept = (part.gateway ? shared_gateway_parts_ : member_parts_)[part.id];
-    auto it = kept.find(part.process);
-    // A newer version has at least as many channels (late channels only add).
-    if (it == kept.end() || part.channels >= it->second.channels) kept[part.process] = std::move(part);
-  }
-}
-
-namespace {
-
-// Parsed copies of shared parts (a malformed one is left out: the report then asks its member).
-std::vector<snapshot::LiveLocal> parse_shared(const std::vector<std::string>& texts) {
-  std::vector<snapshot::LiveLocal> out;
-  for (const auto& text : texts) {
-    try {
-      out.push_back(snapshot::live_local_from_json(nlohmann::json::parse(text)));
-    } catch (const std::exception& e) {
-      static const log::Logger logger("snapshot");
-      logger.warn("bad shared snapshot part", {{"error", e.what()}});
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
-std::map<std::string, snapshot::LiveLocal> SnapshotChannels::shared_member_parts(snapshot::SnapshotId id) const {
-  std::vector<std::string> texts;
-  {
-    std::lock_guard lock(mutex_);
-    auto it = member_parts_.find(id);
-    if (it == member_parts_.end()) return {};
-    for (const auto& [process, part] : it->second) {
-      if (part.complete) texts.push_back(part.json);
-    }
-  }
-  std::map<std::string, snapshot::LiveLocal> out;
-  for (auto& part : parse_shared(texts)) out[part.process] = std::move(part);
-  return out;
-}
-
 void SnapshotChannels::add_peer(const std::string& peer) {
   std::lock_guard lock(mutex_);
   if (std::find(peers_.begin(), peers_.end(), peer) == peers_.end()) peers_.push_back(peer);
@@ -179,19 +76,7 @@ void SnapshotChannels::update_channels_locked() {
 }
 
 bool SnapshotChannels::add_gateway_part(snapshot::LiveLocal part) {
-  std::function<void()> share;
-  {
-    std::lock_guard lock(mutex_);
-    SharedPart shared{part.id, part.process, true, part.complete, snapshot::channel_count(part), snapshot::to_json(part).dump()};
-    if (!keep_gateway_part_locked(std::move(part))) return false;
-    pending_share_.push_back(std::move(shared));
-    share = take_share_locked();
-  }
-  if (share) share();
-  return true;
-}
-
-bool SnapshotChannels::keep_gateway_part_locked(snapshot::LiveLocal part) {
+  std::lock_guard lock(mutex_);
   if (!participant_.known(part.id)) return false;
   // A gateway ships a part again when a channel joined it (more channels); an older copy
   // arriving late (a request retried after a timeout) does not replace the newer one.
@@ -206,20 +91,11 @@ bool SnapshotChannels::keep_gateway_part_locked(snapshot::LiveLocal part) {
 }
 
 std::vector<snapshot::LiveLocal> SnapshotChannels::gateway_parts(snapshot::SnapshotId id) const {
+  std::lock_guard lock(mutex_);
   std::vector<snapshot::LiveLocal> out;
-  std::vector<std::string> shared;
-  {
-    std::lock_guard lock(mutex_);
-    if (auto it = gateway_parts_.find(id); it != gateway_parts_.end()) {
-      for (const auto& [process, part] : it->second) out.push_back(part);
-    }
-    if (auto it = shared_gateway_parts_.find(id); it != shared_gateway_parts_.end()) {
-      for (const auto& [process, part] : it->second) shared.push_back(part.json);
-    }
-  }
-  // Both kinds may hold a version of the same gateway's part: the report keeps the one with
-  // the most channels.
-  for (auto& part : parse_shared(shared)) out.push_back(std::move(part));
+  auto it = gateway_parts_.find(id);
+  if (it == gateway_parts_.end()) return out;
+  for (const auto& [process, part] : it->second) out.push_back(part);
   return out;
 }
 
@@ -231,7 +107,6 @@ snapshot::Stamp SnapshotChannels::stamp(const std::string& to) {
 bool SnapshotChannels::on_receive(const snapshot::Stamp& stamp,
                                   const std::function<snapshot::InFlightMessage()>& describe) {
   std::function<void()> send_markers;
-  std::function<void()> share;
   bool deliver = true;
   {
     std::lock_guard lock(mutex_);
@@ -248,19 +123,15 @@ bool SnapshotChannels::on_receive(const snapshot::Stamp& stamp,
     deliver = !result.duplicate;
     for (auto id : result.recorded) aging_.recorded(id, std::chrono::steady_clock::now());
     const bool repeat_markers = housekeeping_locked();
-    share_changed_parts_locked();
     if (!result.recorded.empty()) last_markers_ = std::chrono::steady_clock::now();
     if (!result.recorded.empty() || repeat_markers) send_markers = send_markers_;
-    share = take_share_locked();
   }
   if (send_markers) send_markers();
-  if (share) share();
   return deliver;
 }
 
 snapshot::SnapshotId SnapshotChannels::initiate() {
   std::function<void()> send_markers;
-  std::function<void()> share;
   snapshot::SnapshotId id = 0;
   {
     std::lock_guard lock(mutex_);
@@ -274,11 +145,8 @@ snapshot::SnapshotId SnapshotChannels::initiate() {
     last_markers_ = std::chrono::steady_clock::now();
     aging_.recorded(id, last_markers_);
     send_markers = send_markers_;
-    share_changed_parts_locked();  // complete at once when this node has no channels
-    share = take_share_locked();
   }
   if (send_markers) send_markers();
-  if (share) share();
   return id;
 }
 
@@ -308,11 +176,7 @@ bool SnapshotChannels::housekeeping_locked() {
     logger.warn("channel closed with frames lost on the wire",
                 {{"snapshot", std::to_string(closed.id)}, {"from", closed.from}, {"lost", std::to_string(closed.lost)}});
   }
-  for (auto id : aging_.advance(participant_, now)) {
-    gateway_parts_.erase(id);
-    member_parts_.erase(id);
-    shared_gateway_parts_.erase(id);
-  }
+  for (auto id : aging_.advance(participant_, now)) gateway_parts_.erase(id);
   const bool marking = aging_.marking(now);
   // Every receiver acknowledged every mark (the usual case within a frame's round trip):
   // no repeat needed, the links stay quiet.

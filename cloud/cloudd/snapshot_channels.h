@@ -20,13 +20,7 @@
 // node's stamp on their replies. A gateway counts as a channel (both ways) while it has
 // been heard within kGatewayIdle: a gateway that stopped syncing (offline, removed) would
 // otherwise hold every later snapshot open. Gateways ship their finished parts here
-// (add_gateway_part).
-//
-// Sharing: once this member's own part of a snapshot is complete (and again if a late
-// channel changes it), and whenever a gateway's part arrives here, it goes to every other member on the peer links (one one-way frame per
-// link, set_part_sharer; add_shared_parts on the receiving side). So any member can answer
-// a report from what it holds: the report route fetches a member's part over HTTP only
-// while the shared copy has not arrived (before: every report request fetched two parts).
+// (add_gateway_part); the report gathers them from every member.
 #pragma once
 
 #include <chrono>
@@ -37,7 +31,6 @@
 #include <mutex>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include "cloud/snapshot/live_participant.h"
@@ -75,15 +68,6 @@ class SnapshotChannels {
   const std::string& self() const { return self_; }
   // The transport's way to put one frame (empty if need be) on every link now.
   void set_marker_sender(std::function<void()> send_markers);
-  // The transport's way to send a shared-parts frame (the text) to every other member.
-  void set_part_sharer(std::function<void(std::string)> share);
-  // A shared-parts frame from another member: its own parts and gateway parts it received
-  // (see take_share_locked for the format). Parts of snapshots this node does not know are
-  // dropped. Throws nothing; a malformed frame is logged and ignored.
-  void add_shared_parts(std::string_view frame);
-  // The newest parts other members shared, by process, if complete (a late channel can
-  // reopen a part that was shared complete: its newer, open copy replaces it).
-  std::map<std::string, snapshot::LiveLocal> shared_member_parts(snapshot::SnapshotId id) const;
   void add_peer(const std::string& peer);
   void remove_peer(const std::string& peer);
 
@@ -109,14 +93,6 @@ class SnapshotChannels {
   bool housekeeping_locked();
   void update_channels_locked();
   bool is_gateway(const std::string& peer) const;
-  // Adds to `pending_share_` this node's parts that completed or changed (LiveParticipant::
-  // take_changed). Changes made while stamping wait for the next receive: stamp() runs under
-  // the transport's locks, where sharing cannot.
-  void share_changed_parts_locked();
-  bool keep_gateway_part_locked(snapshot::LiveLocal part);
-  // The pending shared parts as one frame for the sharer, to call outside the lock (empty
-  // when there is nothing to share or no sharer).
-  std::function<void()> take_share_locked();
 
   std::string self_;
   StateFn state_;
@@ -125,20 +101,7 @@ class SnapshotChannels {
   std::vector<std::string> peers_;                                          // cloud members
   std::map<std::string, std::chrono::steady_clock::time_point> gateways_;  // last heard
   std::map<snapshot::SnapshotId, std::map<std::string, snapshot::LiveLocal>> gateway_parts_;
-  // A part shared with or by this node, kept as its JSON text: parsed only for a report.
-  struct SharedPart {
-    snapshot::SnapshotId id = 0;
-    std::string process;
-    bool gateway = false;  // a gateway's part (relayed by the member it reached)
-    bool complete = false;
-    std::size_t channels = 0;
-    std::string json;
-  };
-  std::map<snapshot::SnapshotId, std::map<std::string, SharedPart>> member_parts_;          // shared to us
-  std::map<snapshot::SnapshotId, std::map<std::string, SharedPart>> shared_gateway_parts_;  // relayed to us
   std::function<void()> send_markers_;
-  std::function<void(std::string)> share_;
-  std::vector<SharedPart> pending_share_;  // not yet handed to the sharer
   snapshot::RecordAging aging_{kMarkFor, kRetireAfter};  // when records stop marking, retire
   std::uint64_t counter_ = 0;
   std::chrono::steady_clock::time_point last_retire_check_{};

@@ -5,7 +5,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <nlohmann/json.hpp>
 #include <string_view>
 
@@ -145,21 +144,9 @@ struct ReportSources {
   const std::string& cluster_secret;
 };
 
-struct GatheredReport {
-  json body;
-  bool used_shared = false;  // some member's part came from its shared copy
-  // A shared copy looks older than the member's part: a gateway sent to that member before
-  // its cut, but the copy has no channel from it (the member counted the gateway after the
-  // copy was made; its newer copy is still on its way).
-  bool shared_looks_stale = false;
-};
-
-// The global report of snapshot `id` from this node's part, the other members' parts (their
-// shared copies when `use_shared` and complete, else asked over HTTP) and the gateway parts
-// the members hold. nullopt when no member has recorded it.
-std::optional<GatheredReport> gather_report(const ReportSources& from, snapshot::SnapshotId id, bool use_shared,
-                                            bool ask_all) {
-  GatheredReport out;
+// The global report of snapshot `id` from this node's part, the other members' parts (asked
+// over HTTP) and the gateway parts the members hold. nullopt when no member has recorded it.
+std::optional<json> gather_report(const ReportSources& from, snapshot::SnapshotId id, bool ask_all) {
   std::map<snapshot::ProcessId, snapshot::LiveLocal> parts;
   std::map<snapshot::ProcessId, std::string> missing;
   std::vector<snapshot::LiveLocal> gateway_parts = from.snapshots.gateway_parts(id);
@@ -170,25 +157,16 @@ std::optional<GatheredReport> gather_report(const ReportSources& from, snapshot:
   } else {
     missing[from.snapshots.self()] = "not recorded yet";
   }
-  // While this member's own part is open the report cannot be complete, so the members
-  // whose shared copy has not come are not asked (an operator polling a running snapshot
-  // would otherwise cost every member a request per poll), unless ?gather=all.
-  const bool ask = !use_shared || !own_open || ask_all;
+  // While this member's own part is open the report cannot be complete, so the other
+  // members are not asked (an operator polling a running snapshot would otherwise cost two
+  // requests to the others per poll), unless ?gather=all.
+  const bool ask = !own_open || ask_all;
+  json asked = json::array();
   // The members this node has snapshot channels with (its Raft peers): read from the
   // channels, not from a cluster status, which would wait for a turn of the Raft loop.
-  const auto shared = use_shared ? from.snapshots.shared_member_parts(id) : std::map<std::string, snapshot::LiveLocal>{};
-  std::set<std::string> from_shared;
-  json parts_from = json::object();  // how each other member's part got here
   for (const std::string& name : from.snapshots.members()) {
     const std::uint64_t member = member_id(name);
     if (member == 0 || member == from.raft.id()) continue;
-    if (auto it = shared.find(name); it != shared.end() && it->second.complete) {
-      parts[name] = it->second;
-      out.used_shared = true;
-      from_shared.insert(name);
-      parts_from[name] = "shared";
-      continue;
-    }
     if (!ask) {
       missing[name] = "not asked while " + from.snapshots.self() + "'s own part is open (?gather=all asks)";
       continue;
@@ -199,9 +177,9 @@ std::optional<GatheredReport> gather_report(const ReportSources& from, snapshot:
       continue;
     }
     std::string reason;
+    asked.push_back(name);
     if (auto part = fetch_part(from.clients, gateway_parts, *http_address, id, from.cluster_secret, reason)) {
       parts[name] = std::move(*part);
-      parts_from[name] = "asked";
     } else {
       missing[name] = reason;
     }
@@ -220,12 +198,6 @@ std::optional<GatheredReport> gather_report(const ReportSources& from, snapshot:
     }
   }
   for (const auto& [process, part] : parts) {
-    if (process.rfind("gateway:", 0) != 0) continue;
-    for (const auto& [member, seq] : part.sent_through) {
-      if (from_shared.count(member) && !parts.at(member).incoming.count(process)) out.shared_looks_stale = true;
-    }
-  }
-  for (const auto& [process, part] : parts) {
     if (process.rfind("gateway:", 0) == 0) continue;  // the members' channels from gateways
     for (const auto& [gateway_name, channel] : part.incoming) {
       if (gateway_name.rfind("gateway:", 0) != 0) continue;
@@ -237,9 +209,9 @@ std::optional<GatheredReport> gather_report(const ReportSources& from, snapshot:
       }
     }
   }
-  out.body = snapshot::global_report(id, parts, missing);
-  out.body["member_parts_from"] = std::move(parts_from);
-  return out;
+  json body = snapshot::global_report(id, parts, missing);
+  body["members_asked"] = std::move(asked);
+  return body;
 }
 
 }  // namespace
@@ -284,20 +256,9 @@ void install_snapshot_routes(httplib::Server& s, RaftServer& raft, std::shared_p
     const auto id = parse_id(req.matches[1]);
     if (!id) return error(res, 400, "bad_request", "path: snapshot id must be a decimal number");
     ReportSources sources{raft, *snapshots, *clients, cluster_secret};
-    const bool ask_all = req.get_param_value("gather") == "all";
-    auto report = gather_report(sources, *id, /*use_shared=*/true, ask_all);
-    // The shared copies are usually current; if one looks older than the member's part, or
-    // they make a complete report that is not consistent (a copy may predate a late
-    // channel's change that is still on its way), ask every member over HTTP, as a report
-    // did before parts were shared.
-    const auto inconsistent = [](const json& body) {
-      return body["status"] == "complete" && body["consistency"]["consistent"] != true;
-    };
-    if (report && report->used_shared && (report->shared_looks_stale || inconsistent(report->body))) {
-      report = gather_report(sources, *id, /*use_shared=*/false, /*ask_all=*/true);
-    }
+    const auto report = gather_report(sources, *id, req.get_param_value("gather") == "all");
     if (!report) return error(res, 404, "not_found", "no member has recorded snapshot " + std::to_string(*id));
-    reply(res, 200, report->body);
+    reply(res, 200, *report);
   });
 }
 

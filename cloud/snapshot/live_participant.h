@@ -134,7 +134,7 @@ class LiveParticipant {
   std::vector<SnapshotId> snapshots() const;
   // Records whose part changed since the last call, each once: completed, or given a
   // channel that appeared late (an incoming record, which reopens it, or an outgoing cut).
-  // For adapters that pass finished parts on (cloudd shares them with the other members).
+  // For adapters that pass finished parts on (the gateway agent ships changed parts).
   std::vector<SnapshotId> take_changed();
   bool has_changed() const { return !changed_.empty(); }
   // Stops carrying `id`'s marks on outgoing messages but keeps its record. Marks are only
