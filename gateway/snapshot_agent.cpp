@@ -21,7 +21,9 @@ std::string url_channel(const std::string& url) { return "url:" + url; }
 GatewaySnapshotAgent::GatewaySnapshotAgent(const std::string& home, const std::string& gateway, ExtraState extra)
     : process_("gateway:" + home + "/" + gateway),
       extra_(std::move(extra)),
-      participant_(process_, random_incarnation()) {}
+      participant_(process_, random_incarnation()) {
+  participant_.track_changes();
+}
 
 void GatewaySnapshotAgent::refresh_channels_locked(bool channels_changed) {
   const auto now = std::chrono::steady_clock::now();
@@ -52,7 +54,6 @@ void GatewaySnapshotAgent::refresh_channels_locked(bool channels_changed) {
   // Marks keep riding on requests for kMarkFor after recording (a member may still be
   // waiting for this gateway's mark after the part shipped); records are kept kRetire.
   for (auto id : aging_.advance(participant_, now)) {
-    shipped_.erase(id);
     ready_.erase(id);
   }
 }
@@ -145,13 +146,10 @@ void GatewaySnapshotAgent::collect_parts_locked(std::chrono::steady_clock::time_
   for (const auto id : participant_.take_changed()) {
     const snapshot::LiveLocal* local = participant_.find(id);
     if (!local || !local->complete) continue;
-    // A channel first used after the part was made ready (the gateway moved to another
-    // member while the snapshot still marked) adds a cut or an incoming record: ship it
-    // again (the member keeps the part with the most channels).
-    const std::size_t channels = snapshot::channel_count(*local);
-    auto shipped = shipped_.find(id);
-    if (shipped != shipped_.end() && shipped->second == channels) continue;
-    shipped_[id] = channels;
+    // A complete part is reported changed once, and again only when a channel first used
+    // after it was made ready (the gateway moved to another member while the snapshot still
+    // marked) added a cut or an incoming record: then it ships again (the member keeps the
+    // part with the most channels).
     snapshot::LiveLocal part = *local;
     // Name the outgoing channels as the members know themselves.
     std::map<std::string, std::uint64_t> sent;

@@ -138,7 +138,6 @@ class GatewaySnapshotAgent {
   std::map<std::string, std::chrono::steady_clock::time_point> clouds_;  // "cloud-N" -> last heard
   std::map<std::string, std::string> cloud_of_url_;                      // "url:<url>" -> "cloud-N"
   std::set<std::string> owed_markers_;
-  std::map<snapshot::SnapshotId, std::size_t> shipped_;  // -> channels in the part made ready
   std::map<snapshot::SnapshotId, ReadyPart> ready_;       // finished, not shipped yet
   std::map<std::uint64_t, Carrying> carrying_;            // ticket -> parts on a request in progress
   std::uint64_t next_ticket_ = 0;

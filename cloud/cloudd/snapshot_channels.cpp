@@ -78,15 +78,9 @@ void SnapshotChannels::update_channels_locked() {
 bool SnapshotChannels::add_gateway_part(snapshot::LiveLocal part) {
   std::lock_guard lock(mutex_);
   if (!participant_.known(part.id)) return false;
-  // A gateway ships a part again when a channel joined it (more channels); an older copy
-  // arriving late (a request retried after a timeout) does not replace the newer one.
+  // An older copy arriving late (a request retried after a timeout) does not replace a newer one.
   auto& kept = gateway_parts_[part.id];
-  auto it = kept.find(part.process);
-  if (it == kept.end()) {
-    kept.emplace(part.process, std::move(part));
-  } else if (snapshot::channel_count(part) >= snapshot::channel_count(it->second)) {
-    it->second = std::move(part);
-  }
+  snapshot::keep_most_channels(kept, std::move(part));
   return true;
 }
 

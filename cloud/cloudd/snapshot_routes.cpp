@@ -189,14 +189,7 @@ std::optional<json> gather_report(const ReportSources& from, snapshot::SnapshotI
   // ships its part to a member once complete.
   // Members may hold different versions of a gateway's part (it ships again, maybe to
   // another member, when it moved to another member while the snapshot marked): the newest.
-  for (const auto& part : gateway_parts) {
-    auto it = parts.find(part.process);
-    if (it == parts.end()) {
-      parts.emplace(part.process, part);
-    } else if (snapshot::channel_count(part) > snapshot::channel_count(it->second)) {
-      it->second = part;
-    }
-  }
+  for (auto& part : gateway_parts) snapshot::keep_most_channels(parts, std::move(part));
   for (const auto& [process, part] : parts) {
     if (process.rfind("gateway:", 0) == 0) continue;  // the members' channels from gateways
     for (const auto& [gateway_name, channel] : part.incoming) {

@@ -54,7 +54,7 @@ void LiveParticipant::record(SnapshotId id, std::string state) {
   }
   update_complete(local);
   if (!local.complete) open_.insert(id);
-  if (local.complete) changed_.insert(id);
+  if (local.complete) note_changed(id);
   marking_.insert(id);
   locals_.emplace(id, std::move(local));
   recent_records_.emplace_back(++records_, id);
@@ -84,7 +84,7 @@ void LiveParticipant::mark_late_channel(const ProcessId& to, Outgoing& out) {
     if (local.sent_through.count(to)) continue;
     local.sent_through[to] = out.next_seq;
     out.pending.push_back(CutMark{it->second, out.next_seq});
-    changed_.insert(it->second);
+    note_changed(it->second);
   }
   out.records_seen = records_;
 }
@@ -142,7 +142,7 @@ ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::functio
           it->second.closed = true;
           it->second.sender_restarted = true;
           update_complete(local);
-          if (local.complete && open_.erase(id)) changed_.insert(id);
+          if (local.complete && open_.erase(id)) note_changed(id);
         }
       }
     }
@@ -200,7 +200,7 @@ ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::functio
     LiveLocal& local = locals_.at(*it);
     close_ready(local, stamp.from);
     if (local.complete) {
-      changed_.insert(*it);
+      note_changed(*it);
       it = open_.erase(it);
     } else {
       ++it;
@@ -227,7 +227,7 @@ void LiveParticipant::track_late_channel(const ProcessId& from, Incoming& channe
     record->second.max_seq_before_cut = channel.max_seq();
     local.complete = false;
     open_.insert(it->second);
-    changed_.insert(it->second);
+    note_changed(it->second);
   }
   channel.records_seen = records_;
 }
@@ -268,7 +268,7 @@ std::size_t LiveParticipant::close_lost(SnapshotId id, const ProcessId& from) {
   record.closed = true;
   if (!record.lost.empty()) with_lost_.insert(id);
   update_complete(local->second);
-  if (local->second.complete && open_.erase(id)) changed_.insert(id);
+  if (local->second.complete && open_.erase(id)) note_changed(id);
   return record.lost.size();
 }
 

@@ -135,8 +135,9 @@ class LiveParticipant {
   // Records whose part changed since the last call, each once: completed, or given a
   // channel that appeared late (an incoming record, which reopens it, or an outgoing cut).
   // For adapters that pass finished parts on (the gateway agent ships changed parts).
+  // Off unless track_changes() was called (cloudd does not use it).
+  void track_changes() { tracking_changes_ = true; }
   std::vector<SnapshotId> take_changed();
-  bool has_changed() const { return !changed_.empty(); }
   // Stops carrying `id`'s marks on outgoing messages but keeps its record. Marks are only
   // needed until every peer has heard of the cut; a channel whose receiver acknowledged a
   // seq past the cut (Stamp::acked_through) already stops carrying it, this is the bound
@@ -219,6 +220,10 @@ class LiveParticipant {
   std::set<SnapshotId> open_;     // recorded, some incoming channel still open
   std::set<SnapshotId> with_lost_;  // some channel closed with lost seqs: watch for late ones
   std::set<SnapshotId> changed_;    // see take_changed
+  bool tracking_changes_ = false;
+  void note_changed(SnapshotId id) {
+    if (tracking_changes_) changed_.insert(id);
+  }
 };
 
 }  // namespace homestead::snapshot

@@ -19,6 +19,16 @@ LiveLocal live_local_from_json(const nlohmann::json& json);
 // process's record, so of two versions of one part the one with more is the newer (a
 // gateway ships its part again when a channel joins it after it shipped).
 inline std::size_t channel_count(const LiveLocal& part) { return part.sent_through.size() + part.incoming.size(); }
+// Keeps `part` in `parts` (by process) unless a version with more channels is there: a
+// gateway's part shipped again after a channel joined it has more, and versions only grow.
+inline void keep_most_channels(std::map<ProcessId, LiveLocal>& parts, LiveLocal part) {
+  auto it = parts.find(part.process);
+  if (it == parts.end()) {
+    parts.emplace(part.process, std::move(part));
+  } else if (channel_count(part) >= channel_count(it->second)) {
+    it->second = std::move(part);
+  }
+}
 
 // Checks every channel whose two ends are both among `parts` and whose receiver closed it:
 //  - the receiver learnt the sender's cut seq, equal to what the sender recorded;
