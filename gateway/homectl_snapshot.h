@@ -3,8 +3,8 @@
 // options (--cloud-url, --cloud-token-file, --json), owns the HTTP client and hands the words
 // after "snapshot" here.
 //
-//   snapshot start            start one at the member asked, wait until it completes (30 s
-//                             at most; exit 1 if not) and show it
+//   snapshot start            start one at the member asked, wait until it completes (long
+//                             polls, 30 s at most; exit 1 if not) and show it
 //   snapshot show ID          status, consistency, per-member state, per-channel cut and
 //                             in-flight messages
 //   snapshot list             ids recorded on the member asked
@@ -102,13 +102,18 @@ inline int run_snapshot_command(const std::vector<std::string>& words, bool json
     const json started = request("POST", "/api/v1/snapshots");
     const std::string id = snapshot_cli::text(started["id"]);
     if (!json_out) out << "started snapshot " << id << " at " << snapshot_cli::text(started["initiator"]) << '\n';
-    // A CLI poll, not a test: the snapshot completes within a few sync/Raft rounds.
+    // Long polls (the member answers once the report is complete, or after wait_ms with
+    // what it has), 30 s in all; each well inside homectl's 10 s read timeout.
     json snapshot;
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     do {
-      snapshot = request("GET", "/api/v1/snapshots/" + id);
+      const auto asked = std::chrono::steady_clock::now();
+      snapshot = request("GET", "/api/v1/snapshots/" + id + "?wait_ms=5000");
       if (snapshot.value("status", "") == "complete") break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      // A member from before the long poll answers at once: then a plain CLI poll.
+      if (std::chrono::steady_clock::now() - asked < std::chrono::seconds(1)) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
     } while (std::chrono::steady_clock::now() < deadline);
     if (json_out) {
       out << snapshot.dump(2) << '\n';

@@ -76,12 +76,56 @@ void SnapshotChannels::update_channels_locked() {
 }
 
 bool SnapshotChannels::add_gateway_part(snapshot::LiveLocal part) {
-  std::lock_guard lock(mutex_);
-  if (!participant_.known(part.id)) return false;
-  // An older copy arriving late (a request retried after a timeout) does not replace a newer one.
-  auto& kept = gateway_parts_[part.id];
-  snapshot::keep_most_channels(kept, std::move(part));
+  {
+    std::lock_guard lock(mutex_);
+    if (!participant_.known(part.id)) return false;
+    // An older copy arriving late (a request retried after a timeout) does not replace a newer one.
+    auto& kept = gateway_parts_[part.id];
+    snapshot::keep_most_channels(kept, std::move(part));
+    ++gateway_parts_added_;
+    take_wake_locked();
+  }
+  changed_.notify_all();
   return true;
+}
+
+bool SnapshotChannels::take_wake_locked() {
+  const std::uint64_t generation = generation_locked();
+  if (generation == woken_generation_) return false;
+  woken_generation_ = generation;
+  return true;
+}
+
+bool SnapshotChannels::gateway_parts_in_locked(snapshot::SnapshotId id, const snapshot::LiveLocal& local) const {
+  const auto held = gateway_parts_.find(id);
+  for (const auto& [from, channel] : local.incoming) {
+    if (!is_gateway(from)) continue;
+    if (held == gateway_parts_.end()) return false;
+    const auto part = held->second.find(from);
+    if (part == held->second.end() || !part->second.sent_through.count(self_)) return false;
+  }
+  return true;
+}
+
+bool SnapshotChannels::wait_settled(snapshot::SnapshotId id, std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(mutex_);
+  const auto complete = [&] {
+    const snapshot::LiveLocal* local = participant_.find(id);
+    return local != nullptr && local->complete;
+  };
+  if (!participant_.known(id)) return false;
+  if (!changed_.wait_until(lock, deadline, complete)) return false;
+  const auto gateways_deadline = std::min(deadline, std::chrono::steady_clock::now() + kGatewayPartWait);
+  return changed_.wait_until(lock, gateways_deadline, [&] {
+    const snapshot::LiveLocal* local = participant_.find(id);
+    return local != nullptr && local->complete && gateway_parts_in_locked(id, *local);
+  });
+}
+
+void SnapshotChannels::wait_change(std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(mutex_);
+  const std::uint64_t seen = generation_locked();
+  changed_.wait_until(lock, deadline, [&] { return generation_locked() != seen; });
 }
 
 std::vector<snapshot::LiveLocal> SnapshotChannels::gateway_parts(snapshot::SnapshotId id) const {
@@ -102,6 +146,7 @@ bool SnapshotChannels::on_receive(const snapshot::Stamp& stamp,
                                   const std::function<snapshot::InFlightMessage()>& describe) {
   std::function<void()> send_markers;
   bool deliver = true;
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     if (is_gateway(stamp.from)) {
@@ -119,7 +164,9 @@ bool SnapshotChannels::on_receive(const snapshot::Stamp& stamp,
     const bool repeat_markers = housekeeping_locked();
     if (!result.recorded.empty()) last_markers_ = std::chrono::steady_clock::now();
     if (!result.recorded.empty() || repeat_markers) send_markers = send_markers_;
+    wake = take_wake_locked();
   }
+  if (wake) changed_.notify_all();
   if (send_markers) send_markers();
   return deliver;
 }
@@ -127,6 +174,7 @@ bool SnapshotChannels::on_receive(const snapshot::Stamp& stamp,
 snapshot::SnapshotId SnapshotChannels::initiate() {
   std::function<void()> send_markers;
   snapshot::SnapshotId id = 0;
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     housekeeping_locked();
@@ -139,7 +187,9 @@ snapshot::SnapshotId SnapshotChannels::initiate() {
     last_markers_ = std::chrono::steady_clock::now();
     aging_.recorded(id, last_markers_);
     send_markers = send_markers_;
+    wake = take_wake_locked();
   }
+  if (wake) changed_.notify_all();
   if (send_markers) send_markers();
   return id;
 }

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -88,11 +89,29 @@ class SnapshotChannels {
   bool add_gateway_part(snapshot::LiveLocal part);
   std::vector<snapshot::LiveLocal> gateway_parts(snapshot::SnapshotId id) const;
 
+  // Long polls (a report's ?wait_ms, snapshot_routes.cpp): an operator gets the report in
+  // one request once it is complete, and it is gathered once, instead of polling.
+  // Blocks until this node's part of `id` is settled or `deadline`: complete, and holding a
+  // part from every gateway it has a channel from that covers this node (a gateway ships its
+  // part to a member it talks to, on its next Sync call). The gateway parts are waited for
+  // at most kGatewayPartWait after the own part is complete: a gateway that moved between
+  // members may have shipped to another one. Returns at once when `id` is not recorded
+  // here. Returns whether the part settled.
+  static constexpr std::chrono::milliseconds kGatewayPartWait{250};
+  bool wait_settled(snapshot::SnapshotId id, std::chrono::steady_clock::time_point deadline) const;
+  // Blocks until some part held here changes (a record completes or gets a late channel, a
+  // gateway part arrives) or `deadline`.
+  void wait_change(std::chrono::steady_clock::time_point deadline) const;
+
  private:
   // Retires, stops marking, closes lossy channels; returns true when markers are due.
   bool housekeeping_locked();
   void update_channels_locked();
   bool is_gateway(const std::string& peer) const;
+  bool gateway_parts_in_locked(snapshot::SnapshotId id, const snapshot::LiveLocal& local) const;
+  // Changes waiters care about so far, and whether they have been told of the latest.
+  std::uint64_t generation_locked() const { return participant_.change_count() + gateway_parts_added_; }
+  bool take_wake_locked();
 
   std::string self_;
   StateFn state_;
@@ -107,6 +126,9 @@ class SnapshotChannels {
   std::chrono::steady_clock::time_point last_retire_check_{};
   std::chrono::steady_clock::time_point last_markers_{};
   snapshot::LossCloser loss_closer_{kLossWait};
+  std::uint64_t gateway_parts_added_ = 0;
+  std::uint64_t woken_generation_ = 0;
+  mutable std::condition_variable changed_;  // waits on mutex_
 };
 
 // The process's instance, which PeerTransport picks up when it is constructed (RaftServer

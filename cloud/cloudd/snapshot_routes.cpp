@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -34,6 +36,21 @@ std::optional<snapshot::SnapshotId> parse_id(const std::string& text) {
   } catch (const std::exception&) {
     return std::nullopt;
   }
+}
+
+// ?wait_ms=N (0..kMaxWait): a long poll. nullopt + a 400 reply when malformed.
+constexpr std::chrono::milliseconds kMaxWait{30000};
+
+std::optional<std::chrono::milliseconds> parse_wait(const httplib::Request& req, httplib::Response& res) {
+  if (!req.has_param("wait_ms")) return std::chrono::milliseconds(0);
+  const std::string text = req.get_param_value("wait_ms");
+  const auto value = parse_id(text);
+  if (!value || *value > static_cast<std::uint64_t>(kMaxWait.count())) {
+    error(res, 400, "bad_request",
+          "wait_ms: '" + text + "' is not a whole number of milliseconds from 0 to " + std::to_string(kMaxWait.count()));
+    return std::nullopt;
+  }
+  return std::chrono::milliseconds(*value);
 }
 
 // Keep-alive HTTP clients to the other members, reused across report requests: an operator
@@ -82,7 +99,8 @@ class MemberClients {
 // reason when there is none.
 std::optional<snapshot::LiveLocal> fetch_part(MemberClients& clients, std::vector<snapshot::LiveLocal>& gateway_parts,
                                               const std::string& http_address, snapshot::SnapshotId id,
-                                              const std::string& secret, std::string& reason) {
+                                              const std::string& secret, std::chrono::milliseconds wait,
+                                              std::string& reason) {
   const auto colon = http_address.rfind(':');
   int port = 0;
   try {
@@ -94,7 +112,9 @@ std::optional<snapshot::LiveLocal> fetch_part(MemberClients& clients, std::vecto
     return std::nullopt;
   }
   const std::string host = http_address.substr(0, colon);
-  const std::string path = "/api/v1/snapshots/" + std::to_string(id) + "/local";
+  std::string path = "/api/v1/snapshots/" + std::to_string(id) + "/local";
+  // Members before the long poll ignore the parameter and answer at once.
+  if (wait.count() > 0) path += "?wait_ms=" + std::to_string(wait.count());
   const httplib::Headers headers{{"Authorization", "Bearer " + secret}};
   auto [client, reused] = clients.take(host, port);
   auto res = client->Get(path.c_str(), headers);
@@ -142,6 +162,7 @@ struct ReportSources {
   SnapshotChannels& snapshots;
   MemberClients& clients;
   const std::string& cluster_secret;
+  std::chrono::milliseconds member_wait{0};  // how long each asked member may wait for its part to settle
 };
 
 // The global report of snapshot `id` from this node's part, the other members' parts (asked
@@ -178,7 +199,8 @@ std::optional<json> gather_report(const ReportSources& from, snapshot::SnapshotI
     }
     std::string reason;
     asked.push_back(name);
-    if (auto part = fetch_part(from.clients, gateway_parts, *http_address, id, from.cluster_secret, reason)) {
+    if (auto part = fetch_part(from.clients, gateway_parts, *http_address, id, from.cluster_secret, from.member_wait,
+                               reason)) {
       parts[name] = std::move(*part);
     } else {
       missing[name] = reason;
@@ -205,6 +227,29 @@ std::optional<json> gather_report(const ReportSources& from, snapshot::SnapshotI
   json body = snapshot::global_report(id, parts, missing);
   body["members_asked"] = std::move(asked);
   return body;
+}
+
+// The report, with ?wait_ms: once complete or at the deadline, gathered as few times as it
+// takes. Waits for this node's part to settle (complete, with the parts of the gateways it
+// has channels from), then asks the others, each waiting for its own part likewise, so a
+// snapshot is usually gathered exactly once. Another round only when that one was not
+// complete (a gateway's part went to another member, a member was slow), after the next
+// change here or a short backoff.
+std::optional<json> wait_for_report(ReportSources from, snapshot::SnapshotId id, bool ask_all,
+                                    std::chrono::milliseconds wait, int timeout_ms) {
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + wait;
+  auto backoff = std::chrono::milliseconds(10);
+  for (;;) {
+    if (wait.count() > 0) from.snapshots.wait_settled(id, deadline);
+    // An asked member waits within the request timeout its client here reads with.
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    from.member_wait = std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(timeout_ms / 2));
+    auto report = gather_report(from, id, ask_all);
+    if (!report || (*report)["status"] == "complete" || Clock::now() >= deadline) return report;
+    from.snapshots.wait_change(std::min(deadline, Clock::now() + backoff));
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(200));
+  }
 }
 
 }  // namespace
@@ -234,6 +279,9 @@ void install_snapshot_routes(httplib::Server& s, RaftServer& raft, std::shared_p
     if (!enabled(res)) return;
     const auto id = parse_id(req.matches[1]);
     if (!id) return error(res, 400, "bad_request", "path: snapshot id must be a decimal number");
+    const auto wait = parse_wait(req, res);
+    if (!wait) return;
+    if (wait->count() > 0) snapshots->wait_settled(*id, std::chrono::steady_clock::now() + *wait);
     const auto local = snapshots->local(*id);
     if (!local) return error(res, 404, "not_found", snapshots->self() + " has not recorded snapshot " + std::to_string(*id));
     json body = snapshot::to_json(*local);
@@ -243,13 +291,15 @@ void install_snapshot_routes(httplib::Server& s, RaftServer& raft, std::shared_p
   });
 
   auto clients = std::make_shared<MemberClients>(timeout_ms);
-  s.Get(R"(/api/v1/snapshots/([^/]+))", [&raft, snapshots, enabled, cluster_secret, clients](
+  s.Get(R"(/api/v1/snapshots/([^/]+))", [&raft, snapshots, enabled, cluster_secret, clients, timeout_ms](
                                              const httplib::Request& req, httplib::Response& res) {
     if (!enabled(res)) return;
     const auto id = parse_id(req.matches[1]);
     if (!id) return error(res, 400, "bad_request", "path: snapshot id must be a decimal number");
-    ReportSources sources{raft, *snapshots, *clients, cluster_secret};
-    const auto report = gather_report(sources, *id, req.get_param_value("gather") == "all");
+    const auto wait = parse_wait(req, res);
+    if (!wait) return;
+    const auto report = wait_for_report(ReportSources{raft, *snapshots, *clients, cluster_secret}, *id,
+                                        req.get_param_value("gather") == "all", *wait, timeout_ms);
     if (!report) return error(res, 404, "not_found", "no member has recorded snapshot " + std::to_string(*id));
     reply(res, 200, *report);
   });

@@ -9,6 +9,13 @@
 //                                          "consistency": {"consistent", "violations", ...}}
 //   GET  /api/v1/snapshots/{id}/local      this node's part only (what the gathering asks)
 //
+// Both GETs take ?wait_ms=N (0..30000), a long poll: the report answers once it is complete
+// (or after N ms with what there is), gathered once: it waits for this node's part to
+// settle, then asks the others with the same wait (each answers once its own part is
+// complete); /local waits for this node's part. An operator (homectl) gets the report in
+// one request as soon as the snapshot completes instead of polling. Unknown ids are not
+// waited for (404 at once). A waiting request holds one HTTP worker (http_threads).
+//
 // Any member answers GET /api/v1/snapshots/{id}: it asks the others over their HTTP API
 // with the cluster secret. Errors: {"error": {"code", "message"}} with 400 (bad id), 404
 // (no member recorded it), 503 (snapshots disabled).

@@ -149,6 +149,10 @@ ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::functio
     channel = Incoming{};
     channel.incarnation = stamp.incarnation;
   }
+  if (channel.contiguous == 0 && channel.above.empty() && stamp.seq > 1 && stamp.ack_incarnation != 0 &&
+      stamp.ack_incarnation != incarnation_) {
+    begin_after_restart(stamp.from, channel, stamp.seq - 1);
+  }
   if (stamp.ack_incarnation == incarnation_) {
     const auto paired = outgoing_of_incoming_.find(stamp.from);
     Outgoing& out = sent_[paired == outgoing_of_incoming_.end() ? stamp.from : paired->second];
@@ -207,6 +211,22 @@ ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::functio
     }
   }
   return result;
+}
+
+void LiveParticipant::begin_after_restart(const ProcessId& from, Incoming& channel, std::uint64_t before) {
+  // The sender acknowledges an earlier run of this process: its seqs before this message
+  // went to that run (handled there, or lost with it), never to this one. They count as
+  // received before any cut here. Waiting for them instead held every later snapshot's
+  // channel open until the loss closer gave up on them, reporting them all as lost.
+  channel.contiguous = before;
+  for (SnapshotId id : open_) {
+    auto it = locals_.at(id).incoming.find(from);
+    if (it == locals_.at(id).incoming.end()) continue;
+    ChannelRecord& record = it->second;
+    if (record.closed || record.received_before_cut != 0 || !record.in_flight.empty()) continue;
+    record.received_before_cut = before;
+    record.max_seq_before_cut = before;
+  }
 }
 
 void LiveParticipant::track_late_channel(const ProcessId& from, Incoming& channel) {

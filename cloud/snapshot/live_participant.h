@@ -138,6 +138,9 @@ class LiveParticipant {
   // Off unless track_changes() was called (cloudd does not use it).
   void track_changes() { tracking_changes_ = true; }
   std::vector<SnapshotId> take_changed();
+  // How many such changes happened so far (always counted): an adapter compares it before
+  // and after a call to wake whoever waits for a part to complete (a report's long poll).
+  std::uint64_t change_count() const { return changes_; }
   // Stops carrying `id`'s marks on outgoing messages but keeps its record. Marks are only
   // needed until every peer has heard of the cut; a channel whose receiver acknowledged a
   // seq past the cut (Stamp::acked_through) already stops carrying it, this is the bound
@@ -192,6 +195,7 @@ class LiveParticipant {
   // the cut) still take part in the snapshots that are marking: see the .cpp.
   void mark_late_channel(const ProcessId& to, Outgoing& out);
   void track_late_channel(const ProcessId& from, Incoming& channel);
+  void begin_after_restart(const ProcessId& from, Incoming& channel, std::uint64_t before);
   static void update_complete(LiveLocal& local);
 
   ProcessId self_;
@@ -221,7 +225,9 @@ class LiveParticipant {
   std::set<SnapshotId> with_lost_;  // some channel closed with lost seqs: watch for late ones
   std::set<SnapshotId> changed_;    // see take_changed
   bool tracking_changes_ = false;
+  std::uint64_t changes_ = 0;
   void note_changed(SnapshotId id) {
+    ++changes_;
     if (tracking_changes_) changed_.insert(id);
   }
 };

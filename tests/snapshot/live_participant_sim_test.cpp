@@ -424,6 +424,35 @@ TEST(LiveParticipantSim, SenderRestartClosesTheChannel) {
   EXPECT_TRUE(a.local(3)->incoming.at("B").sender_restarted);
 }
 
+// B restarts: A's seqs so far went to B's earlier run. The new B must not wait for them (the
+// loss closer would close the channel only after its wait, calling them lost, on every
+// snapshot after the restart).
+TEST(LiveParticipantSim, AReceiverThatRestartedDoesNotWaitForWhatWentToItsEarlierRun) {
+  auto never = [] { return std::string("never"); };
+  auto describe = [] { return InFlightMessage{0, "put", 1}; };
+  LiveParticipant a("A", 1);
+  a.set_channels({"B"}, {"B"});
+  LiveParticipant old_b("B", 2);
+  old_b.set_channels({"A"}, {"A"});
+  for (int i = 0; i < 3; ++i) old_b.on_receive(a.stamp("B"), never, describe);
+  a.on_receive(old_b.stamp("A"), never, describe);  // A hears from B's earlier run
+  LiveParticipant b("B", 3);
+  b.set_channels({"A"}, {"A"});
+  const Stamp fourth = a.stamp("B");
+  ASSERT_EQ(fourth.ack_incarnation, 2u);
+  EXPECT_FALSE(b.on_receive(fourth, never, describe).duplicate);
+  a.initiate(9, "a");  // A's cut on A->B: seq 4
+  const auto marked = b.on_receive(a.stamp("B"), [] { return std::string("b"); }, describe);
+  EXPECT_EQ(marked.recorded, std::vector<SnapshotId>{9});
+  const LiveLocal local = *b.local(9);
+  EXPECT_TRUE(local.complete);
+  EXPECT_EQ(local.incoming.at("A").received_before_cut, 4u);
+  EXPECT_TRUE(local.incoming.at("A").lost.empty());
+  EXPECT_TRUE(b.waiting_for_gaps().empty());
+  // A channel's first messages reordered without any restart are still told apart: see
+  // DuplicateIsDroppedAndLateMessageIsInFlight (the sender acknowledged no earlier run).
+}
+
 }  // namespace
 
 }  // namespace homestead::snapshot

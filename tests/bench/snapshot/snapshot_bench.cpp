@@ -6,8 +6,9 @@
 // runs the same load for the same time in each phase, the order alternating between rounds:
 //   - without snapshots (the baseline);
 //   - one snapshot at a time at an operator's rate: POST /api/v1/snapshots every
-//     --interval-ms (default 1000), its gathered report (GET /api/v1/snapshots/{id}) polled
-//     every --poll-ms until complete;
+//     --interval-ms (default 1000), its gathered report asked once with a long poll
+//     (GET /api/v1/snapshots/{id}?wait_ms=5000, as homectl does), or with --poll-ms N polled
+//     every N ms until complete;
 //   - back to back: the next snapshot is POSTed as soon as the last report says complete
 //     (the worst case: dozens of snapshots a second);
 //   - with --attribution, back to back again but polling only the initiator's own part
@@ -50,7 +51,7 @@ struct Settings {
   int rounds = 8;
   int clients = 16;
   int gateways = 2;
-  int poll_ms = 20;
+  int poll_ms = 0;  // 0: long poll (?wait_ms)
   int interval_ms = 1000;
   bool attribution = false;
   std::string json_out;
@@ -178,7 +179,9 @@ void run_one_snapshot(httplib::Client& client, const Settings& s, Mode mode, con
   auto started = client.Post("/api/v1/snapshots");
   if (!started || started->status != 202) return;
   const std::string id = json::parse(started->body)["id"];
-  const std::string path = "/api/v1/snapshots/" + id + (mode == Mode::own_part ? "/local" : "");
+  // A long poll answers once the report is complete; a poll asks again every poll_ms.
+  const std::string path = "/api/v1/snapshots/" + id + (mode == Mode::own_part ? "/local" : "") +
+                           (s.poll_ms == 0 ? "?wait_ms=5000" : "");
   while (!stop) {
     auto got = client.Get(path.c_str());
     if (got && got->status == 200) {
@@ -195,8 +198,9 @@ void run_one_snapshot(httplib::Client& client, const Settings& s, Mode mode, con
         return;
       }
     }
-    // An operator's poll of the report, part of the measured cost.
-    std::this_thread::sleep_for(std::chrono::milliseconds(s.poll_ms));
+    // An operator's poll of the report, part of the measured cost (a long poll that timed
+    // out asks again at once).
+    if (s.poll_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(s.poll_ms));
   }
 }
 
@@ -269,9 +273,9 @@ void usage(std::ostream& out) {
          "the gateways' applied items/s in --rounds (8) rounds; each round runs every phase for --seconds\n"
          "(2), the order alternating: without snapshots, one snapshot per --interval-ms (1000), snapshots\n"
          "back to back, and with --attribution back to back polling the initiator's own part only (/local).\n"
-         "Reports are polled every --poll-ms (20). Prints per-round throughputs and costs against the same\n"
-         "round's baseline, the median and range, and the < 5% target. Exit 1 on an inconsistent report or\n"
-         "a complete one without every gateway's part.\n";
+         "Reports are asked with a long poll (?wait_ms), or polled every --poll-ms N (0). Prints per-round\n"
+         "throughputs and costs against the same round's baseline, the median and range, and the < 5%\n"
+         "target. Exit 1 on an inconsistent report or a complete one without every gateway's part.\n";
 }
 
 struct Series {
@@ -371,8 +375,9 @@ int run_bench(const Settings& s) {
   }
 
   std::printf("\nLive snapshot cost (3 cloudd, fsync on, loopback, %d clients putting 100 B values, %d gateways pushing "
-              "outbox batches; %d rounds x %.1f s per phase, reports polled every %d ms)\n",
-              s.clients, s.gateways, s.rounds, s.seconds, s.poll_ms);
+              "outbox batches; %d rounds x %.1f s per phase, reports %s)\n",
+              s.clients, s.gateways, s.rounds, s.seconds,
+              s.poll_ms == 0 ? "asked with a long poll" : ("polled every " + std::to_string(s.poll_ms) + " ms").c_str());
   std::printf("%-30s %10s %9s %17s %11s %10s %17s %11s %11s %13s\n", "phase", "puts/s p50", "cost p50", "cost range",
               "items/s p50", "cost p50", "cost range", "cpu/req p50", "snapshots/s", "complete p50");
   json out = json::object();
