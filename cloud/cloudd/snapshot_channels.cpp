@@ -50,6 +50,7 @@ void SnapshotChannels::set_marker_sender(std::function<void()> send_markers) {
 void SnapshotChannels::add_peer(const std::string& peer) {
   std::lock_guard lock(mutex_);
   if (std::find(peers_.begin(), peers_.end(), peer) == peers_.end()) peers_.push_back(peer);
+  participant_.set_ordered_start(peer);  // one connection per link, frames in stamp order
   update_channels_locked();
 }
 
@@ -156,6 +157,7 @@ bool SnapshotChannels::on_receive(const snapshot::Stamp& stamp,
       // A member we have no link to yet (its address comes with the directory): count it as
       // a channel from now on, so its frames are accounted like the others.
       peers_.push_back(stamp.from);
+      participant_.set_ordered_start(stamp.from);
       update_channels_locked();
     }
     const auto result = participant_.on_receive(stamp, state_, describe);

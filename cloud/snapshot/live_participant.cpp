@@ -149,8 +149,8 @@ ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::functio
     channel = Incoming{};
     channel.incarnation = stamp.incarnation;
   }
-  if (channel.contiguous == 0 && channel.above.empty() && stamp.seq > 1 && stamp.ack_incarnation != 0 &&
-      stamp.ack_incarnation != incarnation_) {
+  if (channel.contiguous == 0 && channel.above.empty() && stamp.seq > 1 &&
+      (ordered_start_.count(stamp.from) || (stamp.ack_incarnation != 0 && stamp.ack_incarnation != incarnation_))) {
     begin_after_restart(stamp.from, channel, stamp.seq - 1);
   }
   if (stamp.ack_incarnation == incarnation_) {
@@ -214,8 +214,9 @@ ReceiveResult LiveParticipant::on_receive(const Stamp& stamp, const std::functio
 }
 
 void LiveParticipant::begin_after_restart(const ProcessId& from, Incoming& channel, std::uint64_t before) {
-  // The sender acknowledges an earlier run of this process: its seqs before this message
-  // went to that run (handled there, or lost with it), never to this one. They count as
+  // The first message from `from` in this run, on an ordered channel or from a sender that
+  // acknowledges an earlier run of this process: its seqs before this message went to that
+  // run (handled there, or lost with it), never to this one. They count as
   // received before any cut here. Waiting for them instead held every later snapshot's
   // channel open until the loss closer gave up on them, reporting them all as lost.
   channel.contiguous = before;

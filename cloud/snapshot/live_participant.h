@@ -119,6 +119,14 @@ class LiveParticipant {
   // adapter's whole kMarkFor. Re-pairing either name drops its old pair.
   void pair_channels(const ProcessId& outgoing, const ProcessId& incoming);
 
+  // `from` reaches this process in send order over one connection at a time (cloudd's peer
+  // links): the first message this run of the process receives from it is the first it
+  // sent to this run, so its earlier seqs went to an earlier run (handled there or lost with
+  // it) and are not waited for. Other channels (a gateway's pipelined Sync calls) may
+  // reorder from the first message on; there a sender that acknowledges an earlier run of
+  // this process says as much.
+  void set_ordered_start(const ProcessId& from) { ordered_start_.insert(from); }
+
   // An application message (or empty marker message) is about to go to `to`.
   Stamp stamp(const ProcessId& to);
 
@@ -207,6 +215,7 @@ class LiveParticipant {
   // pair_channels: names that differ between the two directions (absent: the same name).
   std::map<ProcessId, ProcessId> incoming_of_outgoing_;
   std::map<ProcessId, ProcessId> outgoing_of_incoming_;
+  std::set<ProcessId> ordered_start_;  // see set_ordered_start
   std::map<SnapshotId, LiveLocal> locals_;
   // Marks for these are ignored when they arrive late. Bounded (oldest forgotten first):
   // a mark rides at most the adapter's kMarkFor after its sender recorded, while records

@@ -453,6 +453,34 @@ TEST(LiveParticipantSim, AReceiverThatRestartedDoesNotWaitForWhatWentToItsEarlie
   // DuplicateIsDroppedAndLateMessageIsInFlight (the sender acknowledged no earlier run).
 }
 
+// The same restart, but A heard from B's new run before sending it anything (a follower to
+// follower link carries only marker frames): A's stamps acknowledge the new run, so only an
+// ordered channel (cloudd's peer links) tells B to start at the first message.
+TEST(LiveParticipantSim, AnOrderedChannelStartsAtTheFirstMessageOfThisRun) {
+  auto never = [] { return std::string("never"); };
+  auto describe = [] { return InFlightMessage{0, "append", 1}; };
+  LiveParticipant a("A", 1);
+  a.set_channels({"B"}, {"B"});
+  for (int i = 0; i < 3; ++i) a.stamp("B");  // went to B's earlier run
+  LiveParticipant ordered("B", 3), unordered("B", 3);
+  ordered.set_ordered_start("A");
+  for (LiveParticipant* b : {&ordered, &unordered}) b->set_channels({"A"}, {"A"});
+  a.on_receive(ordered.stamp("A"), never, describe);  // hears from the new run (incarnation 3)
+  const Stamp fourth = a.stamp("B");
+  ASSERT_EQ(fourth.ack_incarnation, 3u);
+  a.initiate(5, "a");  // cut 4 on A->B
+  const Stamp marked = a.stamp("B");
+  for (LiveParticipant* b : {&ordered, &unordered}) {
+    b->on_receive(fourth, never, describe);
+    b->on_receive(marked, [] { return std::string("b"); }, describe);
+  }
+  EXPECT_TRUE(ordered.local(5)->complete);
+  EXPECT_EQ(ordered.local(5)->incoming.at("A").received_before_cut, 4u);
+  EXPECT_TRUE(ordered.waiting_for_gaps().empty());
+  EXPECT_FALSE(unordered.local(5)->complete) << "without the ordering it cannot tell";
+  EXPECT_EQ(unordered.waiting_for_gaps(), (std::vector<std::pair<SnapshotId, ProcessId>>{{5, "A"}}));
+}
+
 }  // namespace
 
 }  // namespace homestead::snapshot
