@@ -42,6 +42,13 @@ bool flag(const json& object, const char* name, const std::string& path) {
   return value.get<bool>();
 }
 
+// The recorded state as JSON (the adapters record JSON text; anything else as a string).
+json state_json(const LiveLocal& local) {
+  json state = json::parse(local.state, nullptr, false);
+  if (state.is_discarded()) return local.state;
+  return state;
+}
+
 }  // namespace
 
 json to_json(const LiveLocal& local) {
@@ -53,16 +60,14 @@ json to_json(const LiveLocal& local) {
                       {"sender_cut_seq", channel.sender_cut_seq},
                       {"received_before_cut", channel.received_before_cut},
                       {"max_seq_before_cut", channel.max_seq_before_cut},
-                      {"in_flight", in_flight},
+                      {"in_flight", std::move(in_flight)},
                       {"closed", channel.closed},
                       {"sender_restarted", channel.sender_restarted},
                       {"lost", channel.lost},
                       {"late", channel.late}};
   }
-  json state = json::parse(local.state, nullptr, false);
-  if (state.is_discarded()) state = local.state;
-  return {{"id", std::to_string(local.id)}, {"process", local.process},       {"state", state},
-          {"complete", local.complete},     {"sent_through", local.sent_through}, {"incoming", channels}};
+  return {{"id", std::to_string(local.id)}, {"process", local.process},       {"state", state_json(local)},
+          {"complete", local.complete},     {"sent_through", local.sent_through}, {"incoming", std::move(channels)}};
 }
 
 LiveLocal live_local_from_json(const json& in) {
@@ -163,6 +168,10 @@ std::vector<std::string> check_live_cut(const std::map<ProcessId, LiveLocal>& pa
 std::vector<std::string> check_sync_positions(const std::map<ProcessId, LiveLocal>& parts) {
   std::vector<std::string> violations;
   const std::string prefix = "gateway:";
+  std::map<ProcessId, json> member_states;  // parsed once, not once per gateway
+  for (const auto& [member, part] : parts) {
+    if (member.rfind(prefix, 0) != 0) member_states.emplace(member, json::parse(part.state, nullptr, false));
+  }
   for (const auto& [process, gateway_part] : parts) {
     if (process.rfind(prefix, 0) != 0) continue;
     const json state = json::parse(gateway_part.state, nullptr, false);
@@ -175,9 +184,7 @@ std::vector<std::string> check_sync_positions(const std::map<ProcessId, LiveLoca
     const std::string key = process.substr(prefix.size());
     std::uint64_t most_applied = 0;
     bool seen = false;
-    for (const auto& [member, part] : parts) {
-      if (member.rfind(prefix, 0) == 0) continue;
-      const json cloud = json::parse(part.state, nullptr, false);
+    for (const auto& [member, cloud] : member_states) {
       if (!cloud.is_object() || !cloud.contains("sync") || !cloud["sync"].contains(key)) continue;
       const std::uint64_t applied = cloud["sync"][key].get<std::uint64_t>();
       seen = true;
@@ -204,7 +211,7 @@ json global_report(SnapshotId id, const std::map<ProcessId, LiveLocal>& parts,
   std::uint64_t lost_total = 0;
   for (const auto& [process, local] : parts) {
     complete = complete && local.complete;
-    participants[process] = {{"state", to_json(local)["state"]},
+    participants[process] = {{"state", state_json(local)},
                              {"complete", local.complete},
                              {"sent_through", local.sent_through}};
     for (const auto& [from, channel] : local.incoming) {
@@ -218,7 +225,7 @@ json global_report(SnapshotId id, const std::map<ProcessId, LiveLocal>& parts,
                           {"sender_cut_seq", channel.sender_cut_seq},
                           {"received_before_cut", channel.received_before_cut},
                           {"sender_restarted", channel.sender_restarted},
-                          {"in_flight", messages},
+                          {"in_flight", std::move(messages)},
                           {"lost", channel.lost},
                           {"late", channel.late}});
     }
@@ -227,11 +234,11 @@ json global_report(SnapshotId id, const std::map<ProcessId, LiveLocal>& parts,
   for (auto& v : check_sync_positions(parts)) violations.push_back(std::move(v));
   return {{"id", std::to_string(id)},
           {"status", complete ? "complete" : "running"},
-          {"participants", participants},
-          {"channels", channels},
+          {"participants", std::move(participants)},
+          {"channels", std::move(channels)},
           {"missing", missing},
           {"consistency",
-           {{"consistent", violations.empty()}, {"violations", violations}, {"in_flight_messages", in_flight_total},
+           {{"consistent", violations.empty()}, {"violations", std::move(violations)}, {"in_flight_messages", in_flight_total},
             {"lost_messages", lost_total}}}};
 }
 
