@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string_view>
 
@@ -162,7 +163,15 @@ struct ReportSources {
   SnapshotChannels& snapshots;
   MemberClients& clients;
   const std::string& cluster_secret;
-  std::chrono::milliseconds member_wait{0};  // how long each asked member may wait for its part to settle
+  // A long poll's deadline: each asked member may wait until then for its part to settle,
+  // within half the request timeout its client here reads with. None: it answers at once.
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+  int timeout_ms = 0;
+  std::chrono::milliseconds member_wait() const {
+    if (!deadline) return std::chrono::milliseconds(0);
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(*deadline - std::chrono::steady_clock::now());
+    return std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(timeout_ms / 2));
+  }
 };
 
 // The global report of snapshot `id` from this node's part, the other members' parts (asked
@@ -199,7 +208,7 @@ std::optional<json> gather_report(const ReportSources& from, snapshot::SnapshotI
     }
     std::string reason;
     asked.push_back(name);
-    if (auto part = fetch_part(from.clients, gateway_parts, *http_address, id, from.cluster_secret, from.member_wait,
+    if (auto part = fetch_part(from.clients, gateway_parts, *http_address, id, from.cluster_secret, from.member_wait(),
                                reason)) {
       parts[name] = std::move(*part);
     } else {
@@ -236,15 +245,13 @@ std::optional<json> gather_report(const ReportSources& from, snapshot::SnapshotI
 // complete (a gateway's part went to another member, a member was slow), after the next
 // change here or a short backoff.
 std::optional<json> wait_for_report(ReportSources from, snapshot::SnapshotId id, bool ask_all,
-                                    std::chrono::milliseconds wait, int timeout_ms) {
+                                    std::chrono::milliseconds wait) {
   using Clock = std::chrono::steady_clock;
   const auto deadline = Clock::now() + wait;
+  if (wait.count() > 0) from.deadline = deadline;
   auto backoff = std::chrono::milliseconds(10);
   for (;;) {
     if (wait.count() > 0) from.snapshots.wait_settled(id, deadline);
-    // An asked member waits within the request timeout its client here reads with.
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    from.member_wait = std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(timeout_ms / 2));
     auto report = gather_report(from, id, ask_all);
     if (!report || (*report)["status"] == "complete" || Clock::now() >= deadline) return report;
     from.snapshots.wait_change(std::min(deadline, Clock::now() + backoff));
@@ -298,8 +305,8 @@ void install_snapshot_routes(httplib::Server& s, RaftServer& raft, std::shared_p
     if (!id) return error(res, 400, "bad_request", "path: snapshot id must be a decimal number");
     const auto wait = parse_wait(req, res);
     if (!wait) return;
-    const auto report = wait_for_report(ReportSources{raft, *snapshots, *clients, cluster_secret}, *id,
-                                        req.get_param_value("gather") == "all", *wait, timeout_ms);
+    const auto report = wait_for_report(ReportSources{raft, *snapshots, *clients, cluster_secret, {}, timeout_ms}, *id,
+                                        req.get_param_value("gather") == "all", *wait);
     if (!report) return error(res, 404, "not_found", "no member has recorded snapshot " + std::to_string(*id));
     reply(res, 200, *report);
   });
