@@ -65,6 +65,7 @@ bool SnapshotChannels::is_gateway(const std::string& peer) const { return peer.r
 void SnapshotChannels::update_channels_locked() {
   std::vector<std::string> channels = peers_;
   const auto now = std::chrono::steady_clock::now();
+  last_channels_update_ = now;
   for (auto it = gateways_.begin(); it != gateways_.end();) {
     if (now - it->second > kGatewayIdle) {
       it = gateways_.erase(it);
@@ -151,8 +152,12 @@ bool SnapshotChannels::on_receive(const snapshot::Stamp& stamp,
   {
     std::lock_guard lock(mutex_);
     if (is_gateway(stamp.from)) {
-      gateways_[stamp.from] = std::chrono::steady_clock::now();
-      update_channels_locked();
+      // The channel list changes when a gateway appears or goes quiet (kGatewayIdle, 30 s):
+      // rebuilt then, not on every Sync call (a gateway pushes hundreds a second).
+      const auto now = std::chrono::steady_clock::now();
+      auto [heard, added] = gateways_.try_emplace(stamp.from, now);
+      heard->second = now;
+      if (added || now - last_channels_update_ >= kChannelsRecheck) update_channels_locked();
     } else if (std::find(peers_.begin(), peers_.end(), stamp.from) == peers_.end()) {
       // A member we have no link to yet (its address comes with the directory): count it as
       // a channel from now on, so its frames are accounted like the others.

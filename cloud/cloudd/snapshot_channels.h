@@ -54,6 +54,9 @@ class SnapshotChannels {
   // at once; the repeats cover a frame lost to a reconnect), then frames go back to bare.
   static constexpr std::chrono::seconds kMarkFor{5};
   static constexpr std::chrono::seconds kGatewayIdle{30};
+  // How stale the channel list may get between gateway calls (a gateway gone quiet stops
+  // being a channel at most this much after kGatewayIdle; initiate() always rechecks).
+  static constexpr std::chrono::seconds kChannelsRecheck{1};
   // A channel whose cut is known but which misses seqs <= cut is closed with them as lost
   // after this long (loss_closer.h). A Raft frame is sent with a 2 s call deadline on one
   // TCP connection per link (connect timeout 0.5 s), a gateway's Sync call has a 2 s
@@ -125,6 +128,7 @@ class SnapshotChannels {
   std::uint64_t counter_ = 0;
   std::chrono::steady_clock::time_point last_retire_check_{};
   std::chrono::steady_clock::time_point last_markers_{};
+  std::chrono::steady_clock::time_point last_channels_update_{};
   snapshot::LossCloser loss_closer_{kLossWait};
   std::uint64_t gateway_parts_added_ = 0;
   std::uint64_t woken_generation_ = 0;
