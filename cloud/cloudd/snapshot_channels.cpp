@@ -49,6 +49,10 @@ void SnapshotChannels::set_marker_sender(std::function<void()> send_markers) {
 
 void SnapshotChannels::add_peer(const std::string& peer) {
   std::lock_guard lock(mutex_);
+  add_peer_locked(peer);
+}
+
+void SnapshotChannels::add_peer_locked(const std::string& peer) {
   if (std::find(peers_.begin(), peers_.end(), peer) == peers_.end()) peers_.push_back(peer);
   participant_.set_ordered_start(peer);  // one connection per link, frames in stamp order
   update_channels_locked();
@@ -118,10 +122,8 @@ bool SnapshotChannels::wait_settled(snapshot::SnapshotId id, std::chrono::steady
   if (!participant_.known(id)) return false;
   if (!changed_.wait_until(lock, deadline, complete)) return false;
   const auto gateways_deadline = std::min(deadline, std::chrono::steady_clock::now() + kGatewayPartWait);
-  return changed_.wait_until(lock, gateways_deadline, [&] {
-    const snapshot::LiveLocal* local = participant_.find(id);
-    return local != nullptr && local->complete && gateway_parts_in_locked(id, *local);
-  });
+  return changed_.wait_until(lock, gateways_deadline,
+                             [&] { return complete() && gateway_parts_in_locked(id, *participant_.find(id)); });
 }
 
 void SnapshotChannels::wait_change(std::chrono::steady_clock::time_point deadline) const {
@@ -161,9 +163,7 @@ bool SnapshotChannels::on_receive(const snapshot::Stamp& stamp,
     } else if (std::find(peers_.begin(), peers_.end(), stamp.from) == peers_.end()) {
       // A member we have no link to yet (its address comes with the directory): count it as
       // a channel from now on, so its frames are accounted like the others.
-      peers_.push_back(stamp.from);
-      participant_.set_ordered_start(stamp.from);
-      update_channels_locked();
+      add_peer_locked(stamp.from);
     }
     const auto result = participant_.on_receive(stamp, state_, describe);
     deliver = !result.duplicate;

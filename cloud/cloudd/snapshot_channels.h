@@ -109,6 +109,7 @@ class SnapshotChannels {
  private:
   // Retires, stops marking, closes lossy channels; returns true when markers are due.
   bool housekeeping_locked();
+  void add_peer_locked(const std::string& peer);
   void update_channels_locked();
   bool is_gateway(const std::string& peer) const;
   bool gateway_parts_in_locked(snapshot::SnapshotId id, const snapshot::LiveLocal& local) const;

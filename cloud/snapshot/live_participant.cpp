@@ -221,8 +221,9 @@ void LiveParticipant::begin_after_restart(const ProcessId& from, Incoming& chann
   // channel open until the loss closer gave up on them, reporting them all as lost.
   channel.contiguous = before;
   for (SnapshotId id : open_) {
-    auto it = locals_.at(id).incoming.find(from);
-    if (it == locals_.at(id).incoming.end()) continue;
+    auto& incoming = locals_.at(id).incoming;
+    auto it = incoming.find(from);
+    if (it == incoming.end()) continue;
     ChannelRecord& record = it->second;
     if (record.closed || record.received_before_cut != 0 || !record.in_flight.empty()) continue;
     record.received_before_cut = before;
