@@ -2,51 +2,18 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cloud/snapshot/varint_io.h"
+
 namespace homestead::snapshot {
 namespace {
 
-void put_varint(std::string& out, std::uint64_t value) {
-  while (value >= 0x80) {
-    out.push_back(static_cast<char>((value & 0x7f) | 0x80));
-    value >>= 7;
-  }
-  out.push_back(static_cast<char>(value));
-}
-
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  std::uint64_t varint() {
-    std::uint64_t value = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-      if (pos_ >= in_.size()) throw StampError("snapshot stamp: truncated");
-      const auto byte = static_cast<unsigned char>(in_[pos_++]);
-      value |= static_cast<std::uint64_t>(byte & 0x7f) << shift;
-      if (!(byte & 0x80)) return value;
-    }
-    throw StampError("snapshot stamp: varint too long");
-  }
-  std::string text() {
-    const std::uint64_t size = varint();
-    if (size > in_.size() - pos_) throw StampError("snapshot stamp: truncated name");
-    std::string out(in_.substr(pos_, size));
-    pos_ += size;
-    return out;
-  }
-  bool done() const { return pos_ == in_.size(); }
-  std::size_t size() const { return in_.size(); }
-
- private:
-  std::string_view in_;
-  std::size_t pos_ = 0;
-};
+using Reader = VarintReader<StampError>;
 
 }  // namespace
 
 std::string encode_stamp_bytes(const Stamp& stamp) {
   std::string out;
-  put_varint(out, stamp.from.size());
-  out += stamp.from;
+  put_text(out, stamp.from);
   put_varint(out, stamp.incarnation);
   put_varint(out, stamp.seq);
   put_varint(out, stamp.marks.size());
@@ -63,13 +30,12 @@ std::string encode_stamp_bytes(const Stamp& stamp) {
 }
 
 Stamp decode_stamp_bytes(std::string_view bytes) {
-  Reader in(bytes);
+  Reader in(bytes, "snapshot stamp");
   Stamp stamp;
   stamp.from = in.text();
   stamp.incarnation = in.varint();
   stamp.seq = in.varint();
-  const std::uint64_t marks = in.varint();
-  if (marks > in.size()) throw StampError("snapshot stamp: mark count exceeds size");
+  const std::uint64_t marks = in.count();
   for (std::uint64_t i = 0; i < marks; ++i) {
     CutMark mark;
     mark.id = in.varint();
