@@ -99,14 +99,15 @@ inline int run_snapshot_command(const std::vector<std::string>& words, bool json
   const std::string& cmd = words[0];
   if (cmd == "start") {
     if (words.size() != 1) throw SnapshotUsageError("usage: homectl --cloud snapshot start");
-    const json started = request("POST", "/api/v1/snapshots");
-    const std::string id = snapshot_cli::text(started["id"]);
-    if (!json_out) out << "started snapshot " << id << " at " << snapshot_cli::text(started["initiator"]) << '\n';
-    // Long polls (the member answers once the report is complete, or after wait_ms with
-    // what it has), 30 s in all; each well inside homectl's 10 s read timeout.
-    json snapshot;
+    // Started and long-polled in one request (the member answers once the report is
+    // complete, or after wait_ms with what it has); then more long polls, 30 s in all, each
+    // well inside homectl's 10 s read timeout. A member from before the POST's wait_ms
+    // answers 202 {id, initiator} at once.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    do {
+    json snapshot = request("POST", "/api/v1/snapshots?wait_ms=5000");
+    const std::string id = snapshot_cli::text(snapshot["id"]);
+    if (!json_out) out << "started snapshot " << id << " at " << snapshot_cli::text(snapshot["initiator"]) << '\n';
+    while (snapshot.value("status", "") != "complete" && std::chrono::steady_clock::now() < deadline) {
       const auto asked = std::chrono::steady_clock::now();
       snapshot = request("GET", "/api/v1/snapshots/" + id + "?wait_ms=5000");
       if (snapshot.value("status", "") == "complete") break;
@@ -114,7 +115,7 @@ inline int run_snapshot_command(const std::vector<std::string>& words, bool json
       if (std::chrono::steady_clock::now() - asked < std::chrono::seconds(1)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(100));
       }
-    } while (std::chrono::steady_clock::now() < deadline);
+    }
     if (json_out) {
       out << snapshot.dump(2) << '\n';
     } else {

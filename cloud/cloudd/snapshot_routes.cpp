@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "cloud/snapshot/live_report.h"
+#include "cloud/snapshot/part_codec.h"
 
 namespace homestead::cloudd {
 namespace {
@@ -116,7 +117,9 @@ std::optional<snapshot::LiveLocal> fetch_part(MemberClients& clients, std::vecto
   std::string path = "/api/v1/snapshots/" + std::to_string(id) + "/local";
   // Members before the long poll ignore the parameter and answer at once.
   if (wait.count() > 0) path += "?wait_ms=" + std::to_string(wait.count());
-  const httplib::Headers headers{{"Authorization", "Bearer " + secret}};
+  // The binary form (part_codec.h): members before it ignore Accept and answer JSON.
+  const httplib::Headers headers{{"Authorization", "Bearer " + secret},
+                                 {"Accept", std::string(snapshot::kPartContentType)}};
   auto [client, reused] = clients.take(host, port);
   auto res = client->Get(path.c_str(), headers);
   if (!res && reused) {
@@ -139,6 +142,11 @@ std::optional<snapshot::LiveLocal> fetch_part(MemberClients& clients, std::vecto
     return std::nullopt;
   }
   try {
+    if (res->get_header_value("Content-Type") == snapshot::kPartContentType) {
+      snapshot::MemberPart part = snapshot::decode_member_part(res->body);
+      for (auto& gateway : part.gateway_parts) gateway_parts.push_back(std::move(gateway));
+      return std::move(part.own);
+    }
     const json body = json::parse(res->body);
     if (body.contains("gateway_parts")) {
       for (const auto& part : body["gateway_parts"]) gateway_parts.push_back(snapshot::live_local_from_json(part));
@@ -269,10 +277,21 @@ void install_snapshot_routes(httplib::Server& s, RaftServer& raft, std::shared_p
     return false;
   };
 
-  s.Post("/api/v1/snapshots", [snapshots, enabled](const httplib::Request&, httplib::Response& res) {
+  auto clients = std::make_shared<MemberClients>(timeout_ms);
+  // ?wait_ms: start it and answer with the report once complete (a long poll as the GET's),
+  // one request instead of two for an operator who wants the result.
+  s.Post("/api/v1/snapshots", [&raft, snapshots, enabled, cluster_secret, clients, timeout_ms](
+                                  const httplib::Request& req, httplib::Response& res) {
     if (!enabled(res)) return;
+    const auto wait = parse_wait(req, res);
+    if (!wait) return;
     const auto id = snapshots->initiate();
-    reply(res, 202, {{"id", std::to_string(id)}, {"initiator", snapshots->self()}});
+    if (wait->count() == 0) return reply(res, 202, {{"id", std::to_string(id)}, {"initiator", snapshots->self()}});
+    auto report =
+        wait_for_report(ReportSources{raft, *snapshots, *clients, cluster_secret, {}, timeout_ms}, id, false, *wait);
+    if (!report) report = json{{"id", std::to_string(id)}, {"status", "running"}};  // retired meanwhile: not expected
+    (*report)["initiator"] = snapshots->self();
+    reply(res, 200, *report);
   });
 
   s.Get("/api/v1/snapshots", [snapshots, enabled](const httplib::Request&, httplib::Response& res) {
@@ -291,13 +310,19 @@ void install_snapshot_routes(httplib::Server& s, RaftServer& raft, std::shared_p
     if (wait->count() > 0) snapshots->wait_settled(*id, std::chrono::steady_clock::now() + *wait);
     const auto local = snapshots->local(*id);
     if (!local) return error(res, 404, "not_found", snapshots->self() + " has not recorded snapshot " + std::to_string(*id));
+    if (req.get_header_value("Accept") == snapshot::kPartContentType) {
+      // Another member gathering a report: no JSON document built here or parsed there.
+      res.status = 200;
+      res.set_content(snapshot::encode_member_part(*local, snapshots->gateway_parts(*id)),
+                      std::string(snapshot::kPartContentType));
+      return;
+    }
     json body = snapshot::to_json(*local);
     body["gateway_parts"] = json::array();
     for (const auto& part : snapshots->gateway_parts(*id)) body["gateway_parts"].push_back(snapshot::to_json(part));
     reply(res, 200, body);
   });
 
-  auto clients = std::make_shared<MemberClients>(timeout_ms);
   s.Get(R"(/api/v1/snapshots/([^/]+))", [&raft, snapshots, enabled, cluster_secret, clients, timeout_ms](
                                              const httplib::Request& req, httplib::Response& res) {
     if (!enabled(res)) return;

@@ -249,13 +249,25 @@ TEST_F(LiveSnapshot, ALongPollAnswersOnceTheSnapshotIsComplete) {
     ASSERT_EQ(local.status, 200) << local.body.dump();
     EXPECT_TRUE(local.body.value("complete", false)) << local.body.dump();
   }
+  // Started and waited for in one request (POST ?wait_ms): the report, with its initiator.
+  const auto started = cluster_->request(3, "POST", "/api/v1/snapshots?wait_ms=3000");
+  ASSERT_EQ(started.status, 200) << started.body.dump();
+  EXPECT_EQ(started.body.value("status", ""), "complete") << started.body.dump();
+  EXPECT_EQ(started.body.value("initiator", ""), "cloud-3") << started.body.dump();
+  expect_consistent(started.body);
+  EXPECT_EQ(started.body["participants"].size(), 3u) << started.body.dump();
   // Unknown ids are not waited for.
   EXPECT_EQ(cluster_->request(2, "GET", "/api/v1/snapshots/12345?wait_ms=3000").status, 404);
+  const std::size_t recorded = cluster_->request(1, "GET", "/api/v1/snapshots").body["snapshots"].size();
   for (const char* bad : {"?wait_ms=soon", "?wait_ms=-1", "?wait_ms=30001"}) {
     const auto refused = cluster_->request(1, "GET", std::string("/api/v1/snapshots/1") + bad);
     EXPECT_EQ(refused.status, 400) << bad;
     EXPECT_NE(refused.body["error"].value("message", "").find("wait_ms"), std::string::npos) << refused.body.dump();
+    const auto not_started = cluster_->request(1, "POST", std::string("/api/v1/snapshots") + bad);
+    EXPECT_EQ(not_started.status, 400) << bad;
   }
+  EXPECT_EQ(cluster_->request(1, "GET", "/api/v1/snapshots").body["snapshots"].size(), recorded)
+      << "a POST with a bad wait_ms started a snapshot";
 }
 
 // A long poll that runs out answers with what there is: a member that is down keeps the
