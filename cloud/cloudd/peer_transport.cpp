@@ -153,6 +153,19 @@ struct PeerTransport::Link {
     return true;
   }
 
+  // A snapshot was recorded: a Step frame stamped from now on carries its cut marks. Written
+  // here when the link is idle (an explicit marker frame without waking the sender thread),
+  // left to the sender when it is about to build one anyway, else one more frame from it.
+  void send_marker() {
+    std::unique_lock lock(mutex);
+    if (stopping) return;
+    if (!writing && (!queue.empty() || marker_pending)) return;  // its next frame is stamped after now
+    if (try_inline(lock, kStepMethod, [&] { return build_step({}); })) return;
+    marker_pending = true;
+    lock.unlock();
+    wake.notify_one();
+  }
+
   void send_or_queue(std::vector<std::string> encoded) {
     std::unique_lock lock(mutex);
     if (stopping) return;
@@ -418,13 +431,7 @@ void PeerTransport::send(std::vector<raft::Message> messages) {
 
 void PeerTransport::send_markers() {
   std::lock_guard lock(mutex_);
-  for (auto& [id, link] : links_) {
-    {
-      std::lock_guard link_lock(link->mutex);
-      link->marker_pending = true;
-    }
-    link->wake.notify_one();
-  }
+  for (auto& [id, link] : links_) link->send_marker();
 }
 
 std::uint64_t PeerTransport::dropped() const {

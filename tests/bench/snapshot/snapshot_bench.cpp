@@ -5,10 +5,10 @@
 // gateways as participants (checked: a report without them counts as missing). Every round
 // runs the same load for the same time in each phase, the order alternating between rounds:
 //   - without snapshots (the baseline);
-//   - one snapshot at a time at an operator's rate: POST /api/v1/snapshots every
-//     --interval-ms (default 1000), its gathered report asked once with a long poll
-//     (GET /api/v1/snapshots/{id}?wait_ms=5000, as homectl does), or with --poll-ms N polled
-//     every N ms until complete;
+//   - one snapshot at a time at an operator's rate: one every --interval-ms (default 1000),
+//     started and its gathered report waited for in one request (POST
+//     /api/v1/snapshots?wait_ms=5000, as homectl does), or with --poll-ms N started and its
+//     report polled every N ms until complete;
 //   - back to back: the next snapshot is POSTed as soon as the last report says complete
 //     (the worst case: dozens of snapshots a second);
 //   - with --attribution, back to back again but polling only the initiator's own part
@@ -172,32 +172,37 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-// Starts one snapshot on `client`'s member and polls its report until complete (or stop).
+// Starts one snapshot on `client`'s member and waits for its report until complete (or
+// stop): long-polled (started and waited for in one POST ?wait_ms, then GET ?wait_ms while
+// not complete), or polled every poll_ms.
 void run_one_snapshot(httplib::Client& client, const Settings& s, Mode mode, const std::atomic<bool>& stop,
                       Phase& phase) {
   const auto t0 = Clock::now();
-  auto started = client.Post("/api/v1/snapshots");
-  if (!started || started->status != 202) return;
-  const std::string id = json::parse(started->body)["id"];
-  // A long poll answers once the report is complete; a poll asks again every poll_ms.
+  const bool start_and_wait = s.poll_ms == 0 && mode != Mode::own_part;
+  auto started = client.Post(start_and_wait ? "/api/v1/snapshots?wait_ms=5000" : "/api/v1/snapshots");
+  if (!started || started->status != (start_and_wait ? 200 : 202)) return;
+  json report = json::parse(started->body);
+  const std::string id = report["id"];
+  // Whether `report` says complete; a complete one is counted and checked.
+  const auto done = [&](const json& answer) {
+    const bool complete =
+        mode == Mode::own_part ? answer.value("complete", false) : answer.value("status", "") == "complete";
+    if (!complete) return false;
+    phase.snapshot_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    if (mode != Mode::own_part) {
+      if (!answer["consistency"]["consistent"].get<bool>()) ++phase.inconsistent;
+      int gateway_parts = 0;
+      for (const auto& [name, part] : answer["participants"].items()) gateway_parts += name.rfind("gateway:", 0) == 0;
+      if (gateway_parts < s.gateways) ++phase.missing_gateways;
+    }
+    return true;
+  };
+  if (start_and_wait && done(report)) return;
   const std::string path = "/api/v1/snapshots/" + id + (mode == Mode::own_part ? "/local" : "") +
                            (s.poll_ms == 0 ? "?wait_ms=5000" : "");
   while (!stop) {
     auto got = client.Get(path.c_str());
-    if (got && got->status == 200) {
-      const json report = json::parse(got->body);
-      const bool complete = mode == Mode::own_part ? report["complete"].get<bool>() : report["status"] == "complete";
-      if (complete) {
-        phase.snapshot_ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
-        if (mode != Mode::own_part) {
-          if (!report["consistency"]["consistent"].get<bool>()) ++phase.inconsistent;
-          int gateway_parts = 0;
-          for (const auto& [name, part] : report["participants"].items()) gateway_parts += name.rfind("gateway:", 0) == 0;
-          if (gateway_parts < s.gateways) ++phase.missing_gateways;
-        }
-        return;
-      }
-    }
+    if (got && got->status == 200 && done(json::parse(got->body))) return;
     // An operator's poll of the report, part of the measured cost (a long poll that timed
     // out asks again at once).
     if (s.poll_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(s.poll_ms));
@@ -417,6 +422,21 @@ int run_bench(const Settings& s) {
                               {"gateway_parts_carried", x.total.parts_carried},
                               {"gateway_snapshot_work_seconds", x.total.gateway_snapshot_seconds},
                               {"missing_gateways", x.total.missing_gateways}};
+  }
+  // The cloudd CPU a snapshot costs: the phase's cloudd CPU beyond what its requests cost at
+  // the baseline's CPU per request, per snapshot (summed over the three members).
+  const Phase& baseline = series[0].total;
+  for (const auto& x : series) {
+    if (x.mode == Mode::off || x.mode == Mode::paced || x.total.snapshot_ms.empty() ||
+        baseline.requests_per_cpu_second() <= 0) {
+      continue;  // paced: a handful of snapshots, lost in the noise
+    }
+    const double requests = static_cast<double>(x.total.puts + x.total.gateway_pushes);
+    const double extra = x.total.cpu_seconds - requests / baseline.requests_per_cpu_second();
+    const double per_snapshot_ms = 1000.0 * extra / static_cast<double>(x.total.snapshot_ms.size());
+    out[mode_name(x.mode)]["cloudd_cpu_ms_per_snapshot"] = per_snapshot_ms;
+    std::printf("cloudd CPU per snapshot, %-30s: %.2f ms (all three members, beyond the requests' own)\n",
+                mode_name(x.mode), per_snapshot_ms);
   }
   for (const auto& x : series) {
     if (x.mode == Mode::off) continue;
