@@ -11,6 +11,12 @@ namespace homestead::cloudd {
 namespace {
 
 constexpr const char* kStepMethod = "Raft/Step";
+// A member's settled live-snapshot part for the member that started the snapshot
+// (SnapshotChannels::set_part_sender): not stamped, not a Raft message.
+constexpr const char* kSnapshotPartMethod = "Snapshot/Part";
+// Part frames a link holds while it cannot write them (down, busy): past this, parts are
+// dropped and the initiator's report asks for them over HTTP instead.
+constexpr std::size_t kMaxHeldParts = 64;
 constexpr const char* kProposeMethod = "Raft/Propose";
 constexpr const char* kAnswerMethod = "Raft/Answer";
 constexpr std::size_t kMaxQueuedBytes = 64u << 20;
@@ -166,6 +172,18 @@ struct PeerTransport::Link {
     wake.notify_one();
   }
 
+  // A frame without a stamp (a snapshot part): inline when the link is idle, else after the
+  // frames already built.
+  void send_unstamped(const char* method, std::string body) {
+    std::unique_lock lock(mutex);
+    if (stopping) return;
+    if (try_inline(lock, method, [&] { return std::move(body); })) return;
+    if (built.size() >= kMaxHeldParts) return;
+    built.emplace_back(method, std::move(body));
+    lock.unlock();
+    wake.notify_one();
+  }
+
   void send_or_queue(std::vector<std::string> encoded) {
     std::unique_lock lock(mutex);
     if (stopping) return;
@@ -214,7 +232,10 @@ struct PeerTransport::Link {
 
 PeerTransport::PeerTransport(const HostPort& listen, std::string cluster_secret, Receive on_messages)
     : secret_(std::move(cluster_secret)), on_messages_(std::move(on_messages)), snapshots_(installed_snapshot_channels()) {
-  if (snapshots_) snapshots_->set_marker_sender([this] { send_markers(); });
+  if (snapshots_) {
+    snapshots_->set_marker_sender([this] { send_markers(); });
+    snapshots_->set_part_sender([this](std::uint64_t member, std::string frame) { send_part(member, std::move(frame)); });
+  }
   rpc::ServerOptions options;
   options.credentials = {secret_};
   // Calls run on their connection's reader thread: that keeps each connection's messages in
@@ -241,6 +262,13 @@ PeerTransport::PeerTransport(const HostPort& listen, std::string cluster_secret,
                         } catch (const raft::CodecError& e) {
                           logger().warn("bad raft batch", {{"error", e.what()}});
                           return rpc::RawReply{rpc::ErrorKind::bad_request, request.codec, e.what()};
+                        }
+                        return rpc::RawReply{rpc::ErrorKind::ok, request.codec, {}};
+                      });
+  server_->add_method(kSnapshotPartMethod, rpc::Semantics::at_least_once,
+                      [this](const rpc::RawRequest& request, const rpc::CallContext&) {
+                        if (snapshots_ && !snapshots_->add_member_part(request.body)) {
+                          return rpc::RawReply{rpc::ErrorKind::bad_request, request.codec, "bad snapshot part"};
                         }
                         return rpc::RawReply{rpc::ErrorKind::ok, request.codec, {}};
                       });
@@ -347,7 +375,10 @@ void PeerTransport::stop() {
     stopped_ = true;
     links.swap(links_);
   }
-  if (snapshots_) snapshots_->set_marker_sender(nullptr);
+  if (snapshots_) {
+    snapshots_->set_marker_sender(nullptr);
+    snapshots_->set_part_sender(nullptr);
+  }
   {
     std::lock_guard lock(lost_notifier_->mutex);
     lost_notifier_->lost = nullptr;
@@ -432,6 +463,12 @@ void PeerTransport::send(std::vector<raft::Message> messages) {
 void PeerTransport::send_markers() {
   std::lock_guard lock(mutex_);
   for (auto& [id, link] : links_) link->send_marker();
+}
+
+void PeerTransport::send_part(raft::NodeId to, std::string frame) {
+  std::lock_guard lock(mutex_);
+  auto it = links_.find(to);
+  if (it != links_.end()) it->second->send_unstamped(kSnapshotPartMethod, std::move(frame));
 }
 
 std::uint64_t PeerTransport::dropped() const {

@@ -109,6 +109,8 @@ class PeerTransport {
   std::shared_ptr<LostNotifier> lost_notifier_ = std::make_shared<LostNotifier>();
   // Wakes every link to send a frame now (empty if nothing is queued): the snapshot marker.
   void send_markers();
+  // A settled snapshot part for the member that started the snapshot (Snapshot/Part).
+  void send_part(raft::NodeId to, std::string frame);
   std::string secret_;
   Receive on_messages_;
   raft::NodeId self_ = 0;

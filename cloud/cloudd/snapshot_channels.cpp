@@ -40,7 +40,97 @@ snapshot::Stamp decode_stamp(std::string_view bytes) {
 }
 
 SnapshotChannels::SnapshotChannels(std::string self, StateFn state)
-    : self_(std::move(self)), state_(std::move(state)), participant_(self_, random_u64() | 1) {}
+    : self_(std::move(self)), state_(std::move(state)), participant_(self_, random_u64() | 1) {
+  const std::string prefix = "cloud-";
+  if (self_.rfind(prefix, 0) == 0) {
+    try {
+      self_member_ = std::stoull(self_.substr(prefix.size()));
+    } catch (const std::exception&) {
+      self_member_ = 0;
+    }
+  }
+  if (self_member_ > 0xffff) self_member_ = 0;  // not nameable in an id's low 16 bits: no pushes to it
+}
+
+void SnapshotChannels::set_part_sender(PartSender send) {
+  std::lock_guard lock(mutex_);
+  send_part_ = std::move(send);
+}
+
+std::vector<SnapshotChannels::Push> SnapshotChannels::collect_pushes_locked() {
+  std::vector<Push> out;
+  const auto now = std::chrono::steady_clock::now();
+  for (auto it = to_push_.begin(); it != to_push_.end();) {
+    const snapshot::SnapshotId id = it->first;
+    const snapshot::LiveLocal* local = participant_.find(id);
+    if (local == nullptr || now - it->second > kPushAbandon) {
+      it = to_push_.erase(it);
+      continue;
+    }
+    if (!local->complete || !gateway_parts_in_locked(id, *local)) {
+      ++it;
+      continue;
+    }
+    std::vector<snapshot::LiveLocal> gateways;
+    if (auto held = gateway_parts_.find(id); held != gateway_parts_.end()) {
+      for (const auto& [process, part] : held->second) gateways.push_back(part);
+    }
+    out.push_back(Push{initiator_of(id), snapshot::encode_member_part(*local, gateways)});
+    it = to_push_.erase(it);
+  }
+  return out;
+}
+
+std::pair<std::vector<SnapshotChannels::Push>, SnapshotChannels::PartSender>
+SnapshotChannels::pushes_after_change_locked() {
+  if (!send_part_ || to_push_.empty()) return {};
+  auto pushes = collect_pushes_locked();
+  if (pushes.empty()) return {};
+  return {std::move(pushes), send_part_};
+}
+
+void SnapshotChannels::send_pushes(const std::vector<Push>& pushes, const PartSender& send) const {
+  for (const auto& push : pushes) send(push.to, push.frame);
+}
+
+bool SnapshotChannels::add_member_part(std::string_view frame) {
+  snapshot::MemberPart part;
+  try {
+    part = snapshot::decode_member_part(frame);
+  } catch (const snapshot::PartCodecError& e) {
+    static const log::Logger logger("snapshot");
+    logger.warn("bad snapshot part frame", {{"error", e.what()}});
+    return false;
+  }
+  {
+    std::lock_guard lock(mutex_);
+    if (!participant_.known(part.own.id)) return true;  // retired, or an id of another scheme
+    const std::string process = part.own.process;
+    member_parts_[part.own.id][process] = std::move(part);
+    ++member_parts_added_;
+    take_wake_locked();
+  }
+  changed_.notify_all();
+  return true;
+}
+
+std::map<std::string, snapshot::MemberPart> SnapshotChannels::member_parts(snapshot::SnapshotId id) const {
+  std::lock_guard lock(mutex_);
+  auto it = member_parts_.find(id);
+  return it == member_parts_.end() ? std::map<std::string, snapshot::MemberPart>{} : it->second;
+}
+
+bool SnapshotChannels::wait_member_parts(snapshot::SnapshotId id, const std::vector<std::string>& members,
+                                         std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(mutex_);
+  return changed_.wait_until(lock, deadline, [&] {
+    auto it = member_parts_.find(id);
+    for (const auto& member : members) {
+      if (it == member_parts_.end() || !it->second.count(member)) return false;
+    }
+    return true;
+  });
+}
 
 void SnapshotChannels::set_marker_sender(std::function<void()> send_markers) {
   std::lock_guard lock(mutex_);
@@ -82,6 +172,7 @@ void SnapshotChannels::update_channels_locked() {
 }
 
 bool SnapshotChannels::add_gateway_part(snapshot::LiveLocal part) {
+  std::pair<std::vector<Push>, PartSender> pushes;
   {
     std::lock_guard lock(mutex_);
     if (!participant_.known(part.id)) return false;
@@ -90,8 +181,10 @@ bool SnapshotChannels::add_gateway_part(snapshot::LiveLocal part) {
     snapshot::keep_most_channels(kept, std::move(part));
     ++gateway_parts_added_;
     take_wake_locked();
+    pushes = pushes_after_change_locked();
   }
   changed_.notify_all();
+  if (pushes.second) send_pushes(pushes.first, pushes.second);
   return true;
 }
 
@@ -151,6 +244,7 @@ bool SnapshotChannels::on_receive(const snapshot::Stamp& stamp,
   std::function<void()> send_markers;
   bool deliver = true;
   bool wake = false;
+  std::pair<std::vector<Push>, PartSender> pushes;
   {
     std::lock_guard lock(mutex_);
     if (is_gateway(stamp.from)) {
@@ -167,14 +261,21 @@ bool SnapshotChannels::on_receive(const snapshot::Stamp& stamp,
     }
     const auto result = participant_.on_receive(stamp, state_, describe);
     deliver = !result.duplicate;
-    for (auto id : result.recorded) aging_.recorded(id, std::chrono::steady_clock::now());
+    const auto now = std::chrono::steady_clock::now();
+    for (auto id : result.recorded) {
+      aging_.recorded(id, now);
+      const std::uint64_t initiator = initiator_of(id);
+      if (initiator != 0 && initiator != self_member_) to_push_.emplace(id, now);
+    }
     const bool repeat_markers = housekeeping_locked();
-    if (!result.recorded.empty()) last_markers_ = std::chrono::steady_clock::now();
+    if (!result.recorded.empty()) last_markers_ = now;
     if (!result.recorded.empty() || repeat_markers) send_markers = send_markers_;
     wake = take_wake_locked();
+    if (wake) pushes = pushes_after_change_locked();
   }
   if (wake) changed_.notify_all();
   if (send_markers) send_markers();
+  if (pushes.second) send_pushes(pushes.first, pushes.second);
   return deliver;
 }
 
@@ -186,8 +287,10 @@ snapshot::SnapshotId SnapshotChannels::initiate() {
     std::lock_guard lock(mutex_);
     housekeeping_locked();
     // Unique across the cluster without coordination: 64 random bits mixed with a counter.
+    // The low 16 bits name this member (initiator_of): the others push their parts here.
     do {
       id = (random_u64() ^ (++counter_ * 0x9E3779B97F4A7C15ull)) >> 1;
+      if (self_member_ != 0) id = (id & ~0xffffull) | self_member_;
     } while (id == 0 || participant_.known(id));
     update_channels_locked();  // drop gateways gone quiet before they become channels
     participant_.initiate(id, state_());
@@ -227,7 +330,10 @@ bool SnapshotChannels::housekeeping_locked() {
     logger.warn("channel closed with frames lost on the wire",
                 {{"snapshot", std::to_string(closed.id)}, {"from", closed.from}, {"lost", std::to_string(closed.lost)}});
   }
-  for (auto id : aging_.advance(participant_, now)) gateway_parts_.erase(id);
+  for (auto id : aging_.advance(participant_, now)) {
+    gateway_parts_.erase(id);
+    member_parts_.erase(id);
+  }
   const bool marking = aging_.marking(now);
   // Every receiver acknowledged every mark (the usual case within a frame's round trip):
   // no repeat needed, the links stay quiet.

@@ -21,6 +21,12 @@
 // been heard within kGatewayIdle: a gateway that stopped syncing (offline, removed) would
 // otherwise hold every later snapshot open. Gateways ship their finished parts here
 // (add_gateway_part); the report gathers them from every member.
+//
+// Pushed parts: a snapshot id's low 16 bits name the member that started it. Once this
+// node's part of a snapshot another member started is settled (as wait_settled), it goes to
+// that member over the peer link with the gateway parts held here (a Snapshot/Part frame,
+// binary: part_codec.h), so the initiator's report usually asks no one over HTTP. The
+// report falls back to asking (GET .../local) for a member whose part did not come.
 #pragma once
 
 #include <chrono>
@@ -36,6 +42,7 @@
 
 #include "cloud/snapshot/live_participant.h"
 #include "cloud/snapshot/loss_closer.h"
+#include "cloud/snapshot/part_codec.h"
 #include "cloud/snapshot/record_aging.h"
 
 namespace homestead::cloudd {
@@ -102,6 +109,20 @@ class SnapshotChannels {
   // here. Returns whether the part settled.
   static constexpr std::chrono::milliseconds kGatewayPartWait{250};
   bool wait_settled(snapshot::SnapshotId id, std::chrono::steady_clock::time_point deadline) const;
+  // The member that started `id` (its low 16 bits; 0: none, as for ids before pushes).
+  static std::uint64_t initiator_of(snapshot::SnapshotId id) { return id & 0xffff; }
+  // The transport's way to send a Snapshot/Part frame to member `to`.
+  using PartSender = std::function<void(std::uint64_t to, std::string frame)>;
+  void set_part_sender(PartSender send);
+  // A Snapshot/Part frame's body from another member. False when malformed; a part of a
+  // snapshot not known here is dropped (true).
+  bool add_member_part(std::string_view frame);
+  // The parts pushed here for `id`, by member process name.
+  std::map<std::string, snapshot::MemberPart> member_parts(snapshot::SnapshotId id) const;
+  // Blocks until every one of `members` pushed its part of `id` here, or `deadline`.
+  static constexpr std::chrono::milliseconds kPushedPartWait{250};
+  bool wait_member_parts(snapshot::SnapshotId id, const std::vector<std::string>& members,
+                         std::chrono::steady_clock::time_point deadline) const;
   // Blocks until some part held here changes (a record completes or gets a late channel, a
   // gateway part arrives) or `deadline`.
   void wait_change(std::chrono::steady_clock::time_point deadline) const;
@@ -114,7 +135,18 @@ class SnapshotChannels {
   bool is_gateway(const std::string& peer) const;
   bool gateway_parts_in_locked(snapshot::SnapshotId id, const snapshot::LiveLocal& local) const;
   // Changes waiters care about so far, and whether they have been told of the latest.
-  std::uint64_t generation_locked() const { return participant_.change_count() + gateway_parts_added_; }
+  std::uint64_t generation_locked() const {
+    return participant_.change_count() + gateway_parts_added_ + member_parts_added_;
+  }
+  struct Push {
+    std::uint64_t to = 0;
+    std::string frame;
+  };
+  // The parts in to_push_ that have settled, taken out of it; parts no longer known dropped.
+  std::vector<Push> collect_pushes_locked();
+  void send_pushes(const std::vector<Push>& pushes, const PartSender& send) const;
+  // After a change (take_wake_locked): the pushes due now and the sender to use.
+  std::pair<std::vector<Push>, PartSender> pushes_after_change_locked();
   bool take_wake_locked();
 
   std::string self_;
@@ -132,6 +164,14 @@ class SnapshotChannels {
   std::chrono::steady_clock::time_point last_channels_update_{};
   snapshot::LossCloser loss_closer_{kLossWait};
   std::uint64_t gateway_parts_added_ = 0;
+  std::uint64_t self_member_ = 0;  // this node's member id ("cloud-<id>"), 0 if not one
+  PartSender send_part_;
+  // Recorded here, started by another member, not pushed yet: when recorded. A part not
+  // settled within kPushAbandon is left to the initiator's HTTP fallback.
+  static constexpr std::chrono::seconds kPushAbandon{2};
+  std::map<snapshot::SnapshotId, std::chrono::steady_clock::time_point> to_push_;
+  std::map<snapshot::SnapshotId, std::map<std::string, snapshot::MemberPart>> member_parts_;
+  std::uint64_t member_parts_added_ = 0;
   std::uint64_t woken_generation_ = 0;
   mutable std::condition_variable changed_;  // waits on mutex_
 };

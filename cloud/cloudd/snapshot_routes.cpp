@@ -182,12 +182,14 @@ struct ReportSources {
   }
 };
 
-// The global report of snapshot `id` from this node's part, the other members' parts (asked
-// over HTTP) and the gateway parts the members hold. nullopt when no member has recorded it.
-std::optional<json> gather_report(const ReportSources& from, snapshot::SnapshotId id, bool ask_all) {
+// The global report of snapshot `id` from this node's part, the other members' parts (pushed
+// here when this node started it and `use_pushed`, else asked over HTTP) and the gateway
+// parts the members hold. nullopt when no member has recorded it.
+std::optional<json> gather_report(const ReportSources& from, snapshot::SnapshotId id, bool ask_all, bool use_pushed) {
   std::map<snapshot::ProcessId, snapshot::LiveLocal> parts;
   std::map<snapshot::ProcessId, std::string> missing;
   std::vector<snapshot::LiveLocal> gateway_parts = from.snapshots.gateway_parts(id);
+  auto pushed = use_pushed ? from.snapshots.member_parts(id) : std::map<std::string, snapshot::MemberPart>{};
   bool own_open = false;
   if (auto local = from.snapshots.local(id)) {
     own_open = !local->complete;
@@ -200,11 +202,18 @@ std::optional<json> gather_report(const ReportSources& from, snapshot::SnapshotI
   // requests to the others per poll), unless ?gather=all.
   const bool ask = !own_open || ask_all;
   json asked = json::array();
+  json pushed_names = json::array();
   // The members this node has snapshot channels with (its Raft peers): read from the
   // channels, not from a cluster status, which would wait for a turn of the Raft loop.
   for (const std::string& name : from.snapshots.members()) {
     const std::uint64_t member = member_id(name);
     if (member == 0 || member == from.raft.id()) continue;
+    if (auto it = pushed.find(name); it != pushed.end()) {
+      for (auto& part : it->second.gateway_parts) gateway_parts.push_back(std::move(part));
+      parts[name] = std::move(it->second.own);
+      pushed_names.push_back(name);
+      continue;
+    }
     if (!ask) {
       missing[name] = "not asked while " + from.snapshots.self() + "'s own part is open (?gather=all asks)";
       continue;
@@ -243,6 +252,7 @@ std::optional<json> gather_report(const ReportSources& from, snapshot::SnapshotI
   }
   json body = snapshot::global_report(id, parts, missing);
   body["members_asked"] = std::move(asked);
+  body["members_pushed"] = std::move(pushed_names);
   return body;
 }
 
@@ -258,9 +268,26 @@ std::optional<json> wait_for_report(ReportSources from, snapshot::SnapshotId id,
   const auto deadline = Clock::now() + wait;
   if (wait.count() > 0) from.deadline = deadline;
   auto backoff = std::chrono::milliseconds(10);
-  for (;;) {
+  // The first gathering takes the parts the others pushed here (this node started it),
+  // waiting a little for them once its own part settled; a later one asks everyone afresh
+  // (a pushed part is a copy from when it settled).
+  const bool started_here = SnapshotChannels::initiator_of(id) == from.raft.id();
+  for (bool first = true;; first = false) {
     if (wait.count() > 0) from.snapshots.wait_settled(id, deadline);
-    auto report = gather_report(from, id, ask_all);
+    if (wait.count() > 0 && first && started_here) {
+      std::vector<std::string> others;
+      for (const auto& name : from.snapshots.members()) {
+        if (member_id(name) != 0 && member_id(name) != from.raft.id()) others.push_back(name);
+      }
+      from.snapshots.wait_member_parts(id, others,
+                                       std::min(deadline, Clock::now() + SnapshotChannels::kPushedPartWait));
+    }
+    auto report = gather_report(from, id, ask_all, first);
+    if (first && report && (*report)["status"] != "complete" && !(*report)["members_pushed"].empty()) {
+      // A pushed part lacks what came to its member later (a gateway's part after the push,
+      // from a gateway that moved between members): ask them now.
+      report = gather_report(from, id, ask_all, false);
+    }
     if (!report || (*report)["status"] == "complete" || Clock::now() >= deadline) return report;
     from.snapshots.wait_change(std::min(deadline, Clock::now() + backoff));
     backoff = std::min(backoff * 2, std::chrono::milliseconds(200));
@@ -277,18 +304,21 @@ void install_snapshot_routes(httplib::Server& s, RaftServer& raft, std::shared_p
     return false;
   };
 
-  auto clients = std::make_shared<MemberClients>(timeout_ms);
+  // The report of `id` (wait_for_report), for the POST's and the GET's long polls.
+  auto report_of = [&raft, snapshots, cluster_secret, timeout_ms, clients = std::make_shared<MemberClients>(timeout_ms)](
+                       snapshot::SnapshotId id, bool ask_all, std::chrono::milliseconds wait) {
+    return wait_for_report(ReportSources{raft, *snapshots, *clients, cluster_secret, {}, timeout_ms}, id, ask_all, wait);
+  };
+
   // ?wait_ms: start it and answer with the report once complete (a long poll as the GET's),
   // one request instead of two for an operator who wants the result.
-  s.Post("/api/v1/snapshots", [&raft, snapshots, enabled, cluster_secret, clients, timeout_ms](
-                                  const httplib::Request& req, httplib::Response& res) {
+  s.Post("/api/v1/snapshots", [snapshots, enabled, report_of](const httplib::Request& req, httplib::Response& res) {
     if (!enabled(res)) return;
     const auto wait = parse_wait(req, res);
     if (!wait) return;
     const auto id = snapshots->initiate();
     if (wait->count() == 0) return reply(res, 202, {{"id", std::to_string(id)}, {"initiator", snapshots->self()}});
-    auto report =
-        wait_for_report(ReportSources{raft, *snapshots, *clients, cluster_secret, {}, timeout_ms}, id, false, *wait);
+    auto report = report_of(id, false, *wait);
     if (!report) report = json{{"id", std::to_string(id)}, {"status", "running"}};  // retired meanwhile: not expected
     (*report)["initiator"] = snapshots->self();
     reply(res, 200, *report);
@@ -323,15 +353,13 @@ void install_snapshot_routes(httplib::Server& s, RaftServer& raft, std::shared_p
     reply(res, 200, body);
   });
 
-  s.Get(R"(/api/v1/snapshots/([^/]+))", [&raft, snapshots, enabled, cluster_secret, clients, timeout_ms](
-                                             const httplib::Request& req, httplib::Response& res) {
+  s.Get(R"(/api/v1/snapshots/([^/]+))", [enabled, report_of](const httplib::Request& req, httplib::Response& res) {
     if (!enabled(res)) return;
     const auto id = parse_id(req.matches[1]);
     if (!id) return error(res, 400, "bad_request", "path: snapshot id must be a decimal number");
     const auto wait = parse_wait(req, res);
     if (!wait) return;
-    const auto report = wait_for_report(ReportSources{raft, *snapshots, *clients, cluster_secret, {}, timeout_ms}, *id,
-                                        req.get_param_value("gather") == "all", *wait);
+    const auto report = report_of(*id, req.get_param_value("gather") == "all", *wait);
     if (!report) return error(res, 404, "not_found", "no member has recorded snapshot " + std::to_string(*id));
     reply(res, 200, *report);
   });
