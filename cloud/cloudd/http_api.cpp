@@ -314,7 +314,8 @@ void HttpApi::install_routes() {
              {"max_turn_us", st.loop.max_turn_us},
              {"snapshots", st.loop.snapshots},
              {"last_snapshot_us", st.loop.last_snapshot_us},
-             {"leader_changes", st.loop.leader_changes}}}});
+             {"leader_changes", st.loop.leader_changes},
+             {"snapshot_marker_frames", st.loop.marker_frames}}}});
   });
 
   // Membership and leadership changes run on the leader; a follower forwards them.

@@ -43,6 +43,9 @@ void install_metrics_route(httplib::Server& http, RaftServer& raft, const SyncRp
     metric(out, "homestead_raft_snapshots_total", "counter", "state-machine snapshots taken", loop.snapshots);
     metric(out, "homestead_raft_leader_changes_total", "counter", "leader changes this member saw",
            loop.leader_changes);
+    metric(out, "homestead_snapshot_marker_frames_total", "counter",
+           "explicit live-snapshot marker frames written on the peer links (marks not riding on Raft frames)",
+           loop.marker_frames);
     raft.read([&](const KvStateMachine& state) {
       const auto& sv = state.services();
       const auto& c = sv.counters();

@@ -61,6 +61,9 @@ struct PeerTransport::Link {
   std::string name;  // the peer's snapshot process name
   std::shared_ptr<SnapshotChannels> snapshots;  // null: frames carry an empty stamp
   bool marker_pending = false;  // send a frame now even with nothing queued (snapshot marker)
+  // A snapshot was recorded and no Step frame has been stamped since (deferred markers:
+  // PeerTransport::set_turn_requester); the next Step frame built clears it.
+  bool marker_owed = false;
   HostPort address;
   std::shared_ptr<rpc::TcpChannel> channel;
   std::mutex mutex;
@@ -76,6 +79,7 @@ struct PeerTransport::Link {
   // time, so frames leave in stamp order.
   bool writing = false;
   std::uint64_t dropped = 0;
+  std::uint64_t marker_frames = 0;  // explicit snapshot marker frames (no Raft messages) written
   bool stopping = false;
   std::thread sender;
 
@@ -98,6 +102,7 @@ struct PeerTransport::Link {
       for (const auto& p : out_proposals) queued_bytes -= p.data.size();
       const bool frame_due = !queue.empty() || marker_pending;
       marker_pending = false;
+      if (frame_due) marker_owed = false;  // the frame below is stamped after now
       // Everything queued goes in one frame (up to a size bound).
       std::vector<std::string> batch;
       std::size_t bytes = 0;
@@ -166,10 +171,27 @@ struct PeerTransport::Link {
     std::unique_lock lock(mutex);
     if (stopping) return;
     if (!writing && (!queue.empty() || marker_pending)) return;  // its next frame is stamped after now
+    ++marker_frames;
     if (try_inline(lock, kStepMethod, [&] { return build_step({}); })) return;
     marker_pending = true;
     lock.unlock();
     wake.notify_one();
+  }
+
+  // Deferred marker: the next Step frame carries the marks; send_owed_marker() writes an
+  // explicit one if none went out meanwhile.
+  void owe_marker() {
+    std::lock_guard lock(mutex);
+    marker_owed = true;
+  }
+
+  void send_owed_marker() {
+    {
+      std::lock_guard lock(mutex);
+      if (!marker_owed) return;
+      marker_owed = false;
+    }
+    send_marker();
   }
 
   // A frame without a stamp (a snapshot part): inline when the link is idle, else after the
@@ -187,6 +209,9 @@ struct PeerTransport::Link {
   void send_or_queue(std::vector<std::string> encoded) {
     std::unique_lock lock(mutex);
     if (stopping) return;
+    // The frame built for these (here or by the sender) is stamped after now: it carries any
+    // owed marks. Owed again below if every message is dropped and no frame goes out.
+    const bool was_owed = std::exchange(marker_owed, false);
     if (try_inline(lock, kStepMethod, [&] { return build_step(encoded); })) return;
     for (auto& bytes : encoded) {
       if (queued_bytes + bytes.size() > kMaxQueuedBytes) {
@@ -196,6 +221,7 @@ struct PeerTransport::Link {
       queued_bytes += bytes.size();
       queue.push_back(std::move(bytes));
     }
+    if (queue.empty() && !marker_pending) marker_owed = marker_owed || was_owed;
     lock.unlock();
     wake.notify_one();
   }
@@ -460,9 +486,27 @@ void PeerTransport::send(std::vector<raft::Message> messages) {
   }
 }
 
+void PeerTransport::set_turn_requester(std::function<void()> request_turn) { request_turn_ = std::move(request_turn); }
+
 void PeerTransport::send_markers() {
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, link] : links_) {
+      if (request_turn_) {
+        link->owe_marker();
+      } else {
+        link->send_marker();
+      }
+    }
+  }
+  // One turn request for any number of records before that turn's end.
+  if (request_turn_ && !markers_owed_.exchange(true)) request_turn_();
+}
+
+void PeerTransport::send_owed_markers() {
+  if (!markers_owed_.exchange(false)) return;
   std::lock_guard lock(mutex_);
-  for (auto& [id, link] : links_) link->send_marker();
+  for (auto& [id, link] : links_) link->send_owed_marker();
 }
 
 void PeerTransport::send_part(raft::NodeId to, std::string frame) {
@@ -471,14 +515,18 @@ void PeerTransport::send_part(raft::NodeId to, std::string frame) {
   if (it != links_.end()) it->second->send_unstamped(kSnapshotPartMethod, std::move(frame));
 }
 
-std::uint64_t PeerTransport::dropped() const {
+std::uint64_t PeerTransport::sum_over_links(std::uint64_t Link::*counter) const {
   std::lock_guard lock(mutex_);
   std::uint64_t total = 0;
   for (const auto& [id, link] : links_) {
     std::lock_guard link_lock(link->mutex);
-    total += link->dropped;
+    total += (*link).*counter;
   }
   return total;
 }
+
+std::uint64_t PeerTransport::marker_frames() const { return sum_over_links(&Link::marker_frames); }
+
+std::uint64_t PeerTransport::dropped() const { return sum_over_links(&Link::dropped); }
 
 }  // namespace homestead::cloudd

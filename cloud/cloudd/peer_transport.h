@@ -23,6 +23,7 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -84,6 +85,8 @@ class PeerTransport {
   void send(std::vector<raft::Message> messages);
 
   std::uint64_t dropped() const;
+  // Explicit snapshot marker frames written (frames without Raft messages, for the marks).
+  std::uint64_t marker_frames() const;
 
   // Write forwarding (see ForwardedProposal). Both go out on the peer's link, before any Raft
   // messages queued after them, so an answer reaches the follower before the commit of its
@@ -95,20 +98,35 @@ class PeerTransport {
   bool forward_proposal(raft::NodeId leader, ForwardedProposal proposal);
   void answer_proposals(raft::NodeId to, std::vector<ForwardAnswer> answers);
 
+  // Deferred snapshot markers. With a turn requester set (the Raft loop's), a snapshot
+  // recorded here does not write explicit marker frames at once: it asks the loop for a turn
+  // and, at that turn's end, the loop calls send_owed_markers(), which writes an explicit
+  // marker only on the links no Step frame went out on since (a Step frame stamped after the
+  // record carries its marks). Under load every leader<->follower link carries the turn's
+  // Raft messages, so only the follower<->follower links need the extra frame; the cost is
+  // that a snapshot's marks leave up to one Raft turn later. Without a requester (the
+  // default) markers are written at once. Set before start().
+  void set_turn_requester(std::function<void()> request_turn);
+  void send_owed_markers();
+
   // `lost(id)` runs (on a connection's reader thread) when an established connection to
   // peer `id` ends: usually its process is gone. Set before start(); cleared by stop().
   void set_on_peer_lost(std::function<void(raft::NodeId)> lost);
 
  private:
   struct Link;
+  std::uint64_t sum_over_links(std::uint64_t Link::*counter) const;  // a Link counter over every link
   // Outlives the transport in the reader threads' callbacks; stop() empties it.
   struct LostNotifier {
     std::mutex mutex;
     std::function<void(raft::NodeId)> lost;
   };
   std::shared_ptr<LostNotifier> lost_notifier_ = std::make_shared<LostNotifier>();
-  // Wakes every link to send a frame now (empty if nothing is queued): the snapshot marker.
+  // A snapshot was recorded: every link owes a marker (at once, or deferred: see
+  // set_turn_requester).
   void send_markers();
+  std::function<void()> request_turn_;
+  std::atomic<bool> markers_owed_{false};  // some link owes a marker; a turn was requested
   // A settled snapshot part for the member that started the snapshot (Snapshot/Part).
   void send_part(raft::NodeId to, std::string frame);
   std::string secret_;

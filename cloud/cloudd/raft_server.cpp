@@ -102,6 +102,9 @@ void RaftServer::start() {
       [this](std::vector<ForwardAnswer> answers) {
         post([this, answers = std::move(answers)]() mutable { take_answers(std::move(answers)); });
       });
+  // Snapshot markers ride on the next turn's frames; links without one get an explicit
+  // marker at that turn's end (loop()).
+  transport_->set_turn_requester([this] { post([] {}); });
   sync_peer_addresses();
   transport_->start();
   thread_ = std::thread([this] { loop(); });
@@ -177,6 +180,7 @@ void RaftServer::loop() {
     }
     try {
       handle_ready();
+      transport_->send_owed_markers();
       continue_snapshot();
     } catch (const StorageError& e) {
       // Acknowledging anything after a failed write or fsync could lose acknowledged data.
@@ -525,6 +529,7 @@ ClusterStatus RaftServer::status(std::chrono::milliseconds timeout) {
     s.state_hash = state_.state_hash();
     s.keys = state_.size();
     s.loop = stats_;
+    s.loop.marker_frames = transport_->marker_frames();
     auto add = [&](raft::NodeId id, bool voter) {
       PeerStatus p;
       p.id = id;

@@ -80,6 +80,7 @@ struct LoopStats {
   std::uint64_t last_snapshot_us = 0;  // loop time the last snapshot took (freeze, slices, compaction)
   std::uint64_t leader_changes = 0;
   std::uint64_t entries_persisted = 0;  // entries / persists = group commit batch size
+  std::uint64_t marker_frames = 0;      // explicit live-snapshot marker frames the peer links wrote
 };
 
 struct ClusterStatus {

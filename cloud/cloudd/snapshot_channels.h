@@ -57,8 +57,10 @@ class SnapshotChannels {
  public:
   using StateFn = std::function<std::string()>;  // this node's state as JSON text
   static constexpr std::chrono::seconds kRetireAfter{300};
-  // Marks ride on frames this long after recording (the explicit marker frame carries them
-  // at once; the repeats cover a frame lost to a reconnect), then frames go back to bare.
+  // Marks ride on frames this long after recording (the next Raft turn's frames, or an
+  // explicit marker frame at that turn's end where a link had none: PeerTransport::
+  // set_turn_requester; the repeats cover a frame lost to a reconnect), then frames go back
+  // to bare.
   static constexpr std::chrono::seconds kMarkFor{5};
   static constexpr std::chrono::seconds kGatewayIdle{30};
   // How stale the channel list may get between gateway calls (a gateway gone quiet stops

@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -19,6 +20,7 @@
 #include "cloud/cloudd/kv_command.h"
 #include "cloud/cloudd/kv_state_machine.h"
 #include "cloud/cloudd/peer_transport.h"
+#include "cloud/cloudd/snapshot_channels.h"
 #include "cloud/rpc/frame.h"
 #include "cloud/rpc/socket.h"
 #include "replication/raft/codec.h"
@@ -505,6 +507,66 @@ TEST(PeerTransport, DeliversInOrderAndCarriesForwardedProposalsAndAnswers) {
   EXPECT_EQ(answers[0].term, 3u);
   EXPECT_EQ(answers[0].leader, 2u);
   EXPECT_EQ(follower.dropped(), 0u);
+}
+
+// Deferred snapshot markers (PeerTransport::set_turn_requester): a record asks the Raft loop
+// for one turn instead of writing marker frames; the turn's Step frame carries the marks, and
+// only a link no Step frame went out on gets an explicit marker frame at the turn's end.
+TEST(PeerTransport, ARecordedSnapshotsMarksRideOnTheNextTurnsFrameOrGoAloneAtItsEnd) {
+  const std::string secret = "unit-test-secret";
+  const auto state = [] { return std::string("{}"); };
+  // Each transport takes the SnapshotChannels installed when it is built.
+  auto channels1 = std::make_shared<SnapshotChannels>("cloud-1", state);
+  install_snapshot_channels(channels1);
+  PeerTransport member1({"127.0.0.1", 0}, secret, [](std::vector<raft::Message>) {});
+  std::atomic<int> turns_requested{0};
+  member1.set_turn_requester([&] { ++turns_requested; });
+  auto channels2 = std::make_shared<SnapshotChannels>("cloud-2", state);
+  install_snapshot_channels(channels2);
+  std::atomic<int> delivered{0};
+  PeerTransport member2({"127.0.0.1", 0}, secret, [&](std::vector<raft::Message> m) { delivered += static_cast<int>(m.size()); });
+  install_snapshot_channels(nullptr);
+  member1.start();
+  member2.start();
+  member1.set_peer(2, {"127.0.0.1", member2.port()});
+  member2.set_peer(1, {"127.0.0.1", member1.port()});
+  raft::Message m;
+  m.type = raft::MessageType::append_resp;
+  m.from = 1;
+  m.to = 2;
+  m.term = 1;
+  const auto a_turn_sends_a_message = [&] {
+    const int before = delivered;
+    member1.send({m});
+    return testing::wait_until([&] { return delivered == before + 1; }, std::chrono::seconds(20));
+  };
+  ASSERT_TRUE(a_turn_sends_a_message());  // connected
+
+  // A turn that sends Raft messages to the peer: its frame carries the marks.
+  const auto carried = channels1->initiate();
+  EXPECT_EQ(turns_requested, 1);
+  EXPECT_EQ(member1.marker_frames(), 0u);
+  ASSERT_TRUE(a_turn_sends_a_message());
+  member1.send_owed_markers();  // the turn's end
+  EXPECT_EQ(member1.marker_frames(), 0u);
+  ASSERT_TRUE(testing::wait_until([&] { return channels2->local(carried).has_value(); }, std::chrono::seconds(20)));
+
+  // Two records before a turn: one turn request. A turn with nothing for the peer: one
+  // explicit marker frame at its end, carrying both.
+  const auto alone1 = channels1->initiate();
+  const auto alone2 = channels1->initiate();
+  EXPECT_EQ(turns_requested, 2);
+  member1.send_owed_markers();
+  EXPECT_EQ(member1.marker_frames(), 1u);
+  ASSERT_TRUE(testing::wait_until(
+      [&] { return channels2->local(alone1).has_value() && channels2->local(alone2).has_value(); },
+      std::chrono::seconds(20)));
+  member1.send_owed_markers();  // nothing owed any more
+  EXPECT_EQ(member1.marker_frames(), 1u);
+  // Both snapshots complete at member 2 once member 1's cut is known on its one channel.
+  EXPECT_TRUE(testing::wait_until([&] { return channels2->local(alone2)->complete; }, std::chrono::seconds(20)));
+  member1.stop();
+  member2.stop();
 }
 
 TEST(CloudConfig, ErrorsNameTheField) {

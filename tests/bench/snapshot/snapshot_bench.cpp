@@ -98,7 +98,7 @@ double cloudd_cpu_seconds() {
 // The members' Raft loop counters (GET /metrics), summed: what the snapshot traffic does to
 // the loops' batching (turns and log writes per request).
 struct RaftLoops {
-  double turns = 0, persists = 0, entries = 0;
+  double turns = 0, persists = 0, entries = 0, marker_frames = 0;
 };
 
 RaftLoops raft_loops(ct::CloudCluster& cluster) {
@@ -113,6 +113,7 @@ RaftLoops raft_loops(ct::CloudCluster& cluster) {
     sum.turns += value("homestead_raft_loop_turns_total");
     sum.persists += value("homestead_raft_loop_persists_total");
     sum.entries += value("homestead_raft_loop_entries_persisted_total");
+    sum.marker_frames += value("homestead_snapshot_marker_frames_total");
   }
   return sum;
 }
@@ -125,6 +126,9 @@ struct Phase {
   std::uint64_t parts_carried = 0;                   // parts that rode on their Sync requests
   double gateway_snapshot_seconds = 0;  // the wall time those took on the gateways' loops
   double push_seconds = 0;              // summed Push latency
+  // When the measured window ran, in steady_clock (CLOCK_MONOTONIC) seconds: to slice a
+  // profile taken with `perf record -k CLOCK_MONOTONIC` by phase (perf report --time).
+  double window_start = 0, window_end = 0;
   RaftLoops loops;                      // the members' Raft loop counters over the phase
   double seconds = 0;
   double cpu_seconds = 0;  // the cloudd members' CPU over the phase
@@ -254,7 +258,7 @@ Phase run_phase(ct::CloudCluster& cluster, const Gateways& gateways, const Setti
   const auto after = gateway_totals(gateways);
   const RaftLoops loops_after = raft_loops(cluster);
   phase.loops = {loops_after.turns - loops_before.turns, loops_after.persists - loops_before.persists,
-                 loops_after.entries - loops_before.entries};
+                 loops_after.entries - loops_before.entries, loops_after.marker_frames - loops_before.marker_frames};
   phase.gateway_items = after.items - before.items;
   phase.gateway_pushes = after.pushes - before.pushes;
   phase.marker_pulls = after.marker_pulls - before.marker_pulls;
@@ -264,6 +268,8 @@ Phase run_phase(ct::CloudCluster& cluster, const Gateways& gateways, const Setti
   phase.push_seconds = static_cast<double>(after.push_ns - before.push_ns) / 1e9;
   phase.cpu_seconds = cloudd_cpu_seconds() - cpu_start;
   phase.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  phase.window_start = std::chrono::duration<double>(start.time_since_epoch()).count();
+  phase.window_end = phase.window_start + phase.seconds;
   stop = true;
   for (auto& t : threads) t.join();
   if (snapshotter.joinable()) snapshotter.join();
@@ -280,7 +286,9 @@ void usage(std::ostream& out) {
          "back to back, and with --attribution back to back polling the initiator's own part only (/local).\n"
          "Reports are asked with a long poll (?wait_ms), or polled every --poll-ms N (0). Prints per-round\n"
          "throughputs and costs against the same round's baseline, the median and range, and the < 5%\n"
-         "target. Exit 1 on an inconsistent report or a complete one without every gateway's part.\n";
+         "target. Exit 1 on an inconsistent report or a complete one without every gateway's part.\n"
+         "On stderr, each phase's measured window in CLOCK_MONOTONIC seconds, to slice a profile by phase\n"
+         "(perf record -a -g -k CLOCK_MONOTONIC ...; perf report --time START,END).\n";
 }
 
 struct Series {
@@ -337,6 +345,8 @@ int run_bench(const Settings& s) {
       cluster.wait_converged(30s);
       const Phase p = run_phase(cluster, gateways, s, series[i].mode);
       phases[i] = p;
+      std::fprintf(stderr, "round %d %s: monotonic %.6f,%.6f\n", r + 1, mode_name(series[i].mode), p.window_start,
+                   p.window_end);
       Phase& total = series[i].total;
       total.puts += p.puts;
       total.gateway_items += p.gateway_items;
@@ -349,6 +359,7 @@ int run_bench(const Settings& s) {
       total.loops.turns += p.loops.turns;
       total.loops.persists += p.loops.persists;
       total.loops.entries += p.loops.entries;
+      total.loops.marker_frames += p.loops.marker_frames;
       total.seconds += p.seconds;
       total.cpu_seconds += p.cpu_seconds;
       total.snapshot_ms.insert(total.snapshot_ms.end(), p.snapshot_ms.begin(), p.snapshot_ms.end());
@@ -412,6 +423,7 @@ int run_bench(const Settings& s) {
                               {"cpu_per_request_cost_percent_rounds", x.cpu_costs},
                               {"cpu_per_request_cost_percent_median", median(x.cpu_costs)},
                               {"cloudd_cpu_seconds", x.total.cpu_seconds},
+                              {"explicit_marker_frames", x.total.loops.marker_frames},
                               {"snapshots", x.total.snapshot_ms.size()},
                               {"snapshots_per_s", snapshots_per_s},
                               {"completion_p50_ms", percentile(x.total.snapshot_ms, 0.5)},
@@ -470,10 +482,13 @@ int run_bench(const Settings& s) {
   std::printf("the members' Raft loops (summed over the three):\n");
   for (const auto& x : series) {
     const double requests = static_cast<double>(x.total.puts + x.total.gateway_pushes);
-    std::printf("  %-30s: %8.0f turns/s, %7.0f log writes/s, %5.1f entries per write, %.2f turns per request\n",
+    const double snapshots = static_cast<double>(x.total.snapshot_ms.size());
+    std::printf("  %-30s: %8.0f turns/s, %7.0f log writes/s, %5.1f entries per write, %.2f turns per request, "
+                "%.2f explicit marker frames per snapshot\n",
                 mode_name(x.mode), x.total.loops.turns / x.total.seconds, x.total.loops.persists / x.total.seconds,
                 x.total.loops.persists > 0 ? x.total.loops.entries / x.total.loops.persists : 0,
-                requests > 0 ? x.total.loops.turns / requests : 0);
+                requests > 0 ? x.total.loops.turns / requests : 0,
+                snapshots > 0 ? x.total.loops.marker_frames / snapshots : 0);
   }
   std::printf("inconsistent reports: %llu; complete reports without every gateway: %llu\n",
               static_cast<unsigned long long>(inconsistent), static_cast<unsigned long long>(missing));
