@@ -1,6 +1,7 @@
 #include "cloud/cloudd/snapshot_channels.h"
 
 #include <algorithm>
+#include <charconv>
 #include <random>
 
 #include "cloud/snapshot/live_report.h"
@@ -29,6 +30,15 @@ std::mutex& installed_mutex() {
 
 std::string cloud_process_name(std::uint64_t node_id) { return "cloud-" + std::to_string(node_id); }
 
+std::uint64_t cloud_member_id(std::string_view process) {
+  constexpr std::string_view prefix = "cloud-";
+  if (process.substr(0, prefix.size()) != prefix) return 0;
+  const std::string_view digits = process.substr(prefix.size());
+  std::uint64_t id = 0;
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), id);
+  return error == std::errc{} && end == digits.data() + digits.size() && !digits.empty() ? id : 0;
+}
+
 std::string encode_stamp(const snapshot::Stamp& stamp) { return snapshot::encode_stamp_bytes(stamp); }
 
 snapshot::Stamp decode_stamp(std::string_view bytes) {
@@ -40,15 +50,8 @@ snapshot::Stamp decode_stamp(std::string_view bytes) {
 }
 
 SnapshotChannels::SnapshotChannels(std::string self, StateFn state)
-    : self_(std::move(self)), state_(std::move(state)), participant_(self_, random_u64() | 1) {
-  const std::string prefix = "cloud-";
-  if (self_.rfind(prefix, 0) == 0) {
-    try {
-      self_member_ = std::stoull(self_.substr(prefix.size()));
-    } catch (const std::exception&) {
-      self_member_ = 0;
-    }
-  }
+    : self_(std::move(self)), state_(std::move(state)), participant_(self_, random_u64() | 1),
+      self_member_(cloud_member_id(self_)) {
   if (self_member_ > 0xffff) self_member_ = 0;  // not nameable in an id's low 16 bits: no pushes to it
 }
 

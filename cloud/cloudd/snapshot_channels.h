@@ -38,6 +38,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cloud/snapshot/live_participant.h"
@@ -48,6 +49,8 @@
 namespace homestead::cloudd {
 
 std::string cloud_process_name(std::uint64_t node_id);
+// The member id in a process name cloud_process_name made; 0 for any other name.
+std::uint64_t cloud_member_id(std::string_view process);
 
 // The stamp's wire form (prefix of a stamped frame). Throws raft::CodecError.
 std::string encode_stamp(const snapshot::Stamp& stamp);

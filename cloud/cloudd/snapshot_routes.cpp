@@ -159,13 +159,6 @@ std::optional<snapshot::LiveLocal> fetch_part(MemberClients& clients, std::vecto
 }
 
 // "cloud-<id>" -> id; 0 for anything else.
-std::uint64_t member_id(const std::string& process) {
-  constexpr std::string_view prefix = "cloud-";
-  if (process.rfind(prefix, 0) != 0) return 0;
-  const auto id = parse_id(process.substr(prefix.size()));
-  return id ? *id : 0;
-}
-
 struct ReportSources {
   RaftServer& raft;
   SnapshotChannels& snapshots;
@@ -181,6 +174,18 @@ struct ReportSources {
     return std::clamp(left, std::chrono::milliseconds(0), std::chrono::milliseconds(timeout_ms / 2));
   }
 };
+
+// The other cloud members (process name -> member id) this node has snapshot channels with
+// (its Raft peers): read from the channels, not from a cluster status, which would wait for
+// a turn of the Raft loop.
+std::map<std::string, std::uint64_t> other_members(const ReportSources& from) {
+  std::map<std::string, std::uint64_t> out;
+  for (const std::string& name : from.snapshots.members()) {
+    const std::uint64_t member = cloud_member_id(name);
+    if (member != 0 && member != from.raft.id()) out.emplace(name, member);
+  }
+  return out;
+}
 
 // The global report of snapshot `id` from this node's part, the other members' parts (pushed
 // here when this node started it and `use_pushed`, else asked over HTTP) and the gateway
@@ -203,11 +208,7 @@ std::optional<json> gather_report(const ReportSources& from, snapshot::SnapshotI
   const bool ask = !own_open || ask_all;
   json asked = json::array();
   json pushed_names = json::array();
-  // The members this node has snapshot channels with (its Raft peers): read from the
-  // channels, not from a cluster status, which would wait for a turn of the Raft loop.
-  for (const std::string& name : from.snapshots.members()) {
-    const std::uint64_t member = member_id(name);
-    if (member == 0 || member == from.raft.id()) continue;
+  for (const auto& [name, member] : other_members(from)) {
     if (auto it = pushed.find(name); it != pushed.end()) {
       for (auto& part : it->second.gateway_parts) gateway_parts.push_back(std::move(part));
       parts[name] = std::move(it->second.own);
@@ -276,9 +277,7 @@ std::optional<json> wait_for_report(ReportSources from, snapshot::SnapshotId id,
     if (wait.count() > 0) from.snapshots.wait_settled(id, deadline);
     if (wait.count() > 0 && first && started_here) {
       std::vector<std::string> others;
-      for (const auto& name : from.snapshots.members()) {
-        if (member_id(name) != 0 && member_id(name) != from.raft.id()) others.push_back(name);
-      }
+      for (const auto& entry : other_members(from)) others.push_back(entry.first);
       from.snapshots.wait_member_parts(id, others,
                                        std::min(deadline, Clock::now() + SnapshotChannels::kPushedPartWait));
     }
