@@ -36,6 +36,7 @@ CloudConfig load_cloud_config(const std::filesystem::path& path) {
 CloudConfig parse_cloud_config(const config::Config& c) {
   c.reject_unknown("", {"id", "data_dir", "http_listen", "peer_listen", "members", "join", "token_file",
                         "cluster_secret_file", "tick_ms", "election_ticks", "heartbeat_ticks", "lease_reads", "snapshot_entries",
+                        "snapshot_marker_linger_ms",
                         "fsync", "http_threads", "http_frontend", "request_timeout_ms", "dht"});
   CloudConfig out;
   out.id = static_cast<std::uint64_t>(c.get_int("id", 0, 1, INT64_MAX));
@@ -54,6 +55,8 @@ CloudConfig parse_cloud_config(const config::Config& c) {
   }
   out.lease_reads = c.get_bool("lease_reads", out.lease_reads);
   out.snapshot_entries = static_cast<std::uint64_t>(c.get_int("snapshot_entries", 10000, 0, INT64_MAX));
+  out.snapshot_marker_linger_ms =
+      static_cast<int>(c.get_int("snapshot_marker_linger_ms", out.tick_ms * out.heartbeat_ticks, 0, 10000));
   out.fsync = c.get_bool("fsync", true);
   out.http_threads = static_cast<int>(c.get_int("http_threads", out.http_threads, 2, 4096));
   // The environment picks the default for configs that do not say, so the same test suites

@@ -60,6 +60,13 @@ struct CloudConfig {
   // and turns fast failover off (followers must wait out the full election timeout).
   bool lease_reads = false;
   std::uint64_t snapshot_entries = 10000;  // snapshot + compact once the log holds this many
+  // Live global snapshots (issue 10): how long a link's cut marker waits for a Raft frame to
+  // ride on before it goes as a frame of its own (PeerTransport::set_marker_linger). The
+  // default, one heartbeat interval (tick_ms x heartbeat_ticks), lets the leader<->follower
+  // marks ride on heartbeats even in an idle cluster and spreads a snapshot's work over about
+  // that long. 0: at the end of the next Raft turn (a snapshot completes fastest, its work
+  // comes in one burst; cloud/snapshot/README.md, tenth step).
+  int snapshot_marker_linger_ms = 30;
   bool fsync = true;
   int http_threads = 160;  // >= keep-alive connections, else extra connections starve
   // Who reads the HTTP connections. "epoll" (default): one event thread for every connection;

@@ -64,6 +64,7 @@ struct PeerTransport::Link {
   // A snapshot was recorded and no Step frame has been stamped since (deferred markers:
   // PeerTransport::set_turn_requester); the next Step frame built clears it.
   bool marker_owed = false;
+  std::chrono::steady_clock::time_point owed_since;  // when marker_owed last became true
   HostPort address;
   std::shared_ptr<rpc::TcpChannel> channel;
   std::mutex mutex;
@@ -180,18 +181,23 @@ struct PeerTransport::Link {
 
   // Deferred marker: the next Step frame carries the marks; send_owed_marker() writes an
   // explicit one if none went out meanwhile.
-  void owe_marker() {
+  void owe_marker(std::chrono::steady_clock::time_point now) {
     std::lock_guard lock(mutex);
+    if (!marker_owed) owed_since = now;
     marker_owed = true;
   }
 
-  void send_owed_marker() {
+  // Writes the owed marker if it has waited `linger` by `now`. Returns whether one is still
+  // owed (not yet due).
+  bool send_owed_marker(std::chrono::steady_clock::time_point now, std::chrono::milliseconds linger) {
     {
       std::lock_guard lock(mutex);
-      if (!marker_owed) return;
+      if (!marker_owed) return false;
+      if (now - owed_since < linger) return true;
       marker_owed = false;
     }
     send_marker();
+    return false;
   }
 
   // A frame without a stamp (a snapshot part): inline when the link is idle, else after the
@@ -488,25 +494,35 @@ void PeerTransport::send(std::vector<raft::Message> messages) {
 
 void PeerTransport::set_turn_requester(std::function<void()> request_turn) { request_turn_ = std::move(request_turn); }
 
+void PeerTransport::set_marker_linger(std::chrono::milliseconds linger) { marker_linger_ = linger; }
+
 void PeerTransport::send_markers() {
+  const auto now = std::chrono::steady_clock::now();
   {
     std::lock_guard lock(mutex_);
     for (auto& [id, link] : links_) {
       if (request_turn_) {
-        link->owe_marker();
+        link->owe_marker(now);
       } else {
         link->send_marker();
       }
     }
   }
-  // One turn request for any number of records before that turn's end.
-  if (request_turn_ && !markers_owed_.exchange(true)) request_turn_();
+  if (!request_turn_) return;
+  const bool already_owed = markers_owed_.exchange(true);
+  // One turn request for any number of records before that turn's end. With a linger the
+  // loop's own turns (a tick at the latest) find the markers once due.
+  if (!already_owed && marker_linger_.count() == 0) request_turn_();
 }
 
-void PeerTransport::send_owed_markers() {
+void PeerTransport::send_owed_markers(std::chrono::steady_clock::time_point now) {
   if (!markers_owed_.exchange(false)) return;
-  std::lock_guard lock(mutex_);
-  for (auto& [id, link] : links_) link->send_owed_marker();
+  bool still_owed = false;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto& [id, link] : links_) still_owed = link->send_owed_marker(now, marker_linger_) || still_owed;
+  }
+  if (still_owed) markers_owed_ = true;
 }
 
 void PeerTransport::send_part(raft::NodeId to, std::string frame) {

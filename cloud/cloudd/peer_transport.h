@@ -24,6 +24,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -107,7 +108,15 @@ class PeerTransport {
   // that a snapshot's marks leave up to one Raft turn later. Without a requester (the
   // default) markers are written at once. Set before start().
   void set_turn_requester(std::function<void()> request_turn);
-  void send_owed_markers();
+  // Marker linger (with a turn requester): an owed marker waits this long for a Step frame to
+  // ride on before send_owed_markers() writes it alone, and a record asks no turn (the loop's
+  // own turns, a tick at the latest, find it due). Like Nagle or Kafka's linger.ms: under
+  // load the leader<->follower links' marks ride even at an idle moment (heartbeats), and a
+  // snapshot's work is spread over at least this long instead of coming in one burst: fewer
+  // snapshots fit in a second back to back, each a smaller share of the machine while it runs
+  // (cloud/snapshot/README.md, tenth step). 0 (the default): due at the next turn's end.
+  void set_marker_linger(std::chrono::milliseconds linger);
+  void send_owed_markers(std::chrono::steady_clock::time_point now = std::chrono::steady_clock::now());
 
   // `lost(id)` runs (on a connection's reader thread) when an established connection to
   // peer `id` ends: usually its process is gone. Set before start(); cleared by stop().
@@ -127,6 +136,7 @@ class PeerTransport {
   void send_markers();
   std::function<void()> request_turn_;
   std::atomic<bool> markers_owed_{false};  // some link owes a marker; a turn was requested
+  std::chrono::milliseconds marker_linger_{0};
   // A settled snapshot part for the member that started the snapshot (Snapshot/Part).
   void send_part(raft::NodeId to, std::string frame);
   std::string secret_;

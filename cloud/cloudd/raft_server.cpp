@@ -105,6 +105,7 @@ void RaftServer::start() {
   // Snapshot markers ride on the next turn's frames; links without one get an explicit
   // marker at that turn's end (loop()).
   transport_->set_turn_requester([this] { post([] {}); });
+  transport_->set_marker_linger(std::chrono::milliseconds(config_.snapshot_marker_linger_ms));
   sync_peer_addresses();
   transport_->start();
   thread_ = std::thread([this] { loop(); });

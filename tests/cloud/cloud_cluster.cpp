@@ -62,7 +62,7 @@ std::string CloudCluster::write_config(std::uint64_t id) {
                        {"peer", "127.0.0.1:" + std::to_string(peer)},
                        {"http", "127.0.0.1:" + std::to_string(http_ports_.at(other))}});
   }
-  const json config{{"id", id},
+  json config{{"id", id},
                     {"data_dir", (dir_ / ("node" + std::to_string(id))).string()},
                     {"http_listen", "127.0.0.1:" + std::to_string(http_ports_.at(id))},
                     {"peer_listen", "127.0.0.1:" + std::to_string(peer_ports_.at(id))},
@@ -78,6 +78,7 @@ std::string CloudCluster::write_config(std::uint64_t id) {
                     {"request_timeout_ms", options_.request_timeout_ms},
                     {"http_threads", options_.http_threads},
                     {"dht", {{"stabilize_ms", options_.dht_stabilize_ms}, {"virtual_nodes", options_.dht_virtual_nodes}}}};
+  if (options_.snapshot_marker_linger_ms >= 0) config["snapshot_marker_linger_ms"] = options_.snapshot_marker_linger_ms;
   const auto path = dir_ / ("node" + std::to_string(id) + ".json");
   std::ofstream(path) << config.dump(2);
   return path.string();

@@ -31,6 +31,7 @@ struct ClusterOptions {
   int dht_stabilize_ms = 100;  // each member's Chord tick (config "dht.stabilize_ms")
   int dht_virtual_nodes = 1;   // ring positions per member (config "dht.virtual_nodes")
   int http_threads = 32;  // each keep-alive connection holds one: raise for many clients
+  int snapshot_marker_linger_ms = -1;  // config "snapshot_marker_linger_ms" (-1: not written, cloudd's default)
 };
 
 struct HttpAnswer {

@@ -509,64 +509,119 @@ TEST(PeerTransport, DeliversInOrderAndCarriesForwardedProposalsAndAnswers) {
   EXPECT_EQ(follower.dropped(), 0u);
 }
 
+// Two members' peer transports linked to each other, each with its SnapshotChannels; member
+// 1's Raft loop is the test (turns requested are counted, send_owed_markers is its turn end).
+struct TwoLinkedMembers {
+  static constexpr const char* kSecret = "unit-test-secret";
+  static std::string state() { return "{}"; }
+  std::shared_ptr<SnapshotChannels> channels1 = installed("cloud-1");
+  PeerTransport member1{{"127.0.0.1", 0}, kSecret, [](std::vector<raft::Message>) {}};
+  std::atomic<int> turns_requested{0};
+  std::shared_ptr<SnapshotChannels> channels2 = installed("cloud-2");
+  std::atomic<int> delivered{0};
+  PeerTransport member2{{"127.0.0.1", 0}, kSecret, [this](std::vector<raft::Message> m) { delivered += static_cast<int>(m.size()); }};
+
+  // Each transport takes the SnapshotChannels installed when it is built.
+  static std::shared_ptr<SnapshotChannels> installed(const std::string& name) {
+    auto channels = std::make_shared<SnapshotChannels>(name, state);
+    install_snapshot_channels(channels);
+    return channels;
+  }
+
+  explicit TwoLinkedMembers(std::chrono::milliseconds linger) {
+    install_snapshot_channels(nullptr);
+    member1.set_turn_requester([this] { ++turns_requested; });
+    member1.set_marker_linger(linger);
+    member1.start();
+    member2.start();
+    member1.set_peer(2, {"127.0.0.1", member2.port()});
+    member2.set_peer(1, {"127.0.0.1", member1.port()});
+  }
+  ~TwoLinkedMembers() {
+    member1.stop();
+    member2.stop();
+  }
+
+  // A Raft turn at member 1 with a message for member 2 (its Step frame carries any marks).
+  bool a_turn_sends_a_message() {
+    raft::Message m;
+    m.type = raft::MessageType::append_resp;
+    m.from = 1;
+    m.to = 2;
+    m.term = 1;
+    const int before = delivered;
+    member1.send({m});
+    return testing::wait_until([&] { return delivered == before + 1; }, std::chrono::seconds(20));
+  }
+  bool recorded_at_member2(snapshot::SnapshotId id) {
+    return testing::wait_until([&] { return channels2->local(id).has_value(); }, std::chrono::seconds(20));
+  }
+};
+
 // Deferred snapshot markers (PeerTransport::set_turn_requester): a record asks the Raft loop
 // for one turn instead of writing marker frames; the turn's Step frame carries the marks, and
 // only a link no Step frame went out on gets an explicit marker frame at the turn's end.
 TEST(PeerTransport, ARecordedSnapshotsMarksRideOnTheNextTurnsFrameOrGoAloneAtItsEnd) {
-  const std::string secret = "unit-test-secret";
-  const auto state = [] { return std::string("{}"); };
-  // Each transport takes the SnapshotChannels installed when it is built.
-  auto channels1 = std::make_shared<SnapshotChannels>("cloud-1", state);
-  install_snapshot_channels(channels1);
-  PeerTransport member1({"127.0.0.1", 0}, secret, [](std::vector<raft::Message>) {});
-  std::atomic<int> turns_requested{0};
-  member1.set_turn_requester([&] { ++turns_requested; });
-  auto channels2 = std::make_shared<SnapshotChannels>("cloud-2", state);
-  install_snapshot_channels(channels2);
-  std::atomic<int> delivered{0};
-  PeerTransport member2({"127.0.0.1", 0}, secret, [&](std::vector<raft::Message> m) { delivered += static_cast<int>(m.size()); });
-  install_snapshot_channels(nullptr);
-  member1.start();
-  member2.start();
-  member1.set_peer(2, {"127.0.0.1", member2.port()});
-  member2.set_peer(1, {"127.0.0.1", member1.port()});
-  raft::Message m;
-  m.type = raft::MessageType::append_resp;
-  m.from = 1;
-  m.to = 2;
-  m.term = 1;
-  const auto a_turn_sends_a_message = [&] {
-    const int before = delivered;
-    member1.send({m});
-    return testing::wait_until([&] { return delivered == before + 1; }, std::chrono::seconds(20));
-  };
-  ASSERT_TRUE(a_turn_sends_a_message());  // connected
+  TwoLinkedMembers members(std::chrono::milliseconds(0));
+  auto& member1 = members.member1;
+  ASSERT_TRUE(members.a_turn_sends_a_message());  // connected
 
   // A turn that sends Raft messages to the peer: its frame carries the marks.
-  const auto carried = channels1->initiate();
-  EXPECT_EQ(turns_requested, 1);
+  const auto carried = members.channels1->initiate();
+  EXPECT_EQ(members.turns_requested, 1);
   EXPECT_EQ(member1.marker_frames(), 0u);
-  ASSERT_TRUE(a_turn_sends_a_message());
+  ASSERT_TRUE(members.a_turn_sends_a_message());
   member1.send_owed_markers();  // the turn's end
   EXPECT_EQ(member1.marker_frames(), 0u);
-  ASSERT_TRUE(testing::wait_until([&] { return channels2->local(carried).has_value(); }, std::chrono::seconds(20)));
+  ASSERT_TRUE(members.recorded_at_member2(carried));
 
   // Two records before a turn: one turn request. A turn with nothing for the peer: one
   // explicit marker frame at its end, carrying both.
-  const auto alone1 = channels1->initiate();
-  const auto alone2 = channels1->initiate();
-  EXPECT_EQ(turns_requested, 2);
+  const auto alone1 = members.channels1->initiate();
+  const auto alone2 = members.channels1->initiate();
+  EXPECT_EQ(members.turns_requested, 2);
   member1.send_owed_markers();
   EXPECT_EQ(member1.marker_frames(), 1u);
-  ASSERT_TRUE(testing::wait_until(
-      [&] { return channels2->local(alone1).has_value() && channels2->local(alone2).has_value(); },
-      std::chrono::seconds(20)));
+  ASSERT_TRUE(members.recorded_at_member2(alone1));
+  ASSERT_TRUE(members.recorded_at_member2(alone2));
   member1.send_owed_markers();  // nothing owed any more
   EXPECT_EQ(member1.marker_frames(), 1u);
   // Both snapshots complete at member 2 once member 1's cut is known on its one channel.
-  EXPECT_TRUE(testing::wait_until([&] { return channels2->local(alone2)->complete; }, std::chrono::seconds(20)));
-  member1.stop();
-  member2.stop();
+  EXPECT_TRUE(testing::wait_until([&] { return members.channels2->local(alone2)->complete; }, std::chrono::seconds(20)));
+}
+
+// Marker linger (PeerTransport::set_marker_linger): a record asks no turn; an owed marker is
+// written alone only by a turn end at least the linger after the record, unless a Step frame
+// carried the marks first.
+TEST(PeerTransport, WithALingerAnOwedMarkerWaitsThatLongForAFrameToRideOn) {
+  const auto linger = std::chrono::milliseconds(30);
+  TwoLinkedMembers members(linger);
+  auto& member1 = members.member1;
+  ASSERT_TRUE(members.a_turn_sends_a_message());  // connected
+
+  // Nothing for the peer: turn ends before the linger write nothing, the first one after it
+  // writes one explicit frame.
+  const auto before_record = std::chrono::steady_clock::now();
+  const auto alone = members.channels1->initiate();
+  const auto after_record = std::chrono::steady_clock::now();
+  EXPECT_EQ(members.turns_requested, 0);
+  member1.send_owed_markers(after_record);
+  member1.send_owed_markers(before_record + linger - std::chrono::milliseconds(1));
+  EXPECT_EQ(member1.marker_frames(), 0u);
+  EXPECT_FALSE(members.channels2->local(alone).has_value());
+  member1.send_owed_markers(after_record + linger);
+  EXPECT_EQ(member1.marker_frames(), 1u);
+  ASSERT_TRUE(members.recorded_at_member2(alone));
+  member1.send_owed_markers(after_record + 10 * linger);  // nothing owed any more
+  EXPECT_EQ(member1.marker_frames(), 1u);
+
+  // A Step frame within the linger carries the marks: no explicit frame after it.
+  const auto carried = members.channels1->initiate();
+  ASSERT_TRUE(members.a_turn_sends_a_message());
+  member1.send_owed_markers(std::chrono::steady_clock::now() + 10 * linger);
+  EXPECT_EQ(member1.marker_frames(), 1u);
+  ASSERT_TRUE(members.recorded_at_member2(carried));
+  EXPECT_EQ(members.turns_requested, 0);
 }
 
 TEST(CloudConfig, ErrorsNameTheField) {
@@ -623,6 +678,21 @@ TEST(CloudConfig, DhtSectionIsReadAndItsErrorsNameTheField) {
   EXPECT_EQ(c.dht.group, 9u);
   EXPECT_EQ(c.dht.virtual_nodes, 20u);
   EXPECT_EQ(parse_cloud_config(config::Config::parse(base + "}")).dht.virtual_nodes, 1u);  // the documented default
+}
+
+TEST(CloudConfig, SnapshotMarkerLingerDefaultsToOneHeartbeatInterval) {
+  const std::string base = R"({"data_dir": "/tmp/x", "http_listen": "127.0.0.1:1", "peer_listen": "127.0.0.1:2",)"
+                           R"( "id": 1, "members": [{"id": 1, "peer": "h:1", "http": "h:2"}])";
+  auto parse = [&](const std::string& extra) { return parse_cloud_config(config::Config::parse(base + extra + "}", "c.json")); };
+  EXPECT_EQ(parse("").snapshot_marker_linger_ms, 30);  // 10 ms ticks x 3
+  EXPECT_EQ(parse(R"(, "tick_ms": 20, "heartbeat_ticks": 5)").snapshot_marker_linger_ms, 100);
+  EXPECT_EQ(parse(R"(, "snapshot_marker_linger_ms": 0)").snapshot_marker_linger_ms, 0);
+  try {
+    parse(R"(, "snapshot_marker_linger_ms": -1)");
+    ADD_FAILURE() << "a negative linger accepted";
+  } catch (const config::ConfigError& e) {
+    EXPECT_EQ(e.field(), "snapshot_marker_linger_ms");
+  }
 }
 
 }  // namespace

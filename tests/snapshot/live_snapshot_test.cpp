@@ -232,6 +232,12 @@ TEST_F(LiveSnapshot, AReportAsksTheOthersOnlyOnceItsOwnPartIsComplete) {
   EXPECT_EQ(gathered["members_asked"].get<std::set<std::string>>(), both) << gathered.dump();
   cluster_->restart(3);
   ASSERT_NE(cluster_->wait_for_leader(20s), 0u);
+  // Member 2 hears from member 3's new run only when 3 has something to send it (followers
+  // talk to each other for snapshot markers and elections). The first snapshot after the
+  // restart may find 2's channel from 3 on the old run and close it as sender_restarted
+  // (the old run's unreceived frames are gone with it); it completes all the same.
+  const json first = wait_complete(1, start_snapshot(1));
+  EXPECT_TRUE(first["consistency"]["consistent"].get<bool>()) << first.dump();
   // Once its own part is complete, a member has every other member's part: pushed to it (it
   // started the snapshot) or asked for.
   const json done = wait_complete(1, start_snapshot(1));

@@ -53,6 +53,7 @@ struct Settings {
   int gateways = 2;
   int poll_ms = 0;  // 0: long poll (?wait_ms)
   int interval_ms = 1000;
+  int marker_linger_ms = -1;  // cloudd's snapshot_marker_linger_ms (-1: its default)
   bool attribution = false;
   std::string json_out;
 };
@@ -278,7 +279,7 @@ Phase run_phase(ct::CloudCluster& cluster, const Gateways& gateways, const Setti
 
 void usage(std::ostream& out) {
   out << "Usage: snapshot_bench [--seconds N] [--rounds N] [--clients N] [--gateways N] [--poll-ms N]\n"
-         "                      [--interval-ms N] [--attribution] [--json FILE]\n"
+         "                      [--interval-ms N] [--marker-linger-ms N] [--attribution] [--json FILE]\n"
          "Starts 3 cloudd (HOMESTEAD_BUILD_DIR/cloud/cloudd/cloudd, fsync on) and --gateways (2) simulated\n"
          "gateways pushing outbox batches over Sync, and measures KV puts/s from --clients (16) clients and\n"
          "the gateways' applied items/s in --rounds (8) rounds; each round runs every phase for --seconds\n"
@@ -288,7 +289,8 @@ void usage(std::ostream& out) {
          "throughputs and costs against the same round's baseline, the median and range, and the < 5%\n"
          "target. Exit 1 on an inconsistent report or a complete one without every gateway's part.\n"
          "On stderr, each phase's measured window in CLOCK_MONOTONIC seconds, to slice a profile by phase\n"
-         "(perf record -a -g -k CLOCK_MONOTONIC ...; perf report --time START,END).\n";
+         "(perf record -a -g -k CLOCK_MONOTONIC ...; perf report --time START,END).\n"
+         "--marker-linger-ms N sets the members' snapshot_marker_linger_ms (default: cloudd's).\n";
 }
 
 struct Series {
@@ -308,6 +310,7 @@ int run_bench(const Settings& s) {
   options.members = 3;
   options.snapshot_entries = 100000;
   options.http_threads = 2 * s.clients + 4 * s.gateways + 32;
+  options.snapshot_marker_linger_ms = s.marker_linger_ms;
   ct::CloudCluster cluster(options);
   cluster.start_all();
   if (cluster.wait_for_leader(30s) == 0) {
@@ -391,9 +394,10 @@ int run_bench(const Settings& s) {
   }
 
   std::printf("\nLive snapshot cost (3 cloudd, fsync on, loopback, %d clients putting 100 B values, %d gateways pushing "
-              "outbox batches; %d rounds x %.1f s per phase, reports %s)\n",
+              "outbox batches; %d rounds x %.1f s per phase, reports %s, marker linger %s)\n",
               s.clients, s.gateways, s.rounds, s.seconds,
-              s.poll_ms == 0 ? "asked with a long poll" : ("polled every " + std::to_string(s.poll_ms) + " ms").c_str());
+              s.poll_ms == 0 ? "asked with a long poll" : ("polled every " + std::to_string(s.poll_ms) + " ms").c_str(),
+              s.marker_linger_ms < 0 ? "cloudd's default" : (std::to_string(s.marker_linger_ms) + " ms").c_str());
   std::printf("%-30s %10s %9s %17s %11s %10s %17s %11s %11s %13s\n", "phase", "puts/s p50", "cost p50", "cost range",
               "items/s p50", "cost p50", "cost range", "cpu/req p50", "snapshots/s", "complete p50");
   json out = json::object();
@@ -498,6 +502,7 @@ int run_bench(const Settings& s) {
   out["gateways"] = s.gateways;
   out["poll_ms"] = s.poll_ms;
   out["interval_ms"] = s.interval_ms;
+  out["marker_linger_ms"] = s.marker_linger_ms;
   out["inconsistent"] = inconsistent;
   out["missing_gateways"] = missing;
   if (!s.json_out.empty()) std::ofstream(s.json_out) << out.dump(2) << '\n';
@@ -533,6 +538,8 @@ int main(int argc, char** argv) {
         s.poll_ms = std::stoi(value());
       } else if (a == "--interval-ms") {
         s.interval_ms = std::stoi(value());
+      } else if (a == "--marker-linger-ms") {
+        s.marker_linger_ms = std::stoi(value());
       } else if (a == "--attribution") {
         s.attribution = true;
       } else if (a == "--json") {
