@@ -1,6 +1,7 @@
 #include "cloud/cloudd/peer_transport.h"
 
 #include <deque>
+#include <optional>
 
 #include "cloud/cloudd/snapshot_channels.h"
 #include "cloud/rpc/tcp_channel.h"
@@ -187,17 +188,18 @@ struct PeerTransport::Link {
     marker_owed = true;
   }
 
-  // Writes the owed marker if it has waited `linger` by `now`. Returns whether one is still
-  // owed (not yet due).
-  bool send_owed_marker(std::chrono::steady_clock::time_point now, std::chrono::milliseconds linger) {
+  // Writes the owed marker if it has waited `linger` by `now`. Returns when a marker still
+  // owed is due (nullopt: none owed).
+  std::optional<std::chrono::steady_clock::time_point> send_owed_marker(std::chrono::steady_clock::time_point now,
+                                                                         std::chrono::milliseconds linger) {
     {
       std::lock_guard lock(mutex);
-      if (!marker_owed) return false;
-      if (now - owed_since < linger) return true;
+      if (!marker_owed) return std::nullopt;
+      if (now - owed_since < linger) return owed_since + linger;
       marker_owed = false;
     }
     send_marker();
-    return false;
+    return std::nullopt;
   }
 
   // A frame without a stamp (a snapshot part): inline when the link is idle, else after the
@@ -509,20 +511,33 @@ void PeerTransport::send_markers() {
     }
   }
   if (!request_turn_) return;
-  const bool already_owed = markers_owed_.exchange(true);
-  // One turn request for any number of records before that turn's end. With a linger the
-  // loop's own turns (a tick at the latest) find the markers once due.
-  if (!already_owed && marker_linger_.count() == 0) request_turn_();
+  if (marker_linger_.count() == 0) {
+    // One turn request for any number of records before that turn's end.
+    if (!markers_owed_.exchange(true)) request_turn_();
+    return;
+  }
+  // The loop's own turns (a tick at the latest) find the markers once due. A due time set
+  // late by a race with send_owed_markers only delays a marker: the flag stays set.
+  if (!markers_owed_.load()) markers_due_ = (now + marker_linger_).time_since_epoch().count();
+  markers_owed_ = true;
 }
 
 void PeerTransport::send_owed_markers(std::chrono::steady_clock::time_point now) {
+  // Every Raft turn calls this: with markers lingering, one load and a compare until due.
+  if (!markers_owed_.load() || now.time_since_epoch().count() < markers_due_.load()) return;
   if (!markers_owed_.exchange(false)) return;
-  bool still_owed = false;
+  std::optional<std::chrono::steady_clock::time_point> next_due;
   {
     std::lock_guard lock(mutex_);
-    for (auto& [id, link] : links_) still_owed = link->send_owed_marker(now, marker_linger_) || still_owed;
+    for (auto& [id, link] : links_) {
+      const auto due = link->send_owed_marker(now, marker_linger_);
+      if (due && (!next_due || *due < *next_due)) next_due = due;
+    }
   }
-  if (still_owed) markers_owed_ = true;
+  if (next_due) {
+    markers_due_ = next_due->time_since_epoch().count();
+    markers_owed_ = true;
+  }
 }
 
 void PeerTransport::send_part(raft::NodeId to, std::string frame) {

@@ -137,6 +137,8 @@ class PeerTransport {
   std::function<void()> request_turn_;
   std::atomic<bool> markers_owed_{false};  // some link owes a marker; a turn was requested
   std::chrono::milliseconds marker_linger_{0};
+  // With a linger: the steady clock count at which the earliest owed marker is due.
+  std::atomic<std::chrono::steady_clock::rep> markers_due_{0};
   // A settled snapshot part for the member that started the snapshot (Snapshot/Part).
   void send_part(raft::NodeId to, std::string frame);
   std::string secret_;
