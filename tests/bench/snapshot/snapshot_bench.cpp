@@ -311,8 +311,8 @@ Phase run_phase(ct::CloudCluster& cluster, const Gateways& gateways, const Setti
 
 void usage(std::ostream& out) {
   out << "Usage: snapshot_bench [--seconds N] [--rounds N] [--clients N] [--gateways N] [--poll-ms N]\n"
-         "                      [--interval-ms N] [--marker-linger-ms N] [--slice-ms N] [--attribution]\n"
-         "                      [--json FILE]\n"
+         "                      [--interval-ms N] [--marker-linger-ms N] [--slice-ms N]\n"
+         "                      [--slice-guard-ms N] [--attribution] [--json FILE]\n"
          "Starts 3 cloudd (HOMESTEAD_BUILD_DIR/cloud/cloudd/cloudd, fsync on) and --gateways (2) simulated\n"
          "gateways pushing outbox batches over Sync, and measures KV puts/s from --clients (16) clients and\n"
          "the gateways' applied items/s in --rounds (8) rounds; each round runs every phase for --seconds\n"
