@@ -1,5 +1,8 @@
 #include "cloud/cloudd/sync_rpc.h"
 
+#include <algorithm>
+#include <thread>
+
 #include "cloud/cloudd/dht_service.h"
 #include "cloud/cloudd/service_writer.h"
 #include "cloud/rpc/http_server.h"
@@ -44,6 +47,11 @@ nlohmann::json write_or_throw(RaftServer& raft, const nlohmann::json& op, std::c
   throw rpc::RemoteError("unavailable");
 }
 
+// How long a call with a token unknown here waits for a read point before it is refused.
+constexpr std::chrono::milliseconds kUnknownTokenReadWait{2000};
+// Between asks for a read point while none can be had (no leader known yet).
+constexpr std::chrono::milliseconds kNoReadPointRetry{20};
+
 }  // namespace
 
 SyncRpc::SyncRpc(RaftServer& raft, const DhtService* dht, std::chrono::milliseconds timeout)
@@ -52,11 +60,29 @@ SyncRpc::SyncRpc(RaftServer& raft, const DhtService* dht, std::chrono::milliseco
   options.workers = 1;  // calls run on the HTTP connection threads (rpc::Server::execute)
   options.authenticator = [this](std::string_view token) -> std::optional<std::string> {
     const std::string hash = services::sha256_hex(token);
-    return raft_.read([&](const KvStateMachine& state) -> std::optional<std::string> {
-      const services::Gateway* gateway = state.services().gateway_by_token_hash(hash);
-      if (!gateway) return std::nullopt;
-      return gateway->home + "/" + gateway->id;
-    });
+    const auto lookup = [&] {
+      return raft_.read([&](const KvStateMachine& state) -> std::optional<std::string> {
+        const services::Gateway* gateway = state.services().gateway_by_token_hash(hash);
+        if (!gateway) return std::nullopt;
+        return gateway->home + "/" + gateway->id;
+      });
+    };
+    if (auto principal = lookup()) return principal;
+    // Unknown here may only mean not applied here yet: the admin API answers 201 for a new
+    // gateway from the member that proxied it to the leader, before that member has applied
+    // it, and the gateway may call that member at once. Refuse only what is unknown at a
+    // linearizable read point (a follower asks the leader for it: one round trip, paid only
+    // by tokens this member does not know).
+    // A member that has just come back may know no leader for a moment: ask again until the
+    // wait is over.
+    const auto deadline = std::chrono::steady_clock::now() + std::min(timeout_, kUnknownTokenReadWait);
+    for (;;) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+      if (left <= std::chrono::milliseconds::zero()) return std::nullopt;
+      if (raft_.linearizable_read_barrier(left).ok) return lookup();
+      std::this_thread::sleep_for(std::min(left, kNoReadPointRetry));
+    }
   };
   server_ = std::make_unique<rpc::Server>(std::move(options));
 

@@ -4,7 +4,9 @@
 //
 // Authentication: the bearer is a gateway's own token; its SHA-256 is looked up in the
 // replicated registry (constant-time compare against every stored hash) and becomes the
-// call's principal "<home>/<gateway>". A request naming another home or gateway is refused
+// call's principal "<home>/<gateway>". A token this member does not know is looked up again
+// after a linearizable read barrier (at most 2 s), so a gateway created through any member is
+// accepted by every member as soon as its 201 is out. A request naming another home or gateway is refused
 // with remote "forbidden: ...". Push and the lease calls go through Raft on the leader; a
 // follower answers remote "not_leader <leader http host:port, or empty>". Pull is served
 // from the local replica. Locate (any member) resolves the home on the Chord ring. Other remote errors: "unavailable: ..." (retry; every Sync
