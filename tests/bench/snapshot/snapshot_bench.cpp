@@ -107,6 +107,8 @@ double cloudd_cpu_seconds() {
 // the loops' batching (turns and log writes per request).
 struct RaftLoops {
   double turns = 0, persists = 0, entries = 0, marker_frames = 0;
+  double slow_turns = 0;   // turns over 20 ms, summed
+  double max_turn_ms = 0;  // the longest turn of any member since it started
 };
 
 RaftLoops raft_loops(ct::CloudCluster& cluster) {
@@ -122,6 +124,8 @@ RaftLoops raft_loops(ct::CloudCluster& cluster) {
     sum.persists += value("homestead_raft_loop_persists_total");
     sum.entries += value("homestead_raft_loop_entries_persisted_total");
     sum.marker_frames += value("homestead_snapshot_marker_frames_total");
+    sum.slow_turns += value("homestead_raft_loop_slow_turns_total");
+    sum.max_turn_ms = std::max(sum.max_turn_ms, value("homestead_raft_loop_max_turn_microseconds") / 1000);
   }
   return sum;
 }
@@ -330,7 +334,9 @@ void usage(std::ostream& out) {
          "snapshots and with snapshots back to back (--rounds of the latter between --rounds + 1 of the\n"
          "former), each compared with the mean of its two neighbours: it cancels the machine's drift\n"
          "over seconds that the phases, apart in time, pick up as noise. --slice-guard-ms N (100): the\n"
-         "first N ms of every slice go unmeasured (what the slice before left running).\n";
+         "first N ms of every slice go unmeasured (what the slice before left running). It also counts\n"
+         "stalled slices (puts under a quarter of the usual) of each kind, with the Raft term before and\n"
+         "after and the members' Raft loop turns over 20 ms, to tell a stall's cause.\n";
 }
 
 struct Series {
@@ -344,6 +350,13 @@ struct Series {
 };
 
 double cost_percent(double rate, double baseline) { return baseline > 0 ? 100.0 * (1.0 - rate / baseline) : 0; }
+
+// The leader's Raft term as it reports it (0 if it does not answer).
+std::uint64_t raft_term(ct::CloudCluster& cluster, std::uint64_t leader) {
+  if (leader == 0) return 0;
+  const auto status = cluster.cluster_status(leader);
+  return status && status->contains("term") ? (*status)["term"].get<std::uint64_t>() : 0;
+}
 
 // --slice-ms N: one continuous run under the same load instead of phases apart, slices of N
 // ms alternating without snapshots and with snapshots back to back (2 x --rounds + 1
@@ -367,8 +380,11 @@ int run_sliced(ct::CloudCluster& cluster, const Gateways& gateways, const Settin
   for (int k = 0; k < slices; ++k) measured_from[k] = static_cast<std::size_t>(k) * buckets_per_slice + guard_buckets;
   Phase snapshots;  // completion times and checks of every snapshot
   std::atomic<bool> stop{false};
-  const int leader_port = cluster.http_port(cluster.wait_for_leader(20s));
+  const auto leader = cluster.wait_for_leader(20s);
+  const int leader_port = cluster.http_port(leader);
   cluster.wait_converged(30s);
+  const std::uint64_t term_before = raft_term(cluster, leader);
+  const RaftLoops loops_before = raft_loops(cluster);
   const auto start = Clock::now() + 200ms;  // the clients connect before it
   const auto bucket_of = [&](Clock::time_point t) {
     return t < start ? buckets : static_cast<std::size_t>((t - start) / kBucket);
@@ -431,6 +447,23 @@ int run_sliced(ct::CloudCluster& cluster, const Gateways& gateways, const Settin
     std::printf("%-6d %12.0f | %6.0f (%+5.1f%%) %12.0f | %6.0f (%+5.1f%%)\n", (k + 1) / 2, base, with, costs.back(),
                 g_base, g_with, gateway_costs.back());
   }
+  // Stalls (a measured slice with under a quarter of the usual puts) counted per kind: a
+  // pair's cost is a median, which a stall does not move, so they are shown apart, with
+  // what can explain them: the elections of the run (a stall with the term unchanged is not
+  // a leader change) and the members' Raft loop turns over 20 ms (slow fdatasyncs, Raft
+  // snapshots; their log lines say which).
+  std::vector<double> off_slice_rates;
+  for (int k = 0; k < slices; k += 2) {
+    if (const double r = rate(k, put_count); r >= 0) off_slice_rates.push_back(r);
+  }
+  const double usual = median(off_slice_rates);
+  int stalled_on = 0, stalled_off = 0;
+  for (int k = 0; k < slices; ++k) {
+    const double r = rate(k, put_count);
+    if (r >= 0 && r < usual / 4) ++(k % 2 == 1 ? stalled_on : stalled_off);
+  }
+  const std::uint64_t term_after = raft_term(cluster, cluster.wait_for_leader(20s));
+  const RaftLoops loops_after = raft_loops(cluster);
   const double on_seconds = s.rounds * s.slice_ms / 1000.0;
   const auto [lo, hi] = median_interval(costs);
   const auto [glo, ghi] = median_interval(gateway_costs);
@@ -453,6 +486,12 @@ int run_sliced(ct::CloudCluster& cluster, const Gateways& gateways, const Settin
   std::printf("target < 5%% while a snapshot runs, snapshots back to back, interleaved: median cost puts %5.1f%% "
               "[%.1f, %.1f], gateway items %5.1f%% [%.1f, %.1f] -> %s\n",
               cost, lo, hi, gateway_cost, glo, ghi, verdict);
+  std::printf("stalled slices (puts under a quarter of the median slice without, %.0f/s): with snapshots %d of %d, "
+              "without %d of %d; Raft term %llu -> %llu; the members' Raft loop turns over 20 ms: %.0f, longest "
+              "since start %.0f ms\n",
+              usual, stalled_on, s.rounds, stalled_off, s.rounds + 1, static_cast<unsigned long long>(term_before),
+              static_cast<unsigned long long>(term_after), loops_after.slow_turns - loops_before.slow_turns,
+              loops_after.max_turn_ms);
   std::printf("inconsistent reports: %llu; complete reports without every gateway: %llu\n",
               static_cast<unsigned long long>(snapshots.inconsistent),
               static_cast<unsigned long long>(snapshots.missing_gateways));
@@ -475,6 +514,10 @@ int run_sliced(ct::CloudCluster& cluster, const Gateways& gateways, const Settin
                       {"target_verdict", verdict},
                       {"snapshots", snapshots.snapshot_ms.size()},
                       {"completion_p50_ms", percentile(snapshots.snapshot_ms, 0.5)},
+                      {"stalled_slices_with", stalled_on},
+                      {"stalled_slices_without", stalled_off},
+                      {"raft_term_before", term_before},
+                      {"raft_term_after", term_after},
                       {"inconsistent", snapshots.inconsistent},
                       {"missing_gateways", snapshots.missing_gateways}};
     std::ofstream(s.json_out) << out.dump(2) << '\n';
