@@ -42,6 +42,7 @@
 
 #include "tests/cloud/cloud_cluster.h"
 #include "tests/snapshot/sim_gateway.h"
+#include "tests/bench/snapshot/median_stats.h"
 #include "tests/support/prometheus_text.h"
 
 namespace {
@@ -50,6 +51,10 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
 namespace ct = homestead::cloud_testing;
+using homestead::bench::cost_percent;
+using homestead::bench::median;
+using homestead::bench::median_interval;
+using homestead::bench::percentile;
 
 struct Settings {
   double seconds = 2;
@@ -173,34 +178,6 @@ GatewayTotals gateway_totals(const Gateways& gateways) {
     t.snapshot_work_ns += g->snapshot_work_ns();
   }
   return t;
-}
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<std::size_t>(p * static_cast<double>(v.size())))];
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const std::size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-// A distribution-free ~95% confidence interval for the median of v: the order statistics
-// ranked (1-based) floor(n/2 - 0.98 sqrt(n)) and ceil(1 + n/2 + 0.98 sqrt(n)), from the
-// normal approximation to the binomial(n, 1/2) count of values below the median. Rounds on this machine scatter by tens of percent, so a
-// median alone reads the noise as a verdict; the bench says "met" only when the interval's
-// top is under the target. Under 6 values the interval is the whole range.
-std::pair<double, double> median_interval(std::vector<double> v) {
-  if (v.empty()) return {0, 0};
-  std::sort(v.begin(), v.end());
-  const double n = static_cast<double>(v.size());
-  const double half_width = 0.98 * std::sqrt(n);
-  const auto lower = static_cast<std::size_t>(std::max(1.0, std::floor(n / 2 - half_width)) - 1);
-  const auto upper = static_cast<std::size_t>(std::min(n, std::ceil(1 + n / 2 + half_width)) - 1);
-  return {v[lower], v[upper]};
 }
 
 // Starts one snapshot on `client`'s member and waits for its report until complete (or
@@ -349,8 +326,6 @@ struct Series {
   Phase total;
 };
 
-double cost_percent(double rate, double baseline) { return baseline > 0 ? 100.0 * (1.0 - rate / baseline) : 0; }
-
 // The leader's Raft term as it reports it (0 if it does not answer).
 std::uint64_t raft_term(ct::CloudCluster& cluster, std::uint64_t leader) {
   if (leader == 0) return 0;
@@ -452,15 +427,15 @@ int run_sliced(ct::CloudCluster& cluster, const Gateways& gateways, const Settin
   // what can explain them: the elections of the run (a stall with the term unchanged is not
   // a leader change) and the members' Raft loop turns over 20 ms (slow fdatasyncs, Raft
   // snapshots; their log lines say which).
-  std::vector<double> off_slice_rates;
-  for (int k = 0; k < slices; k += 2) {
-    if (const double r = rate(k, put_count); r >= 0) off_slice_rates.push_back(r);
+  std::vector<double> slice_rates, off_slice_rates;
+  for (int k = 0; k < slices; ++k) {
+    slice_rates.push_back(rate(k, put_count));
+    if (k % 2 == 0 && slice_rates.back() >= 0) off_slice_rates.push_back(slice_rates.back());
   }
   const double usual = median(off_slice_rates);
   int stalled_on = 0, stalled_off = 0;
   for (int k = 0; k < slices; ++k) {
-    const double r = rate(k, put_count);
-    if (r >= 0 && r < usual / 4) ++(k % 2 == 1 ? stalled_on : stalled_off);
+    if (slice_rates[k] >= 0 && slice_rates[k] < usual / 4) ++(k % 2 == 1 ? stalled_on : stalled_off);
   }
   const std::uint64_t term_after = raft_term(cluster, cluster.wait_for_leader(20s));
   const RaftLoops loops_after = raft_loops(cluster);
